@@ -1,0 +1,110 @@
+"""S2: the compressed summary of turns that fell out of the S1 window.
+
+Turns leaving the last-K window are split into sentences, each kept with a salience;
+when the rendered summary exceeds its token budget, the least salient sentences go
+first (oldest first among equals). The result depends only on the lines and the
+budget, so every replica renders the same summary, and it never exceeds the budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+from .salience import score_text
+from .state import SummaryLine, TurnRecord
+
+MAX_SENTENCE_WORDS = 40
+"""Longer sentences are cut (with an ellipsis) before they enter the summary."""
+
+CHARS_PER_TOKEN = 4
+_SPLIT = re.compile(r"(?<=[.!?])\s+")
+_SPACE = re.compile(r"\s+")
+_ELLIPSIS = "…"
+_SEPARATOR = " "
+
+
+def estimate_tokens(text: str) -> int:
+    """Approximate token count: ``ceil(len(text) / 4)``.
+
+    Deterministic and provider-neutral; close enough to BPE tokenisers for English
+    to size a budget, and cheap enough to run on every fold step.
+    """
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on sentence-ending punctuation, normalise whitespace, cap sentence length."""
+    sentences = []
+    for raw in _SPLIT.split(_SPACE.sub(" ", text).strip()):
+        words = raw.split(" ")
+        if not raw:
+            continue
+        if len(words) > MAX_SENTENCE_WORDS:
+            raw = " ".join(words[:MAX_SENTENCE_WORDS]) + _ELLIPSIS
+        sentences.append(raw)
+    return sentences
+
+
+def turn_lines(turn: TurnRecord) -> list[SummaryLine]:
+    """A turn as summary lines (``"User: …"``), salience blended from turn and sentence."""
+    speaker = turn.role.capitalize()
+    return [
+        SummaryLine(
+            seq=turn.seq,
+            text=f"{speaker}: {sentence}",
+            salience=round(0.6 * turn.salience + 0.4 * score_text(sentence), 4),
+        )
+        for sentence in split_sentences(turn.text)
+    ]
+
+
+def render(lines: Iterable[SummaryLine]) -> str:
+    """The summary text: lines in order, space-separated."""
+    return _SEPARATOR.join(line.text for line in lines)
+
+
+def _truncate(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    if max_chars <= len(_ELLIPSIS):
+        return text[:max_chars]
+    cut = text[: max_chars - len(_ELLIPSIS)]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + _ELLIPSIS
+
+
+def compress(lines: Sequence[SummaryLine], budget_tokens: int) -> tuple[SummaryLine, ...]:
+    """Drop the least salient lines (oldest first among ties) until ``render`` fits.
+
+    Survivors keep their order. If even the most salient line alone is too long, it is
+    truncated at a word boundary with an ellipsis.
+    """
+    max_chars = budget_tokens * CHARS_PER_TOKEN
+    kept = list(range(len(lines)))
+    total = sum(len(line.text) for line in lines) + max(0, len(lines) - 1) * len(_SEPARATOR)
+    eviction_order = sorted(kept, key=lambda i: (lines[i].salience, lines[i].seq, i))
+    dropped: set[int] = set()
+    for i in eviction_order:
+        if total <= max_chars or len(dropped) == len(lines) - 1:
+            break
+        dropped.add(i)
+        total -= len(lines[i].text) + len(_SEPARATOR)
+    survivors = [lines[i] for i in kept if i not in dropped]
+    if len(survivors) == 1 and len(survivors[0].text) > max_chars:
+        only = survivors[0]
+        survivors = [only.model_copy(update={"text": _truncate(only.text, max_chars)})]
+    return tuple(survivors)
+
+
+def fold_turns_into_summary(
+    lines: Sequence[SummaryLine], evicted: Iterable[TurnRecord], budget_tokens: int
+) -> tuple[tuple[SummaryLine, ...], str]:
+    """Add the evicted turns' lines to the summary and compress it to the budget."""
+    merged = list(lines)
+    for turn in evicted:
+        merged.extend(turn_lines(turn))
+    kept = compress(merged, budget_tokens)
+    return kept, render(kept)
