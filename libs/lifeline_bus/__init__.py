@@ -1,0 +1,17 @@
+"""The bus adapter: Redis Streams or Kafka behind one port, through FastStream."""
+
+from lifeline_bus.errors import BusError, BusUnavailableError
+from lifeline_bus.factory import bus_kind, create_bus
+from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+from lifeline_bus.ports import Bus
+
+__all__ = [
+    "BatchHandler",
+    "Bus",
+    "BusError",
+    "BusUnavailableError",
+    "Delivery",
+    "OutMessage",
+    "bus_kind",
+    "create_bus",
+]

@@ -1,0 +1,149 @@
+"""Kafka adapter: topics partitioned by session id, consumer groups, ACK-after-handler.
+
+Per FASTSTREAM-NOTES §8: the default ACK_FIRST (auto-commit) loses messages, and
+NACK_ON_ERROR hot-loops a partition. So subscribers use `AckPolicy.ACK` (commit
+after the handler returns) and do their retrying and dead-lettering inside the
+handler (`policy.settle`); a batch cancelled at shutdown is not committed and is
+redelivered to whoever owns the partition next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+
+from lifeline_bus.errors import BusUnavailableError
+from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, DEAD_LETTERED, PUBLISHED
+from lifeline_bus.policy import settle
+
+log = structlog.get_logger("lifeline.bus")
+DLQ_TOPIC = "lifeline.dlq.v1"
+_FASTSTREAM_HEADERS = {"content-type", "correlation_id"}
+
+
+def _skip_decode(*_: Any) -> None:
+    return None
+
+
+def _delivery(record: Any) -> Delivery:
+    headers = {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())
+               if k not in _FASTSTREAM_HEADERS}
+    key = record.key.decode(errors="replace") if record.key else None
+    return Delivery(topic=record.topic, id=f"{record.partition}:{record.offset}",
+                    value=record.value or b"", key=key, headers=headers)
+
+
+class KafkaBus:
+    """The scale-out bus: Kafka (or a Kafka-protocol broker) through FastStream."""
+
+    kind = "kafka"
+
+    def __init__(self, bootstrap: str, *, client_id: str, partitions: int = 8,
+                 graceful_timeout: float = 10.0) -> None:
+        self._bootstrap = bootstrap
+        self._partitions = partitions
+        self._broker = KafkaBroker(bootstrap, client_id=client_id, acks="all", linger_ms=2,
+                                   graceful_timeout=graceful_timeout, request_timeout_ms=10_000,
+                                   logger=logging.getLogger("lifeline.faststream"),
+                                   log_level=logging.DEBUG)
+        self._topics: set[str] = {DLQ_TOPIC}
+        self._stopping = asyncio.Event()
+        self._started = False
+
+    def consume(self, topic: str, group: str, handler: BatchHandler, *,
+                max_records: int = 500) -> None:
+        self._topics.add(topic)
+
+        async def dead_letter(delivery: Delivery, reason: str) -> None:
+            await self.dead_letter(delivery, reason, group)
+
+        @self._broker.subscriber(
+            topic, group_id=group, batch=True, max_records=max_records,
+            ack_policy=AckPolicy.ACK, auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000, decoder=_skip_decode,
+        )
+        async def live(_: Any, message: Any = Context("message")) -> None:
+            batch = [_delivery(r) for r in message.raw_message]
+            CONSUMED.labels(topic, group).inc(len(batch))
+            with BATCH_SECONDS.labels(topic, group).time():
+                await settle(handler, batch, dead_letter=dead_letter, stopping=self._stopping)
+
+    async def ensure_topics(self, topics: Sequence[str] = ()) -> None:
+        """Create the topics (partitioned by session id) if they do not exist yet."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            wanted = [t for t in sorted(self._topics | set(topics)) if t not in existing]
+            if wanted:
+                try:
+                    await admin.create_topics([NewTopic(t, self._partitions, 1) for t in wanted])
+                except TopicAlreadyExistsError:
+                    pass
+        except (KafkaError, OSError) as exc:
+            raise BusUnavailableError(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+        finally:
+            await admin.close()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        await self.ensure_topics()
+        try:
+            await self._broker.start()
+        except (KafkaError, OSError) as exc:
+            raise BusUnavailableError(f"cannot start Kafka bus at {self._bootstrap}: {exc}") from exc
+        self._started = True
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._broker.stop()
+        self._started = False
+
+    async def publish(self, topic: str, messages: Sequence[OutMessage]) -> None:
+        if not messages:
+            return
+        if not self._started:
+            raise BusUnavailableError("Kafka bus is not connected")
+        try:
+            # send() only enqueues, in call order, so awaiting each keeps per-key order;
+            # the futures are then awaited together for one round of acks.
+            futures = [
+                await self._broker.publish(m.value, topic, key=m.key.encode(),
+                                           headers=dict(m.headers), no_confirm=True)
+                for m in messages
+            ]
+            await asyncio.gather(*futures)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            raise BusUnavailableError(f"publish to {topic}: {exc!r}") from exc
+        PUBLISHED.labels(topic).inc(len(messages))
+
+    async def dead_letter(self, delivery: Delivery, reason: str, group: str) -> None:
+        headers = {"reason": reason[:4000], "source_topic": delivery.topic,
+                   "source_id": delivery.id, "group": group, "failed_at": f"{time.time():.3f}"}
+        try:
+            await self._broker.publish(delivery.value, DLQ_TOPIC,
+                                       key=(delivery.key or "").encode() or None, headers=headers)
+        except (KafkaError, OSError) as exc:
+            raise BusUnavailableError(f"dead-letter to {DLQ_TOPIC}: {exc!r}") from exc
+        DEAD_LETTERED.labels(delivery.topic, group).inc()
+        log.warning("consumer.dead_lettered", topic=delivery.topic, group=group,
+                    delivery=delivery.id, reason=reason)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._broker.ping(timeout=1))
+        except Exception:
+            return False
+
+    def consumers_running(self) -> bool:
+        return all(getattr(s, "running", False) for s in self._broker.subscribers)

@@ -1,0 +1,38 @@
+"""What goes onto the bus and what comes off it, independent of the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """One record to publish: `key` (the session id) decides the partition on Kafka."""
+
+    key: str
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One record as consumed: the original bytes, never re-encoded.
+
+    `id` is the stream entry id on Redis, `partition:offset` on Kafka.
+    `delivery_count` is how often the bus has handed it out (1 on Kafka, where the
+    broker keeps no such count).
+    """
+
+    topic: str
+    id: str
+    value: bytes
+    key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delivery_count: int = 1
+
+
+# A handler takes a batch and returns the records it refuses, {delivery id: reason};
+# those go to the DLQ and everything else is acknowledged. Raising TransientError
+# means "try again later"; any other exception makes the adapter isolate the culprit.
+BatchHandler = Callable[[list[Delivery]], Awaitable[Mapping[str, str]]]

@@ -1,0 +1,38 @@
+"""The port services program against; `factory.create_bus` picks the adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+
+
+class Bus(Protocol):
+    """A partitioned, ordered-per-key log with consumer groups.
+
+    Delivery is at least once: handlers must be idempotent. A record a handler
+    refuses, or one that keeps failing, lands on the DLQ with its reason and the
+    original bytes, and never blocks the records behind it.
+    """
+
+    kind: str
+
+    def consume(self, topic: str, group: str, handler: BatchHandler, *,
+                max_records: int = 500) -> None:
+        """Register a consumer group (before `start`); it reads the topic from its start."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Stop fetching, let in-flight batches finish and ack, then disconnect."""
+
+    async def publish(self, topic: str, messages: Sequence[OutMessage]) -> None:
+        """Publish in order; raise BusUnavailableError if the bus cannot take them."""
+
+    async def dead_letter(self, delivery: Delivery, reason: str, group: str) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    def consumers_running(self) -> bool:
+        """True when every registered subscriber is really running, not just connected."""

@@ -1,0 +1,183 @@
+"""Redis Streams adapter, shaped by FASTSTREAM-NOTES' measured behaviour.
+
+- Groups are created at `0` before FastStream starts, so a new group reads history.
+- Each group has a live batch subscriber and a reclaiming subscriber
+  (`min_idle_time`): a consumer that died holding entries does not strand them.
+- `max_records` is always set, so one consumer never swallows the whole backlog.
+- Records are plain stream entries (`data` = the JSON, `key`, and one field per
+  header), so producers and readers need no Lifeline code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from faststream import Context
+from faststream.redis import RedisBroker, StreamSub
+from redis.exceptions import RedisError, ResponseError
+
+from lifeline_bus.errors import BusUnavailableError
+from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, DEAD_LETTERED, PUBLISHED, REDELIVERED
+from lifeline_bus.policy import settle
+
+log = structlog.get_logger("lifeline.bus")
+DLQ_TOPIC = "lifeline.dlq.v1"
+_RESERVED = {b"data", b"key"}
+
+
+def _skip_decode(*_: Any) -> None:
+    """Bodies are read from the raw entry by the handler, not by FastStream."""
+    return None
+
+
+async def _raw_safe_parse(message: Any, original: Any) -> Any:
+    """Let FastStream parse a stand-in, keeping the raw entry for the handler.
+
+    FastStream's own stream parser JSON-dumps every field and dies on bytes that are
+    not UTF-8, before any handler could dead-letter them; garbage must reach the
+    handler intact so it can go to the DLQ with its original bytes.
+    """
+    data = message["data"]
+    stand_in = [{b"_": b""} for _ in data] if isinstance(data, list) else {b"_": b""}
+    parsed = await original({**message, "data": stand_in})
+    parsed.raw_message = message
+    return parsed
+
+
+def _delivery(topic: str, entry_id: bytes, fields: dict[bytes, bytes], count: int) -> Delivery:
+    headers = {k.decode(): v.decode(errors="replace") for k, v in fields.items() if k not in _RESERVED}
+    value = fields.get(b"data")
+    if value is None:  # an entry published by FastStream itself, or garbage
+        value = fields.get(b"__data__", b"")
+    key = fields.get(b"key")
+    return Delivery(topic=topic, id=entry_id.decode(), value=value,
+                    key=key.decode(errors="replace") if key else None,
+                    headers=headers, delivery_count=count)
+
+
+class RedisStreamsBus:
+    """The default bus: Redis (or Valkey) streams with consumer groups."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, *, consumer: str, maxlen: int = 1_000_000,
+                 reclaim_idle_ms: int = 15_000, max_deliveries: int = 5,
+                 graceful_timeout: float = 10.0) -> None:
+        self._url = url
+        self._consumer = consumer
+        self._maxlen = maxlen
+        self._reclaim_idle_ms = reclaim_idle_ms
+        self._max_deliveries = max_deliveries
+        self._client: aioredis.Redis = aioredis.from_url(url, socket_timeout=5,
+                                                          socket_connect_timeout=2)
+        self._broker = RedisBroker(url, graceful_timeout=graceful_timeout,
+                                   logger=logging.getLogger("lifeline.faststream"),
+                                   log_level=logging.DEBUG)
+        self._groups: list[tuple[str, str]] = []
+        self._stopping = asyncio.Event()
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The raw client, for admin reads such as lag (XINFO) in services."""
+        return self._client
+
+    def consume(self, topic: str, group: str, handler: BatchHandler, *,
+                max_records: int = 500) -> None:
+        self._groups.append((topic, group))
+
+        async def dead_letter(delivery: Delivery, reason: str) -> None:
+            await self.dead_letter(delivery, reason, group)
+
+        @self._broker.subscriber(
+            stream=StreamSub(topic, group=group, consumer=self._consumer, batch=True,
+                             max_records=max_records, polling_interval=100),
+            parser=_raw_safe_parse, decoder=_skip_decode,
+        )
+        async def live(_: Any, message: Any = Context("message")) -> None:
+            raw = message.raw_message
+            batch = [_delivery(topic, i, f, 1) for i, f in zip(raw["message_ids"], raw["data"],
+                                                                strict=True)]
+            CONSUMED.labels(topic, group).inc(len(batch))
+            with BATCH_SECONDS.labels(topic, group).time():
+                await settle(handler, batch, dead_letter=dead_letter, stopping=self._stopping)
+
+        @self._broker.subscriber(
+            stream=StreamSub(topic, group=group, consumer=f"{self._consumer}-reclaim",
+                             min_idle_time=self._reclaim_idle_ms, max_records=10,
+                             polling_interval=1000),
+            parser=_raw_safe_parse, decoder=_skip_decode,
+        )
+        async def reclaim(_: Any, message: Any = Context("message")) -> None:
+            raw = message.raw_message
+            count = await message.get_delivery_count()
+            delivery = _delivery(topic, raw["message_ids"][0], raw["data"], count)
+            REDELIVERED.labels(topic, group).inc()
+            log.info("consumer.reclaimed", topic=topic, group=group, delivery=delivery.id,
+                     delivery_count=count)
+            if count > self._max_deliveries:
+                await dead_letter(delivery, f"delivered {count} times without being settled")
+                return
+            await settle(handler, [delivery], dead_letter=dead_letter, stopping=self._stopping)
+
+    async def _ensure_groups(self) -> None:
+        for topic, group in self._groups:
+            try:
+                await self._client.xgroup_create(topic, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        try:
+            await self._ensure_groups()
+            await self._broker.start()
+        except (RedisError, OSError) as exc:
+            raise BusUnavailableError(f"cannot start Redis bus at {self._url}: {exc}") from exc
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._broker.stop()
+        await self._client.aclose()
+
+    async def publish(self, topic: str, messages: Sequence[OutMessage]) -> None:
+        if not messages:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for m in messages:
+                    fields: dict[str, Any] = {"data": m.value, "key": m.key, **m.headers}
+                    pipe.xadd(topic, fields, maxlen=self._maxlen, approximate=True)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BusUnavailableError(f"publish to {topic}: {exc}") from exc
+        PUBLISHED.labels(topic).inc(len(messages))
+
+    async def dead_letter(self, delivery: Delivery, reason: str, group: str) -> None:
+        fields = {"data": delivery.value, "reason": reason, "source_topic": delivery.topic,
+                  "source_id": delivery.id, "group": group, "failed_at": f"{time.time():.3f}"}
+        if delivery.key:
+            fields["key"] = delivery.key
+        try:
+            await self._client.xadd(DLQ_TOPIC, fields, maxlen=self._maxlen, approximate=True)
+        except (RedisError, OSError) as exc:
+            raise BusUnavailableError(f"dead-letter to {DLQ_TOPIC}: {exc}") from exc
+        DEAD_LETTERED.labels(delivery.topic, group).inc()
+        log.warning("consumer.dead_lettered", topic=delivery.topic, group=group,
+                    delivery=delivery.id, reason=reason)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except (RedisError, OSError):
+            return False
+
+    def consumers_running(self) -> bool:
+        return all(getattr(s, "running", False) for s in self._broker.subscribers)

@@ -1,0 +1,54 @@
+"""API keys → tenant and scopes, as a FastAPI dependency."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from lifeline_servicekit.problems import ProblemError
+
+SCOPES = ("ingest", "read", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller as an API key describes it."""
+
+    tenant: str
+    scopes: frozenset[str]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def authenticate(request: Request) -> Principal:
+    """Resolve the key in `Authorization: Bearer …` (or `X-API-Key`); 401 otherwise."""
+    token = _bearer(request)
+    if not token:
+        raise ProblemError(401, "Unauthorized", "missing API key: send Authorization: Bearer <key>")
+    keys = request.app.state.settings.api_keys
+    for key, grant in keys.items():
+        if hmac.compare_digest(key.encode(), token.encode()):
+            return Principal(tenant=grant.tenant, scopes=frozenset(grant.scopes))
+    raise ProblemError(401, "Unauthorized", "unknown API key")
+
+
+def require_scope(scope: str) -> Callable[[Request], Principal]:
+    """A dependency that authenticates and demands `scope` (admin implies every scope)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if scope not in principal.scopes and "admin" not in principal.scopes:
+            raise ProblemError(403, "Forbidden", f"this API key lacks the '{scope}' scope")
+        return principal
+
+    return dependency

@@ -1,0 +1,57 @@
+"""Settings every service shares; each service subclasses to add its own.
+
+All settings come from `LIFELINE_`-prefixed environment variables (README lists
+them). The defaults point at the embedded stack that `make run` starts.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiKeyGrant(BaseModel):
+    """What one API key may do: its tenant and scopes."""
+
+    tenant: str
+    scopes: list[str] = Field(default_factory=lambda: ["ingest", "read"])
+
+
+def _default_instance() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class ServiceSettings(BaseSettings):
+    """Connection, identity and behaviour settings common to every service."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFELINE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    bus_url: str = ""
+    api_keys: dict[str, ApiKeyGrant] = Field(default_factory=dict)
+    default_tenant: str = "default"
+    instance_id: str = Field(default_factory=_default_instance)
+    log_level: str = "INFO"
+    otel_exporter: str = "none"
+    shutdown_grace_s: float = 10.0
+    db_pool_size: int = 10
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @property
+    def effective_bus_url(self) -> str:
+        """The bus defaults to Redis Streams on the same Redis."""
+        return self.bus_url or self.redis_url

@@ -1,0 +1,20 @@
+"""Logs, traces and metrics set up the same way in every Lifeline process."""
+
+from lifeline_telemetry.logging import configure_logging, get_logger
+from lifeline_telemetry.tracing import (
+    configure_tracing,
+    context_from_traceparent,
+    current_trace_ids,
+    current_traceparent,
+    tracer,
+)
+
+__all__ = [
+    "configure_logging",
+    "configure_tracing",
+    "context_from_traceparent",
+    "current_trace_ids",
+    "current_traceparent",
+    "get_logger",
+    "tracer",
+]

@@ -1,0 +1,71 @@
+"""OpenTelemetry set-up and W3C `traceparent` helpers.
+
+The exporter is chosen by setting: `none` (spans still created, so ids propagate
+into logs and onto the bus), `console`, `otlp` (OTLP/HTTP to the standard
+`OTEL_EXPORTER_OTLP_ENDPOINT`), or `memory` for tests that inspect spans.
+"""
+
+from __future__ import annotations
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+memory_exporter: InMemorySpanExporter | None = None
+
+
+def configure_tracing(service: str, exporter: str = "none") -> TracerProvider:
+    """Install a tracer provider for this process (once) and return it."""
+    global memory_exporter
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif exporter == "memory":
+        memory_exporter = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(memory_exporter))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer(name: str = "lifeline") -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def context_from_traceparent(traceparent: str | None) -> otel_context.Context | None:
+    """The OTel context a W3C `traceparent` names, or None when absent or malformed."""
+    if not traceparent:
+        return None
+    ctx = _propagator.extract({"traceparent": traceparent})
+    span_ctx = trace.get_current_span(ctx).get_span_context()
+    return ctx if span_ctx.is_valid else None
+
+
+def current_traceparent() -> str | None:
+    """The `traceparent` of the current span, for the log row and bus headers."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def current_trace_ids() -> tuple[str | None, str | None]:
+    """Hex trace and span ids of the current span, for log lines."""
+    span_ctx = trace.get_current_span().get_span_context()
+    if not span_ctx.is_valid:
+        return None, None
+    return f"{span_ctx.trace_id:032x}", f"{span_ctx.span_id:016x}"

@@ -1,0 +1,1 @@
+"""Helpers tests share: read topics raw, wait for conditions, build events."""

@@ -1,0 +1,1 @@
+"""ingest: the write side of Lifeline. Appends events to the log and relays them."""

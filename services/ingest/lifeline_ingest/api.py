@@ -1,0 +1,154 @@
+"""ingest's HTTP routes: append, read the log, the WAL view and its repair."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from lifeline_ingest.committer import AppendRequest
+from lifeline_ingest.domain import AppendRejectedError
+from lifeline_ingest.intake import IntakeError, parse_batch
+from lifeline_ingest import store
+from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_telemetry import current_traceparent, tracer
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+
+_APPEND_EXAMPLE = {"events": [
+    {"event_type": "turn.recorded", "turn_id": 1, "person_id": "p-7",
+     "payload": {"role": "user", "text": "I'd like to ask about veneers", "intent": "service_inquiry"}},
+]}
+
+
+class AppendResult(BaseModel):
+    event_id: str
+    seq: int
+    duplicate: bool
+
+
+class AppendResponse(BaseModel):
+    results: list[AppendResult]
+
+
+class RepairRequest(BaseModel):
+    dry_run: bool = True
+    tenant_id: str | None = None
+    session_id: str | None = Field(default=None, description="re-publish this session's events")
+    from_seq: int = Field(default=1, ge=1)
+
+
+def _state(request: Request) -> Any:
+    return request.app.state
+
+
+@router.post("/sessions/{session_id}/events", response_model=AppendResponse,
+             openapi_extra={"requestBody": {"content": {"application/json": {"example": _APPEND_EXAMPLE}}}})
+async def append_events(
+    request: Request, session_id: SessionId,
+    principal: Annotated[Principal, Depends(require_scope("ingest"))],
+) -> AppendResponse:
+    """Append one event or a batch; duplicates answer with their original seq."""
+    settings = request.app.state.settings
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > settings.max_batch_bytes:
+        raise ProblemError(413, "Payload too large", f"body of {declared} bytes exceeds {settings.max_batch_bytes}")
+    body = await request.body()
+    if len(body) > settings.max_batch_bytes:
+        raise ProblemError(413, "Payload too large", f"body of {len(body)} bytes exceeds {settings.max_batch_bytes}")
+    structlog.contextvars.bind_contextvars(session_id=session_id)
+    try:
+        batch = parse_batch(body, session_id=session_id, tenant_id=principal.tenant,
+                            max_event_bytes=settings.max_event_bytes,
+                            max_batch_events=settings.max_batch_events)
+    except IntakeError as exc:
+        raise ProblemError(exc.status, "Invalid events" if exc.status == 422 else "Payload too large",
+                           exc.detail, errors=exc.errors) from exc
+    with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:
+        span.set_attribute("lifeline.session_id", session_id)
+        span.set_attribute("lifeline.events", len(batch.events))
+        append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,
+                               current_traceparent(), "http")
+        try:
+            outcomes = await _state(request).committer.append(append)
+        except AppendRejectedError as exc:
+            raise ProblemError(exc.status, exc.title, exc.detail, **exc.extra) from exc
+    structlog.get_logger("lifeline.ingest").info(
+        "events.appended", events=len(outcomes), duplicates=sum(o.duplicate for o in outcomes),
+        last_seq=max(o.seq for o in outcomes))
+    return AppendResponse(
+        results=[AppendResult(event_id=str(o.event_id), seq=o.seq, duplicate=o.duplicate) for o in outcomes],
+    )
+
+
+async def _require_session(request: Request, tenant: str, session_id: str) -> int:
+    last_seq = await store.session_last_seq(_state(request).pool, tenant, session_id)
+    if last_seq is None:
+        raise ProblemError(404, "Session not found", f"no session {session_id!r} for this tenant")
+    return last_seq
+
+
+@router.get("/sessions/{session_id}/events")
+async def read_events(
+    request: Request, session_id: SessionId,
+    principal: Annotated[Principal, Depends(require_scope("read"))],
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Events after `after_seq`, in seq order (the log is the truth; projections heal from here)."""
+    last_seq = await _require_session(request, principal.tenant, session_id)
+    rows = await store.read_events(_state(request).pool, principal.tenant, session_id, after_seq, limit)
+    next_after = rows[-1][0] if rows else after_seq
+    body = (b'{"session_id":"' + session_id.encode() + b'","last_seq":' + str(last_seq).encode()
+            + b',"next_after_seq":' + str(next_after).encode()
+            + b',"events":[' + b",".join(r[1].encode() for r in rows) + b"]}")
+    return Response(body, media_type="application/json")
+
+
+@router.get("/sessions/{session_id}")
+async def read_session(
+    request: Request, session_id: SessionId,
+    principal: Annotated[Principal, Depends(require_scope("read"))],
+) -> dict[str, Any]:
+    last_seq = await _require_session(request, principal.tenant, session_id)
+    return {"session_id": session_id, "tenant_id": principal.tenant, "last_seq": last_seq}
+
+
+@router.get("/sessions/{session_id}/wal")
+async def read_wal(
+    request: Request, session_id: SessionId,
+    principal: Annotated[Principal, Depends(require_scope("read"))],
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Each event's place in the log and whether the relay has published it."""
+    last_seq = await _require_session(request, principal.tenant, session_id)
+    entries = await store.read_wal(_state(request).pool, principal.tenant, session_id, after_seq, limit)
+    return {"session_id": session_id, "last_seq": last_seq, "entries": entries,
+            "unpublished": sum(not e["published"] for e in entries)}
+
+
+@router.post("/admin/wal/repair")
+async def repair_wal(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_scope("admin"))],
+    body: Annotated[RepairRequest, Body()] = RepairRequest(),  # noqa: B008
+) -> dict[str, Any]:
+    """Report (dry run, the default) or re-publish what the bus never got.
+
+    With `session_id`, also re-queue that session's events from `from_seq` so every
+    projection re-applies them (they dedupe by seq, so nothing doubles).
+    """
+    state = _state(request)
+    report: dict[str, Any] = {"dry_run": body.dry_run, "before": await store.outbox_report(state.pool)}
+    if body.session_id and not body.dry_run:
+        tenant = body.tenant_id or principal.tenant
+        await _require_session(request, tenant, body.session_id)
+        report["requeued"] = await store.mark_unpublished(state.pool, tenant, body.session_id, body.from_seq)
+    if not body.dry_run:
+        state.relay.wake()
+    report["relay"] = {"leader": state.relay.is_leader, "bus_ok": state.relay.bus_ok}
+    return report

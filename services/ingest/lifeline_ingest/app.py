@@ -1,0 +1,87 @@
+"""ingest's composition root: the only place that names concrete adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from lifeline_bus import create_bus
+from lifeline_events import TOPIC_TURNS
+from lifeline_ingest import store
+from lifeline_ingest.api import router
+from lifeline_ingest.committer import GroupCommitter
+from lifeline_ingest.handlers import TurnsHandler
+from lifeline_ingest.relay import OutboxRelay
+from lifeline_ingest.settings import IngestSettings
+from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_store import apply_migrations, create_pool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger("lifeline.ingest")
+
+
+def build_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
+                                 application_name="lifeline-ingest")
+        await apply_migrations(pool, "ingest", MIGRATIONS)
+        bus = create_bus(settings.effective_bus_url, consumer=f"ingest-{settings.instance_id}",
+                         partitions=settings.bus_partitions,
+                         graceful_timeout=settings.shutdown_grace_s)
+        relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
+        committer = GroupCommitter(pool, workers=settings.committers,
+                                   max_events=settings.commit_max_events, on_commit=relay.wake)
+        committer.start()
+        if settings.turns_consumer_enabled:
+            bus.consume(TOPIC_TURNS, "ingest", TurnsHandler(
+                committer, default_tenant=settings.default_tenant,
+                max_event_bytes=settings.max_event_bytes), max_records=settings.turns_max_records)
+        app.state.pool, app.state.bus = pool, bus
+        app.state.committer, app.state.relay = committer, relay
+        log.info("wal.repair.startup", **await store.outbox_report(pool))
+        try:
+            await bus.start()
+        except Exception as exc:  # ingest keeps accepting while the bus is away
+            log.warning("bus.unavailable_at_start", error=str(exc))
+            app.state.bus_start_error = str(exc)
+        if settings.relay_enabled:
+            relay.start()
+        try:
+            yield
+        finally:
+            log.info("shutdown.draining")
+            await bus.stop()          # stop taking records; in-flight batches finish and ack
+            await committer.stop()    # every accepted request is committed and answered
+            await relay.stop()
+            await pool.close()
+            log.info("shutdown.done")
+
+    def readiness(app: FastAPI) -> list[ReadinessCheck]:
+        async def database() -> tuple[bool, str]:
+            await app.state.pool.fetchval("SELECT 1")
+            return True, "ok"
+
+        async def bus() -> tuple[bool, str]:
+            if not await app.state.bus.ping():
+                return False, "bus does not answer ping"
+            if not app.state.bus.consumers_running():
+                return False, "bus answers but a consumer is not running"
+            return True, "ok"
+
+        async def relay() -> tuple[bool, str]:
+            r = app.state.relay
+            return r.bus_ok, f"leader={r.is_leader} published={r.published_total}"
+
+        return [ReadinessCheck("database", database),
+                ReadinessCheck("bus", bus, critical=False),
+                ReadinessCheck("relay", relay, critical=False)]
+
+    return create_app(service="ingest", settings=settings, lifespan=lifespan,
+                      routers=[router], readiness=readiness)

@@ -1,0 +1,120 @@
+"""Pure append planning: dedupe, gapless seq, optimistic concurrency.
+
+Given what the log already holds for a session (its last seq and the rows matching
+the incoming turn and event ids), decide which incoming events are new, which are
+duplicates of what, and which seq each new one gets. No I/O: the store feeds it rows
+read under the session's row lock and writes what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from lifeline_events import Event, NewEvent
+
+
+@dataclass(frozen=True)
+class Known:
+    """An event already in the log (or earlier in the same batch)."""
+
+    seq: int
+    event_id: UUID
+    tenant_id: str = ""
+    session_id: str = ""
+
+
+@dataclass
+class SessionCursor:
+    """The log's state for one session as the planner sees it, updated as it plans."""
+
+    tenant_id: str
+    session_id: str
+    last_seq: int
+    by_turn: dict[int, Known] = field(default_factory=dict)
+    by_event: dict[UUID, Known] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One event's answer: its seq, and whether it was already in the log."""
+
+    event_id: UUID
+    seq: int
+    duplicate: bool
+
+
+class AppendRejectedError(Exception):
+    """The whole request is refused and nothing of it is written."""
+
+    status = 409
+
+    def __init__(self, title: str, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.title, self.detail, self.extra = title, detail, extra
+
+
+class SeqConflictError(AppendRejectedError):
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__("Session moved on",
+                         f"expected_seq is {expected} but the session is at seq {current}",
+                         current_seq=current, expected_seq=expected)
+
+
+def _find_duplicate(cursor: SessionCursor, event: NewEvent, event_id: UUID | None) -> Known | None:
+    if event.turn_id is not None and (known := cursor.by_turn.get(event.turn_id)):
+        return known
+    if event_id is not None and (known := cursor.by_event.get(event_id)):
+        if (known.tenant_id, known.session_id) not in (("", ""), (cursor.tenant_id, cursor.session_id)):
+            raise AppendRejectedError("Event id in use", f"event_id {event_id} belongs to another session",
+                                      event_id=str(event_id))
+        return known
+    return None
+
+
+def plan_append(
+    cursor: SessionCursor,
+    events: Sequence[NewEvent],
+    *,
+    expected_seq: int | None,
+    now: datetime,
+    new_id: Callable[[], UUID],
+    traceparent: str | None = None,
+) -> tuple[list[Event], list[Outcome]]:
+    """Plan one request; return the rows to insert and an outcome per event.
+
+    A request whose events are all duplicates is a retry and is answered as the
+    original was, even when `expected_seq` no longer matches.
+    """
+    duplicates = [_find_duplicate(cursor, e, e.event_id) for e in events]
+    if expected_seq is not None and expected_seq != cursor.last_seq and not all(duplicates):
+        raise SeqConflictError(expected_seq, cursor.last_seq)
+    rows: list[Event] = []
+    outcomes: list[Outcome] = []
+    for event in events:
+        known = _find_duplicate(cursor, event, event.event_id)
+        if known is not None:
+            outcomes.append(Outcome(known.event_id, known.seq, True))
+            continue
+        cursor.last_seq += 1
+        event_id = event.event_id or new_id()
+        row = Event(**{
+            **event.model_dump(exclude={"payload"}),
+            "payload": event.payload,
+            "event_id": event_id,
+            "tenant_id": cursor.tenant_id,
+            "session_id": cursor.session_id,
+            "seq": cursor.last_seq,
+            "occurred_at": event.occurred_at or now,
+            "recorded_at": now,
+            "traceparent": event.traceparent or traceparent,
+        })
+        rows.append(row)
+        known = Known(row.seq, event_id, cursor.tenant_id, cursor.session_id)
+        cursor.by_event[event_id] = known
+        if event.turn_id is not None:
+            cursor.by_turn[event.turn_id] = known
+        outcomes.append(Outcome(event_id, row.seq, False))
+    return rows, outcomes

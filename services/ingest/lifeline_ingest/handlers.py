@@ -1,0 +1,63 @@
+"""The `lifeline.turns.v1` consumer: records become appends, garbage goes to the DLQ.
+
+Records are grouped by session, in stream order, and handed to the group committer
+as one request per session; a duplicate turn is answered as over HTTP. A record the
+log refuses for good (invalid, oversize, a foreign event id) is returned as rejected,
+so the adapter dead-letters it with the reason and the original bytes. Store outages
+raise a TransientError: the batch is retried and never acknowledged before it is
+logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+
+from lifeline_bus import Delivery
+from lifeline_events import NewEvent
+from lifeline_ingest.committer import AppendRequest, GroupCommitter
+from lifeline_ingest.domain import AppendRejectedError
+from lifeline_ingest.intake import IntakeError, parse_record
+from lifeline_store import StoreConflictError
+
+log = structlog.get_logger("lifeline.ingest.turns")
+
+
+class TurnsHandler:
+    """Callable batch handler bound to the committer and the intake limits."""
+
+    def __init__(self, committer: GroupCommitter, *, default_tenant: str, max_event_bytes: int) -> None:
+        self._committer = committer
+        self._default_tenant = default_tenant
+        self._max_event_bytes = max_event_bytes
+
+    async def __call__(self, batch: list[Delivery]) -> Mapping[str, str]:
+        rejected: dict[str, str] = {}
+        by_session: dict[tuple[str, str], list[tuple[Delivery, NewEvent]]] = {}
+        for delivery in batch:
+            try:
+                event = parse_record(delivery.value, default_tenant=self._default_tenant,
+                                     max_event_bytes=self._max_event_bytes)
+            except IntakeError as exc:
+                rejected[delivery.id] = f"invalid record: {exc.detail}"
+                continue
+            key = (event.tenant_id or self._default_tenant, event.session_id or "")
+            by_session.setdefault(key, []).append((delivery, event))
+        for (tenant, session), items in by_session.items():
+            await self._append(tenant, session, items, rejected)
+        return rejected
+
+    async def _append(self, tenant: str, session: str, items: list[tuple[Delivery, NewEvent]],
+                      rejected: dict[str, str]) -> None:
+        request = AppendRequest(tenant, session, [e for _, e in items],
+                                traceparent=items[0][1].traceparent, source="topic")
+        try:
+            await self._committer.append(request)
+        except (AppendRejectedError, StoreConflictError):
+            if len(items) == 1:
+                raise_or_reject = items[0][0]
+                rejected[raise_or_reject.id] = "refused by the log: event id belongs to another session"
+                return
+            for item in items:  # find the one the log refuses; the others still land
+                await self._append(tenant, session, [item], rejected)
