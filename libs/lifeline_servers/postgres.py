@@ -56,7 +56,9 @@ def start_postgres(data_dir: Path, port: int | None = None, durable: bool = True
     url = f"postgresql://{_SUPERUSER}@{_HOST}:{chosen}/postgres"
     settings = ["max_connections=200"]
     if not durable:
-        settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        # Not synchronous_commit=off: that loses just-committed rows on a SIGKILL of
+        # the server, which is exactly what the crash tests do.
+        settings += ["fsync=off", "full_page_writes=off"]
     argv = [str(bin_dir / "postgres"), "-D", str(pgdata), "-h", _HOST, "-p", str(chosen), "-k", ""]
     for setting in settings:
         argv += ["-c", setting]
@@ -117,6 +119,9 @@ def _run_as(user: str | None, argv: list[str]) -> subprocess.CompletedProcess[st
         text=True,
         env=_pg_env(),
         user=user,
+        # The group matters too: with gid 0 left over, a root-owned 0701 parent
+        # (mkdtemp, pytest's tmp_path) would deny traversal to the group class.
+        group=pwd.getpwnam(user).pw_gid if user else None,
         extra_groups=[] if user else None,
         cwd="/",
     )

@@ -93,13 +93,14 @@ class ManagedProcess:
         with _live_lock:
             _live.add(self)
 
-    def _group(self) -> str | None:
+    def _group(self) -> int | None:
+        """The user's own primary group: keeping ours (root) would lock it out of
+        root-owned directories that are open to "others" only."""
         if self.user is None:
             return None
-        import grp
         import pwd
 
-        return grp.getgrgid(pwd.getpwnam(self.user).pw_gid).gr_name
+        return pwd.getpwnam(self.user).pw_gid
 
     def _start_watchdog(self, pid: int) -> None:
         read_end, write_end = os.pipe()
