@@ -1,0 +1,1 @@
+"""`make run`: the whole Lifeline stack on one machine, embedded servers by default."""

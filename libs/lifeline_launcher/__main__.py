@@ -1,0 +1,7 @@
+"""Entry point of `python -m lifeline_launcher`."""
+
+import sys
+
+from lifeline_launcher.cli import main
+
+sys.exit(main())
