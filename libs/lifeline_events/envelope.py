@@ -59,15 +59,52 @@ def validate_traceparent(value: str) -> str:
     return value
 
 
+_REF_MODEL_NAME = re.compile(r"(?:/|__)([A-Za-z0-9]+)(?:-[A-Za-z]+__\d+)?$")
+
+
+def _ref_model_name(ref: str) -> str:
+    """``#/$defs/pkg__mod__Name-Input__1`` or ``#/components/schemas/Name`` → ``Name``."""
+    match = _REF_MODEL_NAME.search(ref)
+    return match.group(1) if match else ref
+
+
+def _payload_by_event_type(schema: dict[str, Any]) -> None:
+    """JSON Schema: tie ``payload`` to ``event_type`` with one if/then per type.
+
+    Reuses the refs pydantic emitted for the payload union (internal names such as
+    ``…__payloads__TurnRecorded-Input__1``, remapped later), so it is right for any
+    ref template.
+    """
+    variants = schema.get("properties", {}).get("payload", {}).get("anyOf", [])
+    refs = {_ref_model_name(v["$ref"]): v["$ref"] for v in variants if "$ref" in v}
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"event_type": {"const": event_type}}},
+            "then": {"properties": {"payload": {"$ref": refs[model.__name__]}}},
+        }
+        for event_type, model in sorted(EVENT_TYPES.items())
+        if model.__name__ in refs
+    ]
+
+
+_ENVELOPE_CONFIG = ConfigDict(
+    frozen=True, extra="forbid", allow_inf_nan=False, json_schema_extra=_payload_by_event_type
+)
+
+
 class _Envelope(BaseModel):
     """Fields and rules shared by ``NewEvent`` and ``Event``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = _ENVELOPE_CONFIG
 
     event_type: EventType
-    schema_version: int = Field(1, ge=1, le=1000, description="upcast to the current version on read")
+    schema_version: int = Field(
+        1, ge=1, le=1000, description="upcast to the current version on read"
+    )
     person_id: ScopeId | None = None
-    turn_id: int | None = Field(None, ge=0, le=MAX_INT64, description="idempotency key of a turn.recorded")
+    turn_id: int | None = Field(
+        None, ge=0, le=MAX_INT64, description="idempotency key of a turn.recorded"
+    )
     traceparent: str | None = None
     payload: PayloadModel
 
@@ -152,7 +189,9 @@ class Event(_Envelope):
     when ingest adds a column; unknown *payload* fields are still errors.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", allow_inf_nan=False, json_schema_extra=_payload_by_event_type
+    )
 
     event_id: UUID
     tenant_id: ScopeId

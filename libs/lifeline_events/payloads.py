@@ -18,8 +18,8 @@ from ._base import (
     FrozenModel,
     Name,
     NonNegInt,
-    Score,
     ScopeId,
+    Score,
     Unit,
     UtcDatetime,
 )
