@@ -168,8 +168,8 @@ def _summary(
         style = "green" if outcome == "ready" else "red"
         table.add_row(spec.name, spec.url, f"[{style}]{outcome}[/{style}]")
     console.print(table)
-    console.print(
-        f"API key (tenant {default_tenant()}, scopes ingest/read/admin): [bold]{key}[/bold]"
-    )
-    console.print(f"written: {home / 'stack.env'}   logs: {home / 'logs'}/")
+    # soft_wrap: a key or path broken over two lines cannot be copied whole.
+    tenant = default_tenant()
+    console.print(f"API key (tenant {tenant}, all scopes): [bold]{key}[/bold]", soft_wrap=True)
+    console.print(f"written: {home / 'stack.env'}  logs: {home / 'logs'}/", soft_wrap=True)
     console.print("Ctrl-C stops everything.")

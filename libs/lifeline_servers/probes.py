@@ -104,8 +104,10 @@ def kafka_metadata(bootstrap: str, timeout: float = 5.0) -> list[str]:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens on host:port and we may bind it."""
+    """True when nothing listens on host:port and a server could bind it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers do: a port held only by TIME_WAIT connections is free to them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
