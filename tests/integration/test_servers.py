@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -12,8 +13,10 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -27,6 +30,7 @@ from lifeline_servers import (
     start_postgres,
     start_valkey,
 )
+from lifeline_servers.probes import accepts_tcp
 from lifeline_servers.running import Kind
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -243,3 +247,56 @@ def test_servers_die_with_the_process_that_started_them(tmp_path: Path) -> None:
     while any(_pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in pids if _pid_alive(pid)]
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_launcher_starts_supervises_and_stops_the_stack(tmp_path: Path, free_port: int) -> None:
+    """`make run`: a declared service gets the stack's env and its stack.env line, is
+    restarted after a crash, and SIGTERM leaves no service or server running."""
+    home, output = tmp_path / "home", tmp_path / "launcher.out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFELINE_")}
+    env["LIFELINE_DUMMY_CRASH_ONCE"] = str(tmp_path / "crashed")
+    argv = [sys.executable, "-m", "lifeline_launcher", "--home", str(home), "--stop-grace", "5",
+            "--service", f"dummy=lifeline_launcher.dummy_service:{free_port}"]  # fmt: skip
+    with open(output, "w") as out:
+        launcher = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_for(lambda: (home / "stack.env").exists(), "stack.env")
+        values = dict(line.split("=", 1) for line in (home / "stack.env").read_text().split())
+        assert values["LIFELINE_DUMMY_URL"] == f"http://127.0.0.1:{free_port}"
+        _wait_for(lambda: "dummy restarted: ready" in output.read_text(), "the restart")
+        seen = httpx.get(f"{values['LIFELINE_DUMMY_URL']}/env").json()
+        assert seen["LIFELINE_DATABASE_URL"] == values["LIFELINE_DATABASE_URL"]
+        assert seen["LIFELINE_REDIS_URL"] == values["LIFELINE_REDIS_URL"]
+        assert (
+            seen["LIFELINE_BUS_URL"] == values["LIFELINE_BUS_URL"] == values["LIFELINE_REDIS_URL"]
+        )
+        assert seen["LIFELINE_PORT"] == str(free_port)
+        grant = json.loads(seen["LIFELINE_API_KEYS"])[values["LIFELINE_API_KEY"]]
+        assert grant == {"tenant": "default", "scopes": ["ingest", "read", "admin"]}
+        assert asyncio.run(_ping(values["LIFELINE_REDIS_URL"]))
+        assert asyncio.run(_select_1(values["LIFELINE_DATABASE_URL"])) == 1
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        code = launcher.wait(60)
+    assert code == 0, output.read_text()
+    for url in (values["LIFELINE_DUMMY_URL"], values["LIFELINE_REDIS_URL"],
+                values["LIFELINE_DATABASE_URL"]):  # fmt: skip
+        host, port = urlsplit(url).netloc.rsplit("@", 1)[-1].split(":")
+        assert not accepts_tcp(host, int(port)), f"{url} still answers"
+    assert not (home / "stack.env").exists()
+    assert (home / "dev-api-key").read_text().strip() == values["LIFELINE_API_KEY"]
+
+
+async def _select_1(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT 1"))
+    finally:
+        await conn.close()
