@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, Context
@@ -58,7 +59,8 @@ class KafkaBus:
                                    log_level=logging.DEBUG)
         self._topics: set[str] = {DLQ_TOPIC}
         self._stopping = asyncio.Event()
-        self._started = False
+        self._producer: AIOKafkaProducer | None = None
+        self._client_id = client_id
 
     def consume(self, topic: str, group: str, handler: BatchHandler, *,
                 max_records: int = 500) -> None:
@@ -70,13 +72,17 @@ class KafkaBus:
         @self._broker.subscriber(
             topic, group_id=group, batch=True, max_records=max_records,
             ack_policy=AckPolicy.ACK, auto_offset_reset="earliest",
-            max_poll_interval_ms=600_000, decoder=_skip_decode,
+            max_poll_interval_ms=60_000, session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000, decoder=_skip_decode,
         )
         async def live(_: Any, message: Any = Context("message")) -> None:
             batch = [_delivery(r) for r in message.raw_message]
             CONSUMED.labels(topic, group).inc(len(batch))
             with BATCH_SECONDS.labels(topic, group).time():
                 await settle(handler, batch, dead_letter=dead_letter, stopping=self._stopping)
+
+    def declare(self, *topics: str) -> None:
+        self._topics.update(topics)
 
     async def ensure_topics(self, topics: Sequence[str] = ()) -> None:
         """Create the topics (partitioned by session id) if they do not exist yet."""
@@ -96,30 +102,43 @@ class KafkaBus:
             await admin.close()
 
     async def start(self) -> None:
+        """Connect the producer first: publishing must not wait for a group rebalance.
+
+        Joining a consumer group can take as long as the coordinator needs to expire
+        a crashed member; the relay's publishing has nothing to do with that.
+        """
         self._stopping.clear()
         await self.ensure_topics()
         try:
+            if self._producer is None:
+                producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all",
+                                            linger_ms=2, client_id=f"{self._client_id}-producer",
+                                            request_timeout_ms=10_000)
+                await producer.start()
+                self._producer = producer
             await self._broker.start()
         except (KafkaError, OSError) as exc:
             raise BusUnavailableError(f"cannot start Kafka bus at {self._bootstrap}: {exc}") from exc
-        self._started = True
 
     async def stop(self) -> None:
         self._stopping.set()
         await self._broker.stop()
-        self._started = False
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def publish(self, topic: str, messages: Sequence[OutMessage]) -> None:
         if not messages:
             return
-        if not self._started:
+        producer = self._producer
+        if producer is None:
             raise BusUnavailableError("Kafka bus is not connected")
         try:
             # send() only enqueues, in call order, so awaiting each keeps per-key order;
             # the futures are then awaited together for one round of acks.
             futures = [
-                await self._broker.publish(m.value, topic, key=m.key.encode(),
-                                           headers=dict(m.headers), no_confirm=True)
+                await producer.send(topic, m.value, key=m.key.encode(),
+                                    headers=[(k, v.encode()) for k, v in m.headers.items()])
                 for m in messages
             ]
             await asyncio.gather(*futures)
@@ -130,9 +149,13 @@ class KafkaBus:
     async def dead_letter(self, delivery: Delivery, reason: str, group: str) -> None:
         headers = {"reason": reason[:4000], "source_topic": delivery.topic,
                    "source_id": delivery.id, "group": group, "failed_at": f"{time.time():.3f}"}
+        producer = self._producer
+        if producer is None:
+            raise BusUnavailableError("Kafka bus is not connected")
         try:
-            await self._broker.publish(delivery.value, DLQ_TOPIC,
-                                       key=(delivery.key or "").encode() or None, headers=headers)
+            await producer.send_and_wait(DLQ_TOPIC, delivery.value,
+                                         key=(delivery.key or "").encode() or None,
+                                         headers=[(k, v.encode()) for k, v in headers.items()])
         except (KafkaError, OSError) as exc:
             raise BusUnavailableError(f"dead-letter to {DLQ_TOPIC}: {exc!r}") from exc
         DEAD_LETTERED.labels(delivery.topic, group).inc()

@@ -22,6 +22,9 @@ class Bus(Protocol):
                 max_records: int = 500) -> None:
         """Register a consumer group (before `start`); it reads the topic from its start."""
 
+    def declare(self, *topics: str) -> None:
+        """Name topics this process publishes to, so they exist partitioned (Kafka)."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None:

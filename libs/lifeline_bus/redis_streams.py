@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -82,6 +83,7 @@ class RedisStreamsBus:
                                    log_level=logging.DEBUG)
         self._groups: list[tuple[str, str]] = []
         self._stopping = asyncio.Event()
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def client(self) -> aioredis.Redis:
@@ -126,6 +128,9 @@ class RedisStreamsBus:
                 return
             await settle(handler, [delivery], dead_letter=dead_letter, stopping=self._stopping)
 
+    def declare(self, *topics: str) -> None:
+        """Streams need no declaration: XADD creates them."""
+
     async def _ensure_groups(self) -> None:
         for topic, group in self._groups:
             try:
@@ -141,9 +146,32 @@ class RedisStreamsBus:
             await self._broker.start()
         except (RedisError, OSError) as exc:
             raise BusUnavailableError(f"cannot start Redis bus at {self._url}: {exc}") from exc
+        if self._groups and self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch(), name="redis-bus-watchdog")
+
+    async def _watch(self) -> None:
+        """Revive subscribers FastStream stopped for good (NOGROUP after a flush or an
+        empty restart, #2611/#2945): recreate the groups and restart the broker."""
+        while not self._stopping.is_set():
+            await asyncio.sleep(1.0)
+            if self._stopping.is_set() or self.consumers_running():
+                continue
+            log.warning("bus.subscriber_dead", action="recreating groups and restarting")
+            try:
+                await self._broker.stop()
+                await self._ensure_groups()
+                await self._broker.start()
+                log.info("bus.subscribers_restarted")
+            except (RedisError, OSError) as exc:
+                log.warning("bus.restart_failed", error=str(exc))
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         await self._broker.stop()
         await self._client.aclose()
 

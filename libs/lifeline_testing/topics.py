@@ -70,3 +70,24 @@ async def _read_kafka(bootstrap: str, topic: str, limit: int) -> list[Record]:
         return out
     finally:
         await consumer.stop()
+
+
+async def produce_raw(bus_url: str, topic: str, records: list[tuple[str | None, bytes]]) -> None:
+    """Produce records exactly as a producer with no Lifeline code would (DESIGN §6)."""
+    if bus_kind(bus_url) == "redis":
+        client = aioredis.from_url(bus_url)
+        try:
+            for _, value in records:
+                await client.xadd(topic, {"data": value})
+        finally:
+            await client.aclose()
+        return
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bus_url.split("://", 1)[1], acks="all")
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(topic, value, key=key.encode() if key else None)
+    finally:
+        await producer.stop()

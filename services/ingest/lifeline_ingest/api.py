@@ -8,7 +8,7 @@ import structlog
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from lifeline_ingest.committer import AppendRequest
+from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.domain import AppendRejectedError
 from lifeline_ingest.intake import IntakeError, parse_batch
 from lifeline_ingest import store
@@ -65,6 +65,7 @@ async def append_events(
                             max_event_bytes=settings.max_event_bytes,
                             max_batch_events=settings.max_batch_events)
     except IntakeError as exc:
+        EVENTS.labels("rejected", "http").inc()
         raise ProblemError(exc.status, "Invalid events" if exc.status == 422 else "Payload too large",
                            exc.detail, errors=exc.errors) from exc
     with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +11,8 @@ import structlog
 from fastapi import FastAPI
 
 from lifeline_bus import create_bus
-from lifeline_events import TOPIC_TURNS
+from lifeline_bus.supervise import start_when_available
+from lifeline_events import TOPIC_EVENTS, TOPIC_TURNS
 from lifeline_ingest import store
 from lifeline_ingest.api import router
 from lifeline_ingest.committer import GroupCommitter
@@ -35,6 +37,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         bus = create_bus(settings.effective_bus_url, consumer=f"ingest-{settings.instance_id}",
                          partitions=settings.bus_partitions,
                          graceful_timeout=settings.shutdown_grace_s)
+        bus.declare(TOPIC_EVENTS)
         relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
         committer = GroupCommitter(pool, workers=settings.committers,
                                    max_events=settings.commit_max_events, on_commit=relay.wake)
@@ -46,17 +49,15 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         app.state.pool, app.state.bus = pool, bus
         app.state.committer, app.state.relay = committer, relay
         log.info("wal.repair.startup", **await store.outbox_report(pool))
-        try:
-            await bus.start()
-        except Exception as exc:  # ingest keeps accepting while the bus is away
-            log.warning("bus.unavailable_at_start", error=str(exc))
-            app.state.bus_start_error = str(exc)
+        # ingest keeps accepting while the bus is away; it connects when the bus appears
+        bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
         if settings.relay_enabled:
             relay.start()
         try:
             yield
         finally:
             log.info("shutdown.draining")
+            bus_starter.cancel()
             await bus.stop()          # stop taking records; in-flight batches finish and ack
             await committer.stop()    # every accepted request is committed and answered
             await relay.stop()

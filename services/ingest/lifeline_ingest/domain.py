@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from lifeline_events import Event, NewEvent
+from lifeline_events import Event, NewEvent, TurnRecorded, score_turn
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,13 @@ def _find_duplicate(cursor: SessionCursor, event: NewEvent, event_id: UUID | Non
     return None
 
 
+def _scored(payload: object) -> object:
+    """Turns get their salience at ingest, so every projection folds the same score."""
+    if isinstance(payload, TurnRecorded) and payload.salience is None:
+        return payload.model_copy(update={"salience": score_turn(payload)})
+    return payload
+
+
 def plan_append(
     cursor: SessionCursor,
     events: Sequence[NewEvent],
@@ -102,7 +109,7 @@ def plan_append(
         event_id = event.event_id or new_id()
         row = Event(**{
             **event.model_dump(exclude={"payload"}),
-            "payload": event.payload,
+            "payload": _scored(event.payload),
             "event_id": event_id,
             "tenant_id": cursor.tenant_id,
             "session_id": cursor.session_id,

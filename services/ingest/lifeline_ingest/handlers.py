@@ -16,7 +16,7 @@ import structlog
 
 from lifeline_bus import Delivery
 from lifeline_events import NewEvent
-from lifeline_ingest.committer import AppendRequest, GroupCommitter
+from lifeline_ingest.committer import EVENTS, AppendRequest, GroupCommitter
 from lifeline_ingest.domain import AppendRejectedError
 from lifeline_ingest.intake import IntakeError, parse_record
 from lifeline_store import StoreConflictError
@@ -40,6 +40,7 @@ class TurnsHandler:
                 event = parse_record(delivery.value, default_tenant=self._default_tenant,
                                      max_event_bytes=self._max_event_bytes)
             except IntakeError as exc:
+                EVENTS.labels("rejected", "topic").inc()
                 rejected[delivery.id] = f"invalid record: {exc.detail}"
                 continue
             key = (event.tenant_id or self._default_tenant, event.session_id or "")

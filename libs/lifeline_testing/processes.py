@@ -1,0 +1,106 @@
+"""Run a Lifeline service as a real process, so tests can SIGKILL and restart it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+TEST_API_KEY = "test-admin-key"
+TEST_KEYS = {
+    TEST_API_KEY: {"tenant": "default", "scopes": ["ingest", "read", "admin"]},
+    "test-other-tenant": {"tenant": "other", "scopes": ["ingest", "read"]},
+    "test-read-only": {"tenant": "default", "scopes": ["read"]},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    """One service process; `env` is added to the parent's environment."""
+
+    module: str
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    log_dir: Path = Path("/tmp")
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.module}-{self.port}.log"
+
+    def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> ServiceProcess:
+        import json
+
+        env = {**os.environ, "LIFELINE_PORT": str(self.port),
+               "LIFELINE_API_KEYS": json.dumps(TEST_KEYS), **self.env}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module], env=env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait("/ready" if wait_ready else "/health", timeout)
+        return self
+
+    def _wait(self, path: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.module} exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                r = httpx.get(self.url + path, timeout=2)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.module} not ready after {timeout}s ({last}):\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crashed pod."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait: the graceful path."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            return self.proc.wait(timeout)
+        return self.proc.returncode if self.proc else 0
+
+    def restart(self) -> ServiceProcess:
+        self.kill()
+        return self.start()
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.kill()
+
+
+def auth(key: str = TEST_API_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
