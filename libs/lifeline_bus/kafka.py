@@ -142,7 +142,7 @@ class KafkaBus:
                 for m in messages
             ]
             await asyncio.gather(*futures)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             raise BusUnavailableError(f"publish to {topic}: {exc!r}") from exc
         PUBLISHED.labels(topic).inc(len(messages))
 

@@ -19,12 +19,12 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from lifeline_telemetry import configure_logging, configure_tracing, context_from_traceparent
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from lifeline_servicekit.problems import install_problem_handlers
 from lifeline_servicekit.settings import ServiceSettings
-from lifeline_telemetry import configure_logging, configure_tracing, context_from_traceparent
 
 HTTP_LATENCY = Histogram(
     "lifeline_http_request_duration_seconds",
@@ -57,11 +57,14 @@ def _add_observability_middleware(app: FastAPI, service: str) -> None:
     tracer = trace.get_tracer("lifeline.http")
 
     @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
         parent = context_from_traceparent(request.headers.get("traceparent"))
-        if parent is None and (given := request.headers.get("x-trace-id")):
-            parent = context_from_traceparent(f"00-{given.lower()}-{'1' * 16}-01") if len(given) == 32 else None
+        given = request.headers.get("x-trace-id", "")
+        if parent is None and len(given) == 32:
+            parent = context_from_traceparent(f"00-{given.lower()}-{'1' * 16}-01")
         route = request.url.path
         started = time.perf_counter()
         with tracer.start_as_current_span(

@@ -7,8 +7,8 @@ them). The defaults point at the embedded stack that `make run` starts.
 from __future__ import annotations
 
 import json
-import socket
 import os
+import socket
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator

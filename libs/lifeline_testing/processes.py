@@ -50,7 +50,7 @@ class ServiceProcess:
 
         env = {**os.environ, "LIFELINE_PORT": str(self.port),
                "LIFELINE_API_KEYS": json.dumps(TEST_KEYS), **self.env}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", self.module], env=env, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self._wait("/ready" if wait_ready else "/health", timeout)

@@ -7,7 +7,6 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from lifeline_bus import bus_kind
 
 
@@ -46,7 +45,7 @@ async def _read_kafka(bootstrap: str, topic: str, limit: int) -> list[Record]:
             await consumer.stop()
             consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
             await consumer.start()
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:

@@ -10,8 +10,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0,
-                     interval: float = 0.05, what: str = "condition") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0,
+    interval: float = 0.05, what: str = "condition",
+) -> T:
     """Return the first truthy result of `probe`; fail naming `what` on timeout."""
     deadline = time.monotonic() + timeout
     last: T | None = None

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_telemetry import current_traceparent, tracer
 from pydantic import BaseModel, Field
 
+from lifeline_ingest import store
 from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.domain import AppendRejectedError
 from lifeline_ingest.intake import IntakeError, parse_batch
-from lifeline_ingest import store
-from lifeline_servicekit import Principal, ProblemError, require_scope
-from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
@@ -55,10 +55,12 @@ async def append_events(
     settings = request.app.state.settings
     declared = int(request.headers.get("content-length") or 0)
     if declared > settings.max_batch_bytes:
-        raise ProblemError(413, "Payload too large", f"body of {declared} bytes exceeds {settings.max_batch_bytes}")
+        raise ProblemError(413, "Payload too large",
+                           f"body of {declared} bytes exceeds {settings.max_batch_bytes}")
     body = await request.body()
     if len(body) > settings.max_batch_bytes:
-        raise ProblemError(413, "Payload too large", f"body of {len(body)} bytes exceeds {settings.max_batch_bytes}")
+        raise ProblemError(413, "Payload too large",
+                           f"body of {len(body)} bytes exceeds {settings.max_batch_bytes}")
     structlog.contextvars.bind_contextvars(session_id=session_id)
     try:
         batch = parse_batch(body, session_id=session_id, tenant_id=principal.tenant,
@@ -136,7 +138,7 @@ async def read_wal(
 async def repair_wal(
     request: Request,
     principal: Annotated[Principal, Depends(require_scope("admin"))],
-    body: Annotated[RepairRequest, Body()] = RepairRequest(),  # noqa: B008
+    body: Annotated[RepairRequest, Body()] = RepairRequest(),
 ) -> dict[str, Any]:
     """Report (dry run, the default) or re-publish what the bus never got.
 

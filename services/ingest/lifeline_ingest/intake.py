@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
 from lifeline_events import EventValidationError, NewEvent, parse_new_event
 
 
@@ -50,7 +49,8 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
                           [{"field": f, "msg": "unknown field"} for f in sorted(unknown)])
     raw_events, expected = doc["events"], doc.get("expected_seq")
     if not isinstance(raw_events, list) or not raw_events:
-        raise IntakeError(422, "events must be a non-empty list", [{"field": "events", "msg": "must be a non-empty list"}])
+        raise IntakeError(422, "events must be a non-empty list",
+                          [{"field": "events", "msg": "must be a non-empty list"}])
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 0):
         raise IntakeError(422, "expected_seq must be a non-negative integer",
                           [{"field": "expected_seq", "msg": "must be a non-negative integer"}])

@@ -14,10 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-
 from lifeline_events import Event
-from lifeline_ingest.domain import Known, SessionCursor
 from lifeline_store import wrap_errors
+
+from lifeline_ingest.domain import Known, SessionCursor
 
 OUTBOX_CHANNEL = "lifeline_ingest_outbox"
 
@@ -55,7 +55,9 @@ class SessionKey:
     session_id: str
 
 
-async def lock_sessions(conn: asyncpg.Connection, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionCursor]:
+async def lock_sessions(
+    conn: asyncpg.Connection, keys: Sequence[SessionKey]
+) -> dict[SessionKey, SessionCursor]:
     """Create missing session rows, lock all of them in key order, return cursors."""
     ordered = sorted(set(keys), key=lambda k: (k.tenant_id, k.session_id))
     tenants = [k.tenant_id for k in ordered]

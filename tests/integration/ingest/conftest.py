@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from lifeline_testing.processes import ServiceProcess
 
 StartIngest = Callable[..., ServiceProcess]
 
 
 @pytest.fixture
-def start_ingest(tmp_path) -> Iterator[StartIngest]:  # noqa: ANN001
+def start_ingest(tmp_path) -> Iterator[StartIngest]:
     """Start ingest processes (killed after the test) on the given database and bus."""
     started: list[ServiceProcess] = []
 

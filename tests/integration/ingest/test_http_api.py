@@ -6,7 +6,6 @@ import asyncio
 
 import httpx
 import orjson
-
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
 from lifeline_testing.topics import read_topic
@@ -54,7 +53,8 @@ async def test_bad_input_is_named_and_nothing_is_written(fresh_database, redis_u
     async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
         await c.post("/v1/sessions/s1/events", json={"events": [turn(1)]})
         bad = await c.post("/v1/sessions/s1/events", json={"events": [
-            turn(2), {"event_type": "turn.recorded", "turn_id": 3, "payload": {"role": "robot", "text": "x"}}]})
+            turn(2),
+            {"event_type": "turn.recorded", "turn_id": 3, "payload": {"role": "robot", "text": "x"}}]})
         assert bad.status_code == 422
         assert any(e["field"] == "events.1.payload.role" for e in bad.json()["errors"])
         unknown = await c.post("/v1/sessions/s1/events", json={"event_type": "nope.happened", "payload": {}})
@@ -89,7 +89,8 @@ async def test_auth_scopes_and_tenant_isolation(fresh_database, redis_url, start
         spoof = await c.post("/v1/sessions/s1/events", json={**turn(2), "tenant_id": "default"},
                              headers=auth("test-other-tenant"))
         assert spoof.status_code == 422 and "tenant_id" in spoof.text
-        assert (await c.post("/v1/admin/wal/repair", json={}, headers=auth("test-other-tenant"))).status_code == 403
+        repair = await c.post("/v1/admin/wal/repair", json={}, headers=auth("test-other-tenant"))
+        assert repair.status_code == 403
 
 
 async def test_relay_publishes_in_order_with_traceparent(fresh_database, redis_url, start_ingest) -> None:
