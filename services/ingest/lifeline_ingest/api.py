@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from lifeline_servicekit import Principal, ProblemError, require_scope
-from lifeline_telemetry import current_traceparent, tracer
 from pydantic import BaseModel, Field
 
 from lifeline_ingest import store
 from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.domain import AppendRejectedError
 from lifeline_ingest.intake import IntakeError, parse_batch
+from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
@@ -87,6 +87,18 @@ async def append_events(
     )
 
 
+def _tenant(principal: Principal, tenant_id: str | None) -> str:
+    """Admin keys (other services) may read for any tenant; everyone else reads their own."""
+    if tenant_id and tenant_id != principal.tenant:
+        if "admin" not in principal.scopes:
+            raise ProblemError(403, "Forbidden", "only an admin key may name another tenant")
+        return tenant_id
+    return principal.tenant
+
+
+TenantParam = Annotated[str | None, Query(description="admin keys only: read for this tenant")]
+
+
 async def _require_session(request: Request, tenant: str, session_id: str) -> int:
     last_seq = await store.session_last_seq(_state(request).pool, tenant, session_id)
     if last_seq is None:
@@ -100,10 +112,12 @@ async def read_events(
     principal: Annotated[Principal, Depends(require_scope("read"))],
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    tenant_id: TenantParam = None,
 ) -> Response:
     """Events after `after_seq`, in seq order (the log is the truth; projections heal from here)."""
-    last_seq = await _require_session(request, principal.tenant, session_id)
-    rows = await store.read_events(_state(request).pool, principal.tenant, session_id, after_seq, limit)
+    tenant = _tenant(principal, tenant_id)
+    last_seq = await _require_session(request, tenant, session_id)
+    rows = await store.read_events(_state(request).pool, tenant, session_id, after_seq, limit)
     next_after = rows[-1][0] if rows else after_seq
     body = (b'{"session_id":"' + session_id.encode() + b'","last_seq":' + str(last_seq).encode()
             + b',"next_after_seq":' + str(next_after).encode()
@@ -115,9 +129,11 @@ async def read_events(
 async def read_session(
     request: Request, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
+    tenant_id: TenantParam = None,
 ) -> dict[str, Any]:
-    last_seq = await _require_session(request, principal.tenant, session_id)
-    return {"session_id": session_id, "tenant_id": principal.tenant, "last_seq": last_seq}
+    tenant = _tenant(principal, tenant_id)
+    last_seq = await _require_session(request, tenant, session_id)
+    return {"session_id": session_id, "tenant_id": tenant, "last_seq": last_seq}
 
 
 @router.get("/sessions/{session_id}/wal")
@@ -126,10 +142,12 @@ async def read_wal(
     principal: Annotated[Principal, Depends(require_scope("read"))],
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    tenant_id: TenantParam = None,
 ) -> dict[str, Any]:
     """Each event's place in the log and whether the relay has published it."""
-    last_seq = await _require_session(request, principal.tenant, session_id)
-    entries = await store.read_wal(_state(request).pool, principal.tenant, session_id, after_seq, limit)
+    tenant = _tenant(principal, tenant_id)
+    last_seq = await _require_session(request, tenant, session_id)
+    entries = await store.read_wal(_state(request).pool, tenant, session_id, after_seq, limit)
     return {"session_id": session_id, "last_seq": last_seq, "entries": entries,
             "unpublished": sum(not e["published"] for e in entries)}
 

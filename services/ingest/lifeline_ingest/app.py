@@ -9,18 +9,18 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+
 from lifeline_bus import create_bus
 from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS, TOPIC_TURNS
-from lifeline_servicekit import ReadinessCheck, create_app
-from lifeline_store import apply_migrations, create_pool
-
 from lifeline_ingest import store
 from lifeline_ingest.api import router
 from lifeline_ingest.committer import GroupCommitter
 from lifeline_ingest.handlers import TurnsHandler
 from lifeline_ingest.relay import OutboxRelay
 from lifeline_ingest.settings import IngestSettings
+from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_store import apply_migrations, create_pool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.ingest")

@@ -19,12 +19,12 @@ from uuid import UUID
 
 import asyncpg
 import structlog
-from lifeline_events import Event, NewEvent, new_event_id
-from lifeline_store import StoreConflictError, wrap_errors
 from prometheus_client import Counter, Histogram
 
+from lifeline_events import Event, NewEvent, new_event_id
 from lifeline_ingest.domain import AppendRejectedError, Outcome, plan_append
 from lifeline_ingest.store import SessionKey, advance_sessions, insert_events, load_known, lock_sessions
+from lifeline_store import StoreConflictError, wrap_errors
 
 log = structlog.get_logger("lifeline.ingest")
 

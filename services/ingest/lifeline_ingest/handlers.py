@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import structlog
+
 from lifeline_bus import Delivery
 from lifeline_events import NewEvent
-from lifeline_store import StoreConflictError
-
 from lifeline_ingest.committer import EVENTS, AppendRequest, GroupCommitter
 from lifeline_ingest.domain import AppendRejectedError
 from lifeline_ingest.intake import IntakeError, parse_record
+from lifeline_store import StoreConflictError
 
 log = structlog.get_logger("lifeline.ingest.turns")
 

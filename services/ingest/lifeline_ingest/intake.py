@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
 from lifeline_events import EventValidationError, NewEvent, parse_new_event
 
 

@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 import structlog
-from lifeline_bus import Bus, OutMessage
-from lifeline_common.errors import TransientError
-from lifeline_events import TOPIC_EVENTS
-from lifeline_store import StoreUnavailableError, wrap_errors
-from lifeline_telemetry import context_from_traceparent
 from opentelemetry import trace
 from prometheus_client import Gauge, Histogram
 
+from lifeline_bus import Bus, OutMessage
+from lifeline_common.errors import TransientError
+from lifeline_events import TOPIC_EVENTS
 from lifeline_ingest.store import OUTBOX_CHANNEL, OutboxRow, fetch_unpublished, mark_published
+from lifeline_store import StoreUnavailableError, wrap_errors
+from lifeline_telemetry import context_from_traceparent
 
 log = structlog.get_logger("lifeline.ingest.relay")
 _LEADER_LOCK = 0x4C49464531  # "LIFE1"

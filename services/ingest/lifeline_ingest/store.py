@@ -14,10 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from lifeline_events import Event
-from lifeline_store import wrap_errors
 
+from lifeline_events import Event
 from lifeline_ingest.domain import Known, SessionCursor
+from lifeline_store import wrap_errors
 
 OUTBOX_CHANNEL = "lifeline_ingest_outbox"
 
