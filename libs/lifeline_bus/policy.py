@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
-from lifeline_common.errors import TransientError
 
 from lifeline_bus.messages import BatchHandler, Delivery
+from lifeline_common.errors import TransientError
 
 log = structlog.get_logger("lifeline.bus")
 

@@ -19,12 +19,12 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from lifeline_telemetry import configure_logging, configure_tracing, context_from_traceparent
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from lifeline_servicekit.problems import install_problem_handlers
 from lifeline_servicekit.settings import ServiceSettings
+from lifeline_telemetry import configure_logging, configure_tracing, context_from_traceparent
 
 HTTP_LATENCY = Histogram(
     "lifeline_http_request_duration_seconds",

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from lifeline_common.errors import TransientError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lifeline_common.errors import TransientError
 
 PROBLEM = "application/problem+json"
 

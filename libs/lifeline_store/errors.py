@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
+
 from lifeline_common.errors import LifelineError, TransientError
 
 

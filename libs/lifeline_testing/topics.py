@@ -7,6 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from lifeline_bus import bus_kind
 
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 
 import pytest
+
 from lifeline_bus import Delivery, OutMessage, create_bus
 from lifeline_common.errors import TransientError
 from lifeline_testing.topics import read_topic

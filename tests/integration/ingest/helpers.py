@@ -7,6 +7,7 @@ from collections import defaultdict
 import asyncpg
 import httpx
 import orjson
+
 from lifeline_testing.processes import ServiceProcess, auth
 from lifeline_testing.topics import read_topic
 from lifeline_testing.waiting import eventually

@@ -9,6 +9,7 @@ import itertools
 import httpx
 import orjson
 import redis.asyncio as aioredis
+
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
 from lifeline_testing.topics import produce_raw, read_topic

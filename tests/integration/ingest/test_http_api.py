@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import orjson
+
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
 from lifeline_testing.topics import read_topic
