@@ -156,7 +156,7 @@ class _Envelope(BaseModel):
     def _turn_id_rules(self) -> _Envelope:
         if self.event_type == "turn.recorded" and self.turn_id is None:
             raise _field_error(
-                "turn_id", "missing", "turn_id is required for turn.recorded", None
+                "turn_id", "turn_id_required", "turn_id is required for turn.recorded", None
             )
         if self.event_type != "turn.recorded" and self.turn_id is not None:
             raise _field_error(

@@ -27,7 +27,15 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _clean_msg(msg: str) -> str:
+_FRIENDLIER = {
+    "extra_forbidden": "unknown field (not in the schema; check the spelling)",
+    "missing": "field required",
+}
+
+
+def _clean_msg(msg: str, kind: str = "") -> str:
+    if kind in _FRIENDLIER:
+        return _FRIENDLIER[kind]
     for prefix in _PREFIXES:
         if msg.startswith(prefix):
             return msg[len(prefix) :]
@@ -92,7 +100,7 @@ class EventValidationError(ValueError):
             [
                 {
                     "loc": format_loc(_drop_union_tags(err["loc"], union_tags)),
-                    "msg": _clean_msg(err["msg"]),
+                    "msg": _clean_msg(err["msg"], err["type"]),
                     "type": err["type"],
                 }
                 for err in exc.errors(include_url=False)

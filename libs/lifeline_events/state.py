@@ -24,7 +24,7 @@ class StateLimits(_StateModel):
     """Caps that keep a session's state bounded however long it runs."""
 
     recent_turns: int = Field(10, ge=1, le=500, description="K: turns kept verbatim (S1)")
-    summary_budget_tokens: int = Field(256, ge=8, le=100_000, description="S2 budget")
+    summary_budget_tokens: int = Field(256, ge=8, le=16_384, description="S2 budget")
     max_pins: int = Field(20, ge=1, le=1000)
     max_episodes: int = Field(50, ge=1, le=1000)
     max_facts: int = Field(256, ge=1, le=10_000)

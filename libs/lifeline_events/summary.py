@@ -83,16 +83,17 @@ def compress(lines: Sequence[SummaryLine], budget_tokens: int) -> tuple[SummaryL
     truncated at a word boundary with an ellipsis.
     """
     max_chars = budget_tokens * CHARS_PER_TOKEN
-    kept = list(range(len(lines)))
     total = sum(len(line.text) for line in lines) + max(0, len(lines) - 1) * len(_SEPARATOR)
-    eviction_order = sorted(kept, key=lambda i: (lines[i].salience, lines[i].seq, i))
+    if total <= max_chars:
+        return tuple(lines)
+    eviction_order = sorted((line.salience, line.seq, i) for i, line in enumerate(lines))
     dropped: set[int] = set()
-    for i in eviction_order:
+    for _, _, i in eviction_order:
         if total <= max_chars or len(dropped) == len(lines) - 1:
             break
         dropped.add(i)
         total -= len(lines[i].text) + len(_SEPARATOR)
-    survivors = [lines[i] for i in kept if i not in dropped]
+    survivors = [line for i, line in enumerate(lines) if i not in dropped]
     if len(survivors) == 1 and len(survivors[0].text) > max_chars:
         only = survivors[0]
         survivors = [only.model_copy(update={"text": _truncate(only.text, max_chars)})]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from events_builders import T0, turn
+
 from lifeline_events import (
     TOPIC_DLQ,
     TOPIC_EVENTS,

@@ -7,6 +7,7 @@ import hashlib
 import orjson
 import pytest
 from events_builders import acts_turn, event, turn
+
 from lifeline_events import (
     SessionMismatchError,
     SessionState,

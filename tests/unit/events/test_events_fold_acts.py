@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from events_builders import acts_turn
+
 from lifeline_events import SessionState, StateLimits, fold
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from lifeline_events import Event, SessionState, StateLimits, canonical_json, content_hash, fold
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -7,6 +7,7 @@ import random
 from events_builders import event, turn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from lifeline_events import (
     Event,
     SessionState,
@@ -17,7 +18,7 @@ from lifeline_events import (
     fold,
 )
 
-PROPS = settings(max_examples=60, deadline=None,
+PROPS = settings(max_examples=60, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 words = st.sampled_from(["veneers", "Anna", "price", "12", "when", "ok", "March", "yes", "no",
@@ -149,7 +150,7 @@ def test_window_and_counts_account_for_every_turn(
     assert state.seq == max(e.seq for e in events)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, database=None)
 @given(st.integers(1, 300))
 def test_long_sessions_stay_bounded(n: int) -> None:
     """However many turns, summary and windows stay bounded by default limits."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from events_builders import T0
+
 from lifeline_events import (
     CURRENT_SCHEMA_VERSIONS,
     Event,

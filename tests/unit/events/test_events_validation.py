@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+
 from lifeline_events import (
     MAX_TURN_TEXT_CHARS,
     EventValidationError,
@@ -89,6 +90,7 @@ def test_payload_errors_carry_dotted_paths() -> None:
         parse_new_event(_turn(payload={"role": "robot", "text": "x", "colour": "red"}))
     assert set(_locs(exc)) == {"payload.role", "payload.colour"}
     assert "payload.role" in str(exc.value)
+    assert "unknown field" in str(exc.value)
 
 
 def test_act_errors_point_at_the_act_field_without_union_tag() -> None:
@@ -169,6 +171,7 @@ def test_turn_recorded_requires_turn_id() -> None:
     with pytest.raises(EventValidationError) as exc:
         parse_new_event(body)
     assert _locs(exc) == ["turn_id"]
+    assert "required for turn.recorded" in str(exc.value)
 
 
 def test_turn_id_is_refused_on_other_event_types() -> None:
