@@ -9,11 +9,15 @@ Redis db, a clean bus.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
 from lifeline_servers import (
     KINDS,
     RunningServer,
@@ -65,6 +69,19 @@ def kafka_server() -> Iterator[RunningServer]:
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
     return _free_port()
+
+
+@pytest.fixture
+def scratch_path() -> Iterator[Path]:
+    """A temporary directory outside pytest's basetemp, removed afterwards.
+
+    Use it for Postgres data: as root, Postgres runs as an unprivileged user that
+    must traverse every parent directory, and each pytest session starting on the
+    machine resets /tmp/pytest-of-<user> to 0700 — mid-test for a concurrent one.
+    """
+    path = Path(tempfile.mkdtemp(prefix="lifeline-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -180,9 +197,7 @@ async def kafka_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     yield shared.url
 
 
-@pytest.fixture(
-    params=["redis", pytest.param("kafka", marks=pytest.mark.kafka)], ids=["redis", "kafka"]
-)
+@pytest.fixture(params=["redis", pytest.param("kafka", marks=pytest.mark.kafka)], ids=["redis", "kafka"])
 def bus_url(request: pytest.FixtureRequest) -> str:
     """The bus URL for each bus kind in turn: a flushed `redis://…/0`, then a clean
     `kafka://host:port`; the same test runs on both."""

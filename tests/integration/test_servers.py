@@ -21,6 +21,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from lifeline_servers import (
     RunningServer,
     ServerNotControllableError,
@@ -32,7 +34,6 @@ from lifeline_servers import (
 )
 from lifeline_servers.probes import accepts_tcp
 from lifeline_servers.running import Kind
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 Factory = Callable[[Kind], RunningServer]
 
@@ -198,14 +199,14 @@ async def _get(url: str, *keys: str) -> list[bytes | None]:
     return values
 
 
-def test_start_failure_names_the_reason_and_shows_the_log(tmp_path: Path) -> None:
+def test_start_failure_names_the_reason_and_shows_the_log(scratch_path: Path) -> None:
     """A port already taken makes start_postgres raise with Postgres' own explanation."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ServerStartError) as failure:
-            start_postgres(tmp_path / "pg", port=port, durable=False)
+            start_postgres(scratch_path / "pg", port=port, durable=False)
     message = str(failure.value)
     assert "exited with code" in message
     assert "could not bind" in message or "already in use" in message
@@ -230,10 +231,10 @@ sys.stdin.read()
 """
 
 
-def test_servers_die_with_the_process_that_started_them(tmp_path: Path) -> None:
+def test_servers_die_with_the_process_that_started_them(scratch_path: Path) -> None:
     """Even a SIGKILLed owner leaves no server behind: the watchdog takes them down."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(tmp_path / "pg")],
+        [sys.executable, "-c", _CHILD, str(scratch_path / "pg")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -256,12 +257,12 @@ def _wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> No
         time.sleep(0.1)
 
 
-def test_launcher_starts_supervises_and_stops_the_stack(tmp_path: Path, free_port: int) -> None:
+def test_launcher_starts_supervises_and_stops_the_stack(scratch_path: Path, free_port: int) -> None:
     """`make run`: a declared service gets the stack's env and its stack.env line, is
     restarted after a crash, and SIGTERM leaves no service or server running."""
-    home, output = tmp_path / "home", tmp_path / "launcher.out"
+    home, output = scratch_path / "home", scratch_path / "launcher.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIFELINE_")}
-    env["LIFELINE_DUMMY_CRASH_ONCE"] = str(tmp_path / "crashed")
+    env["LIFELINE_DUMMY_CRASH_ONCE"] = str(scratch_path / "crashed")
     argv = [sys.executable, "-m", "lifeline_launcher", "--home", str(home), "--stop-grace", "5",
             "--service", f"dummy=lifeline_launcher.dummy_service:{free_port}"]  # fmt: skip
     with open(output, "w") as out:
@@ -274,9 +275,7 @@ def test_launcher_starts_supervises_and_stops_the_stack(tmp_path: Path, free_por
         seen = httpx.get(f"{values['LIFELINE_DUMMY_URL']}/env").json()
         assert seen["LIFELINE_DATABASE_URL"] == values["LIFELINE_DATABASE_URL"]
         assert seen["LIFELINE_REDIS_URL"] == values["LIFELINE_REDIS_URL"]
-        assert (
-            seen["LIFELINE_BUS_URL"] == values["LIFELINE_BUS_URL"] == values["LIFELINE_REDIS_URL"]
-        )
+        assert seen["LIFELINE_BUS_URL"] == values["LIFELINE_BUS_URL"] == values["LIFELINE_REDIS_URL"]
         assert seen["LIFELINE_PORT"] == str(free_port)
         grant = json.loads(seen["LIFELINE_API_KEYS"])[values["LIFELINE_API_KEY"]]
         assert grant == {"tenant": "default", "scopes": ["ingest", "read", "admin"]}
