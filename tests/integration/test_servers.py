@@ -235,6 +235,7 @@ def test_servers_die_with_the_process_that_started_them(scratch_path: Path) -> N
     """Even a SIGKILLed owner leaves no server behind: the watchdog takes them down."""
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(scratch_path / "pg")],
+        env={**os.environ, "TMPDIR": str(scratch_path)},  # its scratch dirs die with ours
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
