@@ -18,7 +18,6 @@ import signal
 from pathlib import Path
 from typing import NoReturn
 
-from lifeline_servers import ServerError, port_is_free
 from rich.console import Console
 from rich.table import Table
 
@@ -33,6 +32,7 @@ from lifeline_launcher.stack import (
     write_stack_env,
 )
 from lifeline_launcher.supervisor import Supervisor
+from lifeline_servers import ServerError, port_is_free
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -96,14 +96,12 @@ def _runnable(specs: list[ServiceSpec], console: Console) -> list[ServiceSpec] |
     for spec in specs:
         if importlib.util.find_spec(spec.module) is None:
             console.print(
-                f"[yellow]note:[/yellow] {spec.name}: module {spec.module} is not "
-                "installed yet, skipped"
+                f"[yellow]note:[/yellow] {spec.name}: module {spec.module} is not installed yet, skipped"
             )
             continue
         if not port_is_free(spec.port):
             console.print(
-                f"[red]{spec.name}: port {spec.port} is taken[/red] (another "
-                "`make run` still running?)"
+                f"[red]{spec.name}: port {spec.port} is taken[/red] (another `make run` still running?)"
             )
             return None
         runnable.append(spec)

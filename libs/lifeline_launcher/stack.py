@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lifeline_launcher.services import ServiceSpec
 from lifeline_servers import (
     RunningServer,
     port_is_free,
@@ -22,8 +23,6 @@ from lifeline_servers import (
     start_tansu,
     start_valkey,
 )
-
-from lifeline_launcher.services import ServiceSpec
 
 # Preferred ports for the embedded servers: stable across runs (stack.env stays
 # valid) and off 6379/5432, where a machine's own Redis/PostgreSQL usually listen.
@@ -115,9 +114,7 @@ def api_keys_json(key: str, tenant: str) -> str:
     return json.dumps(keys)
 
 
-def service_env(
-    stack: Stack, spec: ServiceSpec, specs: list[ServiceSpec], keys: str
-) -> dict[str, str]:
+def service_env(stack: Stack, spec: ServiceSpec, specs: list[ServiceSpec], keys: str) -> dict[str, str]:
     """The environment of one service process: ours plus the stack's coordinates."""
     env = dict(os.environ)
     env.update({s.env_name: s.url for s in specs})

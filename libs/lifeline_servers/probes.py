@@ -91,9 +91,7 @@ def kafka_metadata(bootstrap: str, timeout: float = 5.0) -> list[str]:
         raise ConnectionRefusedError(f"nothing listens on {bootstrap}")
 
     async def probe() -> list[str]:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
-        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
         await admin.start()
         try:
             return list(await admin.list_topics())

@@ -176,9 +176,7 @@ class ProcessControl:
         try:
             self.process.start()
         except OSError as exc:
-            raise ServerStartError(
-                f"{self.name}: cannot execute {self.process.argv[0]}: {exc}"
-            ) from exc
+            raise ServerStartError(f"{self.name}: cannot execute {self.process.argv[0]}: {exc}") from exc
         if wait_until(self.ready, self.startup_timeout, alive=self.process):
             return
         code = self.process.returncode

@@ -64,9 +64,7 @@ def start_tansu(port: int | None = None) -> RunningServer:
     )
 
 
-async def ensure_kafka_topics(
-    bootstrap: str, topics: list[str], partitions: int = 8
-) -> dict[str, int]:
+async def ensure_kafka_topics(bootstrap: str, topics: list[str], partitions: int = 8) -> dict[str, int]:
     """Create each missing topic with `partitions` partitions; return every topic's count.
 
     Idempotent: existing topics are left as they are (also on a real Kafka, where a
@@ -90,9 +88,7 @@ async def ensure_kafka_topics(
             for name, code, *rest in response.topic_errors:
                 if code not in (0, _TOPIC_ALREADY_EXISTS):
                     raise ServerError(f"cannot create topic {name!r}: error {code} {rest}")
-        counts = {
-            item["topic"]: len(item["partitions"]) for item in await admin.describe_topics(topics)
-        }
+        counts = {item["topic"]: len(item["partitions"]) for item in await admin.describe_topics(topics)}
     except KafkaError as exc:
         raise ServerError(f"cannot reach Kafka at {bootstrap} to create topics: {exc}") from exc
     finally:
