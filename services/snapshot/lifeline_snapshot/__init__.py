@@ -1,1 +1,1 @@
-"""(in progress)"""
+"""The snapshot service: snapshots, restore, recap, export/import and the WAL view (port 8003)."""

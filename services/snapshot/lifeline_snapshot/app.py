@@ -1,0 +1,94 @@
+"""snapshot's composition root: the only place that names concrete adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from lifeline_bus import create_bus
+from lifeline_bus.supervise import start_when_available
+from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
+from lifeline_projection import IngestClient
+from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_snapshot.announcer import Announcer
+from lifeline_snapshot.api import router as snapshot_router
+from lifeline_snapshot.api_export import router as export_router
+from lifeline_snapshot.api_wal import router as wal_router
+from lifeline_snapshot.clients import IngestApi, PeerApi
+from lifeline_snapshot.exporter import Exporter
+from lifeline_snapshot.handlers import SnapshotProjector
+from lifeline_snapshot.maintenance import Maintenance
+from lifeline_snapshot.settings import SnapshotSettings
+from lifeline_store import apply_migrations, create_pool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger("lifeline.snapshot")
+
+
+def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
+    settings = settings or SnapshotSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
+                                 application_name="lifeline-snapshot")
+        await apply_migrations(pool, "snapshot", MIGRATIONS)
+        bus = create_bus(settings.effective_bus_url, consumer=f"snapshot-{settings.instance_id}",
+                         partitions=settings.bus_partitions, graceful_timeout=settings.shutdown_grace_s,
+                         reclaim_idle_ms=settings.bus_reclaim_idle_ms)
+        bus.declare(TOPIC_LIFECYCLE)
+        healer = IngestClient(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
+        ingest = IngestApi(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
+        peers = PeerApi(settings.replay_url, settings.memory_url)
+        announcer = Announcer(pool, bus)
+        projector = SnapshotProjector(pool, announcer, every=settings.snapshot_every,
+                                      keep=settings.snapshot_keep, ingest=healer)
+        await projector.projection.ensure_schema()
+        bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
+        maintenance = Maintenance(pool, announcer, interval_s=settings.maintenance_interval_s,
+                                  max_age_days=settings.snapshot_max_age_days)
+        app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
+        app.state.ingest, app.state.peers, app.state.healer = ingest, peers, healer
+        app.state.exporter = Exporter(pool, ingest, peers)
+        app.state.maintenance = maintenance
+        bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
+        maintenance.start()
+        try:
+            yield
+        finally:
+            log.info("shutdown.draining")
+            bus_starter.cancel()
+            await maintenance.stop()
+            await bus.stop()
+            for client in (healer, ingest, peers):
+                await client.aclose()
+            await pool.close()
+            log.info("shutdown.done")
+
+    def readiness(app: FastAPI) -> list[ReadinessCheck]:
+        async def database() -> tuple[bool, str]:
+            await app.state.pool.fetchval("SELECT 1")
+            return True, "ok"
+
+        async def bus() -> tuple[bool, str]:
+            if not await app.state.bus.ping():
+                return False, "bus does not answer ping"
+            if not app.state.bus.consumers_running():
+                return False, "bus answers but a consumer is not running"
+            return True, "ok"
+
+        async def ingest() -> tuple[bool, str]:
+            ok = await app.state.healer.ping()
+            return ok, "ok" if ok else f"ingest at {settings.ingest_url} does not answer"
+
+        # Without ingest, snapshots still fold from the bus; restore/export/WAL answer 503.
+        return [ReadinessCheck("database", database), ReadinessCheck("bus", bus),
+                ReadinessCheck("ingest", ingest, critical=False)]
+
+    return create_app(service="snapshot", settings=settings, lifespan=lifespan,
+                      routers=[snapshot_router, export_router, wal_router], readiness=readiness)

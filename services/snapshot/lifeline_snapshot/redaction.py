@@ -1,0 +1,146 @@
+"""Redact secrets and personal data from exported sessions; count what was redacted.
+
+Kinds: ``api_key`` (``sk-…``, ``AKIA…``, GitHub/Slack/Google keys, ``api_key=…``
+assignments), ``bearer_token`` (``Bearer …``, JWTs), ``email``, ``ipv4``, ``ipv6``,
+``phone`` and ``auth_id`` (``auth0|…``-style subject ids, ``user_id=…`` assignments,
+and any string under a key such as ``auth_id``/``user_id``). A match becomes
+``[redacted:<kind>]``.
+
+Decisions on look-alikes (pinned by the corpus test):
+- A bare dotted quad like ``1.2.3.4`` is redacted as an IPv4 address: it cannot be
+  told from one, and privacy wins. Preceded by ``v``/``version``/``release``/``build``
+  it is a version string and is kept.
+- Phone numbers need a ``+country`` prefix, separators in a phone shape
+  (``555-123-4567``, ``(555) 123-4567``, ``020 7946 0958``) or a ``phone:``/``tel:``
+  label. Bare digit runs (order numbers), dates, times and prices are kept.
+- Times such as ``12:30:45`` are not IPv6 (candidates are checked with ``ipaddress``).
+
+Pure: no I/O; the same input always gives the same output and counts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+KINDS = ("api_key", "bearer_token", "email", "auth_id", "ipv6", "ipv4", "phone")
+
+_VERSION_BEFORE = re.compile(r"(?i)(?:\bv|\bversion|\bver\.?|\brelease|\bbuild)\s*$")
+
+# (kind, pattern, group to replace: 0 = the whole match)
+_RULES: list[tuple[str, re.Pattern[str], int]] = [
+    ("bearer_token", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{8,}=*)"), 1),
+    ("bearer_token", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), 0),
+    ("api_key", re.compile(r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{16,}"), 0),
+    ("api_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), 0),
+    ("api_key", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"), 0),
+    ("api_key", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), 0),
+    ("api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), 0),
+    ("api_key", re.compile(
+        r"(?i)\b(?:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token"
+        r"|password|passwd)\b\s*[:=]\s*['\"]?([^\s'\",;]{6,})"), 1),
+    ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), 0),
+    ("auth_id", re.compile(
+        r"\b(?:auth0|google-oauth2|github|facebook|apple|windowslive|linkedin|twitter|samlp|waad|oidc"
+        r"|email|sms)\|[A-Za-z0-9._@+-]{4,}"), 0),
+    ("auth_id", re.compile(
+        r"(?i)\b(?:auth[_-]?id|user[_-]?id|uid|sub(?:ject)?[_-]?id)\b\s*[:=]\s*['\"]?"
+        r"([A-Za-z0-9|._@:-]{6,})"), 1),
+    ("auth_id", re.compile(r"\buser_[A-Za-z0-9]{20,}\b"), 0),
+    ("ipv6", re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?"
+                        r"(?![\w:])"), 0),
+    ("ipv4", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), 0),
+    ("phone", re.compile(r"(?i)\b(?:phone|tel|mobile|cell|whatsapp)\b\.?\s*(?:no\.?|number)?\s*[:#]?\s*"
+                         r"(\+?\d[\d\s().-]{5,18}\d)"), 1),
+    ("phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w])"), 0),
+    ("phone", re.compile(r"(?<![\w(#/-])(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?![\w])"), 0),
+    ("phone", re.compile(r"(?<![\w.])0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?![\w])"), 0),
+]
+
+_AUTH_KEYS = frozenset({"auth_id", "authid", "auth_user_id", "user_id", "userid", "uid", "sub",
+                        "subject_id", "external_id", "oauth_id"})
+STRUCTURAL_KEYS = frozenset({
+    "event_id", "event_type", "tenant_id", "session_id", "occurred_at", "recorded_at", "traceparent",
+    "content_hash", "snapshot_id", "restored_from", "created_at", "trigger", "op", "role",
+})
+"""Envelope and bookkeeping fields: ids and timestamps, never personal data."""
+
+
+def placeholder(kind: str) -> str:
+    return f"[redacted:{kind}]"
+
+
+def _valid(kind: str, text: str, match: re.Match[str]) -> bool:
+    if kind == "ipv6":
+        return any(c.isalnum() for c in text) and _ipv6_ok(text)
+    if kind == "ipv4":
+        if _VERSION_BEFORE.search(match.string[max(0, match.start() - 12): match.start()]):
+            return False
+        return all(int(octet) <= 255 for octet in text.split("."))
+    if kind == "phone":
+        return 7 <= sum(c.isdigit() for c in text) <= 15
+    return True
+
+
+def _ipv6_ok(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _replacer(kind: str, group: int, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(group)
+        if not _valid(kind, text, match):
+            return match.group(0)
+        counts[kind] += 1
+        start, end = match.span(group)
+        whole = match.group(0)
+        return whole[: start - match.start()] + placeholder(kind) + whole[end - match.start():]
+
+    return replace
+
+
+def redact_text(text: str, counts: Counter[str]) -> str:
+    """Redact every kind in ``text``, adding to ``counts``."""
+    for kind, pattern, group in _RULES:
+        text = pattern.sub(_replacer(kind, group, counts), text)
+    return text
+
+
+def redact(value: Any, counts: Counter[str], key: str | None = None) -> Any:
+    """Redact a JSON value deeply: strings anywhere except under structural keys.
+
+    Dict keys are kept as they are (fact names and the like); a string under an
+    auth-id key is replaced whole.
+    """
+    if isinstance(value, str):
+        if key in STRUCTURAL_KEYS:
+            return value
+        if key == "person_id":
+            return redact_scope_id(value, counts)
+        if key is not None and key.lower() in _AUTH_KEYS and value:
+            counts["auth_id"] += 1
+            return placeholder("auth_id")
+        return redact_text(value, counts)
+    if isinstance(value, Mapping):
+        return {k: redact(v, counts, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, counts, key) for v in value]
+    return value
+
+
+def redact_scope_id(value: str | None, counts: Counter[str]) -> str | None:
+    """A person id is an identifier: if anything in it is personal, replace it whole."""
+    if value is None:
+        return None
+    cleaned = redact_text(value, counts)
+    if cleaned == value:
+        return value
+    kinds = [k for k in KINDS if placeholder(k) in cleaned]
+    return f"redacted:{kinds[0] if kinds else 'id'}"

@@ -1,0 +1,29 @@
+"""snapshot's settings (LIFELINE_ prefix; see README)."""
+
+from lifeline_servicekit import ServiceSettings
+
+
+class SnapshotSettings(ServiceSettings):
+    """Snapshot cadence, retention, export limits and the services snapshot talks to."""
+
+    port: int = 8003
+    snapshot_every: int = 100
+    """Take a snapshot when a session's seq reaches a multiple of this (0 disables)."""
+    snapshot_keep: int = 10
+    """Newest snapshots kept per session (0 keeps all)."""
+    snapshot_max_age_days: float = 30.0
+    """Snapshots older than this are deleted by the periodic job (0 keeps them forever)."""
+    maintenance_interval_s: float = 60.0
+    """How often the periodic job announces leftovers and applies age retention."""
+    ingest_url: str = "http://127.0.0.1:8001"
+    replay_url: str = "http://127.0.0.1:8002"
+    memory_url: str = ""
+    service_api_key: str = ""
+    """An admin key for ingest: reads any tenant's log and asks for WAL repairs."""
+    export_max_mb: float = 50.0
+    export_stream_after_events: int = 1000
+    """Exports of longer sessions stream page by page instead of being built in memory."""
+    consumer_max_records: int = 500
+    bus_partitions: int = 8
+    bus_reclaim_idle_ms: int = 15_000
+    http_timeout_s: float = 10.0

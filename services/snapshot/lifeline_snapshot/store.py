@@ -1,0 +1,139 @@
+"""snapshot's SQL: folded session states and snapshot rows (schema ``snapshot``).
+
+Every query is scoped by tenant. Functions taking a connection run inside the
+caller's transaction (the projection's, so effects and checkpoint commit together).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from lifeline_snapshot.domain import SnapshotDraft, SnapshotRow
+from lifeline_store import wrap_errors
+
+_COLUMNS = "id, tenant_id, session_id, at_seq, content_hash, label, trigger, created_at"
+
+
+def _row(record: asyncpg.Record) -> SnapshotRow:
+    return SnapshotRow(id=record["id"], tenant_id=record["tenant_id"], session_id=record["session_id"],
+                       at_seq=record["at_seq"], content_hash=record["content_hash"],
+                       label=record["label"], trigger=record["trigger"], created_at=record["created_at"],
+                       state=record.get("state"))
+
+
+async def load_state(conn: asyncpg.Connection | asyncpg.Pool, tenant: str,
+                     session: str) -> dict[str, Any] | None:
+    return await conn.fetchval(
+        "SELECT state FROM snapshot.session_state WHERE tenant_id = $1 AND session_id = $2",
+        tenant, session)
+
+
+async def read_state(pool: asyncpg.Pool, tenant: str, session: str) -> dict[str, Any] | None:
+    with wrap_errors("read session state"):
+        return await load_state(pool, tenant, session)
+
+
+async def save_state(conn: asyncpg.Connection, tenant: str, session: str, seq: int,
+                     state: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO snapshot.session_state (tenant_id, session_id, seq, state) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
+        "updated_at = now()", tenant, session, seq, state)
+
+
+async def insert_snapshot(conn: asyncpg.Connection, tenant: str, session: str,
+                          snap: SnapshotDraft) -> tuple[SnapshotRow, bool]:
+    """Store ``snap`` unless the session already has its hash; (row, created).
+
+    On a duplicate the existing row is returned; a label given now fills an empty one.
+    """
+    record = await conn.fetchrow(
+        "INSERT INTO snapshot.snapshots (id, tenant_id, session_id, at_seq, content_hash, state, label, "
+        "trigger) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT (tenant_id, session_id, content_hash) DO UPDATE "
+        "SET label = COALESCE(snapshot.snapshots.label, EXCLUDED.label) "
+        f"RETURNING {_COLUMNS}, (xmax = 0) AS inserted",
+        snap.id, tenant, session, snap.at_seq, snap.content_hash, snap.state, snap.label, snap.trigger)
+    return _row(record), bool(record["inserted"])
+
+
+async def retain_newest(conn: asyncpg.Connection, tenant: str, session: str, keep: int) -> int:
+    """Delete all but the ``keep`` newest snapshots of a session (0 keeps all)."""
+    if keep <= 0:
+        return 0
+    status = await conn.execute(
+        "DELETE FROM snapshot.snapshots WHERE id IN (SELECT id FROM snapshot.snapshots "
+        "WHERE tenant_id = $1 AND session_id = $2 ORDER BY at_seq DESC, id DESC OFFSET $3)",
+        tenant, session, keep)
+    return int(status.split()[-1])
+
+
+async def delete_older_than(pool: asyncpg.Pool, days: float) -> int:
+    """Age retention across every session (the periodic job)."""
+    if days <= 0:
+        return 0
+    with wrap_errors("age retention"):
+        status = await pool.execute(
+            "DELETE FROM snapshot.snapshots WHERE created_at < now() - make_interval(secs => $1)",
+            days * 86400.0)
+    return int(status.split()[-1])
+
+
+async def list_snapshots(pool: asyncpg.Pool, tenant: str, session: str) -> list[SnapshotRow]:
+    with wrap_errors("list snapshots"):
+        records = await pool.fetch(
+            f"SELECT {_COLUMNS} FROM snapshot.snapshots WHERE tenant_id = $1 AND session_id = $2 "
+            "ORDER BY at_seq DESC, id DESC", tenant, session)
+    return [_row(r) for r in records]
+
+
+async def get_snapshot(pool: asyncpg.Pool, tenant: str, session: str, snapshot_id: str) -> SnapshotRow | None:
+    with wrap_errors("read snapshot"):
+        record = await pool.fetchrow(
+            f"SELECT {_COLUMNS}, state FROM snapshot.snapshots "
+            "WHERE tenant_id = $1 AND session_id = $2 AND id = $3", tenant, session, snapshot_id)
+    return _row(record) if record else None
+
+
+async def snapshots_with_state(pool: asyncpg.Pool, tenant: str, session: str) -> list[SnapshotRow]:
+    with wrap_errors("read snapshots"):
+        records = await pool.fetch(
+            f"SELECT {_COLUMNS}, state FROM snapshot.snapshots WHERE tenant_id = $1 AND session_id = $2 "
+            "ORDER BY at_seq, id", tenant, session)
+    return [_row(r) for r in records]
+
+
+async def delete_snapshot(pool: asyncpg.Pool, tenant: str, session: str, snapshot_id: str) -> bool:
+    with wrap_errors("delete snapshot"):
+        status = await pool.execute(
+            "DELETE FROM snapshot.snapshots WHERE tenant_id = $1 AND session_id = $2 AND id = $3",
+            tenant, session, snapshot_id)
+    return status.endswith(" 1")
+
+
+async def unannounced(pool: asyncpg.Pool, *, tenant: str | None = None, session: str | None = None,
+                      limit: int = 500) -> list[tuple[SnapshotRow, str | None]]:
+    """Snapshots whose ``snapshot.created`` is not published yet, oldest first, with person id."""
+    with wrap_errors("read unannounced snapshots"):
+        records = await pool.fetch(
+            f"SELECT {_COLUMNS}, state->>'person_id' AS person_id FROM snapshot.snapshots "
+            "WHERE announced_at IS NULL AND ($1::text IS NULL OR tenant_id = $1) "
+            "AND ($2::text IS NULL OR session_id = $2) ORDER BY created_at, id LIMIT $3",
+            tenant, session, limit)
+    return [(_row(r), r["person_id"]) for r in records]
+
+
+async def mark_announced(pool: asyncpg.Pool, ids: list[str]) -> None:
+    with wrap_errors("mark snapshots announced"):
+        await pool.execute("UPDATE snapshot.snapshots SET announced_at = now() WHERE id = ANY($1::text[])",
+                           ids)
+
+
+async def projected_seq(pool: asyncpg.Pool, tenant: str, session: str) -> int | None:
+    """The projection's checkpoint for a session (None if it never saw the session)."""
+    with wrap_errors("read checkpoint"):
+        return await pool.fetchval(
+            "SELECT last_seq FROM snapshot.checkpoints WHERE tenant_id = $1 AND session_id = $2",
+            tenant, session)
