@@ -1,0 +1,98 @@
+"""replay's composition root: the only place that names concrete adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from lifeline_bus import create_bus
+from lifeline_bus.supervise import start_when_available
+from lifeline_events import TOPIC_EVENTS
+from lifeline_projection import IngestClient, Projection
+from lifeline_replay.api import router
+from lifeline_replay.hot import HotStore
+from lifeline_replay.memory import MemoryClient
+from lifeline_replay.projector import ReplayProjector
+from lifeline_replay.recovery import Recovery
+from lifeline_replay.settings import ReplaySettings
+from lifeline_replay.ws import router as ws_router
+from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_store import apply_migrations, create_pool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger("lifeline.replay")
+
+
+def build_app(settings: ReplaySettings | None = None) -> FastAPI:
+    settings = settings or ReplaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
+                                 application_name="lifeline-replay")
+        await apply_migrations(pool, "replay", MIGRATIONS)
+        hot = HotStore(settings.redis_url, timeout_s=settings.redis_timeout_s, retry_s=settings.redis_retry_s,
+                       ttl_s=settings.hot_ttl_s, max_blocking=settings.ws_max_connections + 50)
+        key = settings.service_api_key
+        ingest = IngestClient(settings.ingest_url, key, timeout=settings.ingest_timeout_s)
+        memory = (MemoryClient(settings.memory_url, key, timeout=settings.memory_timeout_s)
+                  if settings.memory_url else None)
+        projector = ReplayProjector(hot, snapshot_every=settings.snapshot_every,
+                                    snapshot_keep=settings.snapshot_keep,
+                                    cache_sessions=settings.projection_cache_sessions)
+        projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
+                                after_commit=projector.after_commit)
+        await projection.ensure_schema()
+        bus = create_bus(settings.effective_bus_url, consumer=f"replay-{settings.instance_id}",
+                         graceful_timeout=settings.shutdown_grace_s,
+                         reclaim_idle_ms=settings.bus_reclaim_idle_ms)
+        bus.consume(TOPIC_EVENTS, "replay", projection, max_records=settings.projection_max_records)
+        app.state.pool, app.state.hot, app.state.ingest, app.state.memory = pool, hot, ingest, memory
+        app.state.bus, app.state.projection = bus, projection
+        app.state.recovery = Recovery(hot, pool, ingest, memory)
+        app.state.ws_open = 0
+        # replay serves (from the log) while the bus or Redis is away; it consumes once they are back
+        bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
+        try:
+            yield
+        finally:
+            log.info("shutdown.draining")
+            bus_starter.cancel()
+            await bus.stop()
+            await hot.aclose()
+            await ingest.aclose()
+            if memory is not None:
+                await memory.aclose()
+            await pool.close()
+            log.info("shutdown.done")
+
+    def readiness(app: FastAPI) -> list[ReadinessCheck]:
+        async def database() -> tuple[bool, str]:
+            await app.state.pool.fetchval("SELECT 1")
+            return True, "ok"
+
+        async def redis() -> tuple[bool, str]:
+            if await app.state.hot.ping():
+                return True, "ok"
+            return False, "Redis down: recovery serves from ingest's log (mode log) or cold"
+
+        async def bus() -> tuple[bool, str]:
+            if not await app.state.bus.ping():
+                return False, "bus does not answer ping"
+            if not app.state.bus.consumers_running():
+                return False, "bus answers but the replay subscriber is not running"
+            return True, "subscriber running"
+
+        async def ingest() -> tuple[bool, str]:
+            return (True, "ok") if await app.state.ingest.ping() else (False, "ingest unreachable")
+
+        return [ReadinessCheck("database", database), ReadinessCheck("redis", redis, critical=False),
+                ReadinessCheck("bus", bus, critical=False), ReadinessCheck("ingest", ingest, critical=False)]
+
+    return create_app(service="replay", settings=settings, lifespan=lifespan,
+                      routers=[router, ws_router], readiness=readiness)

@@ -1,0 +1,171 @@
+"""Redis adapter for replay's hot data: per-session event streams, head state, snapshot.
+
+One Lua script writes a projected batch atomically: the events (XADD with explicit
+ids, so a re-applied batch adds nothing), the head state and, every N events, the
+snapshot, trimming the stream behind it. State keys only move forward (a write with
+a lower seq is ignored), so a slow re-warm can never roll a session back.
+
+Redis being down is normal for replay (the recovery ladder covers it), so every
+failure is raised as `HotStoreUnavailableError` and opens a short circuit breaker:
+for `retry_s` callers are told "down" at once instead of each paying a timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from lifeline_common.errors import TransientError
+from lifeline_replay import keys
+
+
+class HotStoreUnavailableError(TransientError):
+    """Redis did not answer (or answered with an error); the caller falls back."""
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A folded state as stored: its seq, canonical JSON and the last event's time."""
+
+    seq: int
+    state: bytes
+    at: str = ""
+
+
+Entry = tuple[int, bytes]
+"""A hot-stream entry: (seq, event JSON)."""
+
+_WRITE = """
+local ttl = tonumber(ARGV[1])
+for i = 8, #ARGV, 2 do
+  redis.pcall('XADD', KEYS[1], ARGV[i] .. '-1', 'e', ARGV[i + 1])
+end
+local function put(key, seq, state, at)
+  local cur = tonumber(redis.call('HGET', key, 'seq') or '0')
+  if tonumber(seq) > cur then
+    redis.call('HSET', key, 'seq', seq, 'state', state, 'at', at)
+  end
+end
+if tonumber(ARGV[2]) > 0 then put(KEYS[2], ARGV[2], ARGV[3], ARGV[4]) end
+if tonumber(ARGV[5]) > 0 then
+  put(KEYS[3], ARGV[5], ARGV[6], ARGV[7])
+  local snap = redis.call('HGET', KEYS[3], 'seq')
+  redis.call('XTRIM', KEYS[1], 'MINID', '=', snap .. '-2')
+end
+if ttl > 0 then
+  for _, k in ipairs(KEYS) do redis.call('EXPIRE', k, ttl) end
+end
+return 1
+"""
+
+
+def _folded(values: Sequence[bytes | None]) -> Folded | None:
+    seq, state, at = values
+    if seq is None or state is None:
+        return None
+    return Folded(int(seq), state, (at or b"").decode())
+
+
+class HotStore:
+    """Reads and writes one tenant-scoped session's hot data at a time."""
+
+    def __init__(self, url: str, *, timeout_s: float = 0.5, retry_s: float = 0.5,
+                 ttl_s: int = 0, max_blocking: int = 1000) -> None:
+        common = {"socket_connect_timeout": timeout_s, "retry": Retry(NoBackoff(), 1)}
+        self._client = aioredis.from_url(url, socket_timeout=timeout_s, **common)
+        # blocking reads (XREAD BLOCK) hold a connection each and wait longer
+        self._blocking = aioredis.from_url(url, socket_timeout=None, max_connections=max_blocking,
+                                           **common)
+        self._write = self._client.register_script(_WRITE)
+        self._retry_s = retry_s
+        self._ttl_s = ttl_s
+        self._down_until = 0.0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self._blocking.aclose()
+
+    @property
+    def available(self) -> bool:
+        """False while the breaker is open after a recent failure."""
+        return time.monotonic() >= self._down_until
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        if not self.available:
+            raise HotStoreUnavailableError(f"{what}: Redis marked down")
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            self._down_until = time.monotonic() + self._retry_s
+            raise HotStoreUnavailableError(f"{what}: {exc!r}") from exc
+
+    async def ping(self) -> bool:
+        """Probe Redis regardless of the breaker; closes it when Redis answers."""
+        try:
+            ok = bool(await self._client.ping())
+        except (RedisError, OSError):
+            self._down_until = time.monotonic() + self._retry_s
+            return False
+        self._down_until = 0.0
+        return ok
+
+    async def write(self, tenant: str, session: str, entries: Sequence[Entry], head: Folded,
+                    snapshot: Folded | None = None) -> None:
+        """Append `entries`, move the head (and snapshot) forward, trim behind the snapshot."""
+        snap = snapshot or Folded(0, b"", "")
+        args: list[bytes | str | int] = [self._ttl_s, head.seq, head.state, head.at,
+                                         snap.seq, snap.state, snap.at]
+        for seq, body in entries:
+            args.extend((seq, body))
+        k = [keys.hot_stream(tenant, session), keys.head_state(tenant, session),
+             keys.snapshot(tenant, session)]
+        with self._guard("write hot batch"):
+            await self._write(keys=k, args=args)
+
+    async def rewarm(self, tenant: str, session: str, head: Folded) -> None:
+        """Put a state read from PostgreSQL back into Redis (ignored if Redis is ahead)."""
+        await self.write(tenant, session, (), head)
+
+    async def head(self, tenant: str, session: str) -> Folded | None:
+        with self._guard("read head state"):
+            values = await self._client.hmget(keys.head_state(tenant, session), "seq", "state", "at")
+        return _folded(values)
+
+    async def snapshot_and_tail(self, tenant: str, session: str) -> tuple[Folded | None, list[Entry]]:
+        """The latest snapshot and every event the stream holds after it."""
+        with self._guard("read snapshot and stream"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.snapshot(tenant, session), "seq", "state", "at")
+                pipe.xrange(keys.hot_stream(tenant, session))
+                snap, entries = await pipe.execute()
+        return _folded(snap), [(keys.seq_of(i), f[b"e"]) for i, f in entries]
+
+    async def after(self, tenant: str, session: str, after_seq: int, count: int = 1000) -> list[Entry]:
+        """Up to `count` stream entries with seq > after_seq, in order."""
+        with self._guard("read stream range"):
+            entries = await self._client.xrange(keys.hot_stream(tenant, session),
+                                                min=f"({keys.entry_id(after_seq)}", count=count)
+        return [(keys.seq_of(i), f[b"e"]) for i, f in entries]
+
+    async def wait_after(self, tenant: str, session: str, after_seq: int, block_ms: int,
+                         count: int = 1000) -> list[Entry]:
+        """Block up to `block_ms` for entries with seq > after_seq (XREAD BLOCK)."""
+        stream = keys.hot_stream(tenant, session)
+        with self._guard("wait on stream"):
+            found = await self._blocking.xread({stream: keys.entry_id(after_seq)}, count=count,
+                                               block=max(1, block_ms))
+        if not found:
+            return []
+        return [(keys.seq_of(i), f[b"e"]) for i, f in found[0][1]]
+
+    async def stream_length(self, tenant: str, session: str) -> int:
+        with self._guard("stream length"):
+            return int(await self._client.xlen(keys.hot_stream(tenant, session)))

@@ -1,0 +1,83 @@
+"""The replay projection: fold each session's new events and publish them hot.
+
+`apply` runs inside the projection's PostgreSQL transaction (see lifeline_projection):
+it folds the events onto the session's head, writes events + head (+ snapshot) to
+Redis, then the head (+ snapshot) to PostgreSQL; the checkpoint commits with them.
+Redis is written first and its writes are idempotent, so a crash or rollback after
+it only means the same batch is written again on redelivery. If Redis is down the
+batch fails as transient and the bus retries it: the projection waits for Redis,
+while readers fall back to ingest's log (the recovery ladder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import asyncpg
+
+from lifeline_events import Event, SessionState, apply, canonical_json
+from lifeline_projection import SessionKey
+from lifeline_replay import store
+from lifeline_replay.domain import snapshot_due
+from lifeline_replay.hot import Folded, HotStore
+from lifeline_replay.metrics import PROJECTION_LAG, SNAPSHOTS
+
+
+def _folded(event: Event, state: SessionState) -> Folded:
+    return Folded(state.seq, canonical_json(state), event.recorded_at.isoformat())
+
+
+class ReplayProjector:
+    """The `apply` and `after_commit` callbacks of replay's Projection."""
+
+    def __init__(self, hot: HotStore, *, snapshot_every: int, snapshot_keep: int,
+                 cache_sessions: int = 10_000) -> None:
+        self._hot = hot
+        self._every = snapshot_every
+        self._keep = snapshot_keep
+        self._cache: OrderedDict[SessionKey, SessionState] = OrderedDict()
+        self._cache_max = cache_sessions
+        self._pending: dict[SessionKey, SessionState] = {}
+
+    async def _previous(self, conn: asyncpg.Connection, key: SessionKey, before: int) -> SessionState:
+        """The head at seq `before`: from the cache when it is exactly there, else PostgreSQL.
+
+        The head row commits with the checkpoint, so the stored head is at `before`.
+        """
+        cached = self._cache.get(key)
+        if cached is not None and cached.seq == before:
+            return cached
+        row = await store.load_head(conn, key.tenant_id, key.session_id)
+        return SessionState() if row is None else SessionState.model_validate(row.state)
+
+    async def apply(self, conn: asyncpg.Connection, key: SessionKey, events: Sequence[Event]) -> None:
+        state = await self._previous(conn, key, events[0].seq - 1)
+        snapshot: Folded | None = None
+        for event in events:
+            state = apply(state, event)
+            if snapshot_due(event.seq, self._every):
+                snapshot = _folded(event, state)
+        head = _folded(events[-1], state)
+        await self._hot.write(key.tenant_id, key.session_id,
+                              [(e.seq, e.to_json_bytes()) for e in events], head, snapshot)
+        await store.save_head(conn, key.tenant_id, key.session_id, head.seq, head.state.decode(),
+                              events[-1].recorded_at)
+        if snapshot is not None:
+            at = next(e.recorded_at for e in events if e.seq == snapshot.seq)
+            await store.save_snapshot(conn, key.tenant_id, key.session_id, snapshot.seq,
+                                      snapshot.state.decode(), hashlib.sha256(snapshot.state).hexdigest(),
+                                      at, self._keep)
+            SNAPSHOTS.inc()
+        self._pending[key] = state
+
+    async def after_commit(self, key: SessionKey, events: Sequence[Event]) -> None:
+        state = self._pending.pop(key, None)
+        if state is not None and state.seq == events[-1].seq and self._cache_max:
+            self._cache[key] = state
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_max:
+                self._cache.popitem(last=False)
+        PROJECTION_LAG.set(max(0.0, time.time() - events[-1].recorded_at.timestamp()))

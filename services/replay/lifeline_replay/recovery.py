@@ -1,0 +1,152 @@
+"""The recovery ladder: recover a session's state from the best source that answers.
+
+1. `replay`: Redis — the head state (one HMGET), else the latest snapshot plus the
+   hot-stream events after it (or replay's PostgreSQL head plus those events), which
+   is then put back into Redis.
+2. `log`: while Redis is down — replay's PostgreSQL head plus ingest's log after it.
+3. `cold`: ingest unreachable too — replay's latest stored state, flagged stale,
+   with the person's long-term bias when a memory service answers.
+
+Every step reads one stored state and only the events after it, so recovery costs
+the same for a session of a hundred events as for one of a hundred thousand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from lifeline_common.errors import LifelineError, TransientError
+from lifeline_events import Event, SessionState, canonical_json, fold
+from lifeline_projection import IngestClient
+from lifeline_replay import store
+from lifeline_replay.domain import contiguous_after
+from lifeline_replay.hot import Folded, HotStore, HotStoreUnavailableError
+from lifeline_replay.memory import MemoryClient
+from lifeline_replay.metrics import RECOVERIES, RECOVERY_SECONDS
+from lifeline_store import StoreError
+
+
+class SessionNotFoundError(LifelineError):
+    """Neither replay nor ingest's log knows this session (for this tenant)."""
+
+
+class RecoveryUnavailableError(TransientError):
+    """No step of the ladder could produce a state."""
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A recovered state as canonical JSON, with where it came from."""
+
+    seq: int
+    state_json: bytes
+    mode: str
+    as_of: str | None = None
+    reason: str | None = None
+    profile: Any = None
+
+    def state(self) -> dict[str, Any]:
+        return orjson.loads(self.state_json)
+
+    def model(self) -> SessionState:
+        return SessionState.model_validate_json(self.state_json)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class Recovery:
+    """Runs the ladder for one session at a time; shared by HTTP and WebSocket handlers."""
+
+    def __init__(self, hot: HotStore, pool: asyncpg.Pool, ingest: IngestClient,
+                 memory: MemoryClient | None = None) -> None:
+        self._hot, self._pool, self._ingest, self._memory = hot, pool, ingest, memory
+
+    async def recover(self, tenant: str, session: str) -> Recovered:
+        started = time.perf_counter()
+        result = await self._ladder(tenant, session)
+        RECOVERY_SECONDS.labels(result.mode).observe(time.perf_counter() - started)
+        RECOVERIES.labels(result.mode).inc()
+        return result
+
+    async def _ladder(self, tenant: str, session: str) -> Recovered:
+        reason = "redis unavailable"
+        if self._hot.available:
+            try:
+                found = await self._from_hot(tenant, session)
+            except HotStoreUnavailableError:
+                found = None
+            else:
+                if found is not None:
+                    return found
+                reason = "not in replay's projection yet"
+        try:
+            return await self._from_log(tenant, session, reason)
+        except (TransientError, httpx.HTTPError) as exc:
+            return await self._cold(tenant, session, f"{reason}; ingest's log unreachable ({exc})")
+
+    async def _pg_head(self, tenant: str, session: str) -> store.StoredState | None:
+        try:
+            return await store.load_head(self._pool, tenant, session)
+        except StoreError:
+            return None
+
+    async def _from_hot(self, tenant: str, session: str) -> Recovered | None:
+        head = await self._hot.head(tenant, session)
+        if head is not None:
+            return Recovered(head.seq, head.state, "replay", head.at or None)
+        snap, tail = await self._hot.snapshot_and_tail(tenant, session)
+        base: SessionState | None = SessionState.model_validate_json(snap.state) if snap else None
+        as_of = snap.at if snap else None
+        pg = await self._pg_head(tenant, session)
+        if pg is not None and (base is None or pg.seq > base.seq):
+            base, as_of = SessionState.model_validate(pg.state), _iso(pg.recorded_at)
+        start = base.seq if base is not None else 0
+        seqs = [seq for seq, _ in tail if seq > start]
+        events = [Event.from_json(body) for seq, body in tail if seq > start][: contiguous_after(seqs, start)]
+        if base is None and not events:
+            return None
+        state = fold(events, base)
+        if events:
+            as_of = events[-1].recorded_at.isoformat()
+        state_json = canonical_json(state)
+        await self._hot.rewarm(tenant, session, Folded(state.seq, state_json, as_of or ""))
+        return Recovered(state.seq, state_json, "replay", as_of)
+
+    async def _from_log(self, tenant: str, session: str, reason: str) -> Recovered:
+        pg = await self._pg_head(tenant, session)
+        base = SessionState.model_validate(pg.state) if pg is not None else SessionState()
+        events = await self._ingest.events(tenant, session, after_seq=base.seq)
+        if pg is None and not events:
+            raise SessionNotFoundError(f"no session {session!r} for this tenant")
+        state = fold(events, base)
+        as_of = events[-1].recorded_at.isoformat() if events else _iso(pg.recorded_at if pg else None)
+        return Recovered(state.seq, canonical_json(state), "log", as_of, reason)
+
+    async def _cold(self, tenant: str, session: str, reason: str) -> Recovered:
+        pg = await self._pg_head(tenant, session)
+        if pg is None:
+            raise RecoveryUnavailableError(f"cannot recover {session!r}: {reason}; no stored snapshot")
+        profile, person = None, pg.state.get("person_id")
+        if self._memory is not None and person:
+            profile = await self._memory.raw_bias(tenant, person)
+        return Recovered(pg.seq, canonical_json(pg.state), "cold", _iso(pg.recorded_at), reason, profile)
+
+    async def wait_beyond(self, tenant: str, session: str, seq: int, timeout_s: float,
+                          mode: str) -> None:
+        """Wait (at most `timeout_s`) for something newer than `seq` to be worth re-reading."""
+        if mode == "replay" and self._hot.available:
+            try:
+                await self._hot.wait_after(tenant, session, seq, int(timeout_s * 1000), count=1)
+                return
+            except HotStoreUnavailableError:
+                pass
+        await asyncio.sleep(min(timeout_s, 0.05))

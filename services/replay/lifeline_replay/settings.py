@@ -1,0 +1,31 @@
+"""replay's settings (LIFELINE_ prefix; see README)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from lifeline_servicekit import ServiceSettings
+
+
+class ReplaySettings(ServiceSettings):
+    """Where replay reads the log from, how often it snapshots, and its waiting limits."""
+
+    port: int = 8002
+    ingest_url: str = "http://127.0.0.1:8001"
+    service_api_key: str = Field("", description="admin key replay uses to read ingest and memory")
+    memory_url: str = Field("", description="memory service; empty = no long-term bias")
+    snapshot_every: int = Field(100, ge=1, description="snapshot (and trim the hot stream) every N events")
+    snapshot_keep: int = Field(20, ge=1, description="snapshots kept per session in PostgreSQL")
+    hot_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="idle sessions leave Redis after this; 0 = never")
+    state_wait_max_s: float = Field(5.0, gt=0, le=60, description="longest ?min_seq= wait before 504")
+    redis_timeout_s: float = Field(0.5, gt=0, description="a Redis command slower than this counts as down")
+    redis_retry_s: float = Field(0.5, gt=0, description="after a Redis failure, skip Redis this long")
+    ingest_timeout_s: float = Field(2.0, gt=0)
+    memory_timeout_s: float = Field(0.3, gt=0)
+    projection_max_records: int = Field(500, ge=1)
+    projection_cache_sessions: int = Field(10_000, ge=0)
+    bus_reclaim_idle_ms: int = Field(15_000, ge=100)
+    ws_max_connections: int = Field(1000, ge=1, description="WebSocket connections per process")
+    ws_block_ms: int = Field(5000, ge=10, description="longest single blocking read of a hot stream")
+    ws_log_poll_s: float = Field(0.25, gt=0, description="live polling of ingest's log while Redis is down")
+    ws_send_timeout_s: float = Field(10.0, gt=0, description="a client slower than this is disconnected")

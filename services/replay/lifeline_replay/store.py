@@ -1,0 +1,84 @@
+"""replay's SQL: the durable head state per session and its periodic snapshots.
+
+The head row is written in the projection's transaction, next to its checkpoint, so
+after a crash PostgreSQL always holds a state that matches the checkpoint exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from lifeline_store import wrap_errors
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A state row: `state` is the JSON document (a dict), `recorded_at` its last event's time."""
+
+    seq: int
+    state: dict[str, Any]
+    recorded_at: datetime | None
+
+
+def _row(row: asyncpg.Record | None) -> StoredState | None:
+    if row is None:
+        return None
+    return StoredState(int(row["seq"]), row["state"], row["recorded_at"])
+
+
+async def load_head(conn: asyncpg.Connection | asyncpg.Pool, tenant: str, session: str) -> StoredState | None:
+    with wrap_errors("read replay head"):
+        row = await conn.fetchrow(
+            "SELECT seq, state, recorded_at FROM replay.sessions WHERE tenant_id = $1 AND session_id = $2",
+            tenant, session)
+    return _row(row)
+
+
+async def save_head(conn: asyncpg.Connection, tenant: str, session: str, seq: int,
+                    state_json: str, recorded_at: datetime | None) -> None:
+    with wrap_errors("write replay head"):
+        await conn.execute(
+            "INSERT INTO replay.sessions (tenant_id, session_id, seq, state, recorded_at) "
+            "VALUES ($1, $2, $3, $4::text::jsonb, $5) ON CONFLICT (tenant_id, session_id) DO UPDATE "
+            "SET seq = EXCLUDED.seq, state = EXCLUDED.state, recorded_at = EXCLUDED.recorded_at, "
+            "updated_at = now()", tenant, session, seq, state_json, recorded_at)
+
+
+async def save_snapshot(conn: asyncpg.Connection, tenant: str, session: str, seq: int, state_json: str,
+                        content_hash: str, recorded_at: datetime | None, keep: int) -> None:
+    """Store the snapshot at `seq` and drop all but the `keep` newest of the session."""
+    with wrap_errors("write replay snapshot"):
+        await conn.execute(
+            "INSERT INTO replay.snapshots (tenant_id, session_id, seq, content_hash, state, recorded_at) "
+            "VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) ON CONFLICT DO NOTHING",
+            tenant, session, seq, content_hash, state_json, recorded_at)
+        await conn.execute(
+            "DELETE FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2 AND seq < ("
+            " SELECT seq FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2"
+            " ORDER BY seq DESC OFFSET $3 LIMIT 1) + 1", tenant, session, keep - 1)
+
+
+async def snapshot_until(pool: asyncpg.Pool, tenant: str, session: str, *, seq: int | None = None,
+                         at: datetime | None = None) -> StoredState | None:
+    """The newest snapshot at or before `seq` (or whose last event is at or before `at`)."""
+    with wrap_errors("read replay snapshot"):
+        if at is not None:
+            row = await pool.fetchrow(
+                "SELECT seq, state, recorded_at FROM replay.snapshots WHERE tenant_id = $1 "
+                "AND session_id = $2 AND recorded_at <= $3 ORDER BY seq DESC LIMIT 1", tenant, session, at)
+        else:
+            row = await pool.fetchrow(
+                "SELECT seq, state, recorded_at FROM replay.snapshots WHERE tenant_id = $1 "
+                "AND session_id = $2 AND seq <= $3 ORDER BY seq DESC LIMIT 1", tenant, session, seq)
+    return _row(row)
+
+
+async def snapshot_count(pool: asyncpg.Pool, tenant: str, session: str) -> int:
+    with wrap_errors("count replay snapshots"):
+        return int(await pool.fetchval(
+            "SELECT count(*) FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2",
+            tenant, session))

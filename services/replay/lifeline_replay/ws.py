@@ -1,0 +1,181 @@
+"""`/v1/sessions/{id}/ws`: RECOVERY_SYNC first, then every new event of the session.
+
+Auth as on HTTP (`Authorization: Bearer`), or, for browsers, a `bearer.<key>`
+entry in `Sec-WebSocket-Protocol` (offer `lifeline.v1` beside it; it is the one
+echoed back) or `?api_key=`. Refusals are sent as an ERROR message, then a close
+code: 4400 bad request, 4401 no/unknown key, 4403 missing scope, 4404 no such session
+for this tenant, 4503 nothing could recover it, 1013 too many connections.
+
+With `?last_seq=N` the client gets exactly the events after N (after the sync);
+without it, the events after the sync's `seq`. Either way, no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import re
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from lifeline_common.errors import TransientError
+from lifeline_replay.domain import error_message, event_message, recovery_sync, staleness
+from lifeline_replay.live import GapError, LiveFeed
+from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
+from lifeline_replay.recovery import Recovered, SessionNotFoundError
+from lifeline_servicekit import Principal
+
+router = APIRouter()
+log = structlog.get_logger("lifeline.replay.ws")
+_SESSION = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+PROTOCOL = "lifeline.v1"
+_BEARER = "bearer."
+
+
+class Refused(Exception):
+    def __init__(self, code: int, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.status, self.title, self.detail = code, status, title, detail
+
+
+def _offered_key(ws: WebSocket) -> tuple[str | None, str | None]:
+    """(api key, subprotocol to echo) from the header, a `bearer.` subprotocol or ?api_key=."""
+    offered = list(ws.scope.get("subprotocols") or [])
+    from_protocol = next((p[len(_BEARER):] for p in offered if p.startswith(_BEARER)), None)
+    echo = PROTOCOL if PROTOCOL in offered else next((p for p in offered if p.startswith(_BEARER)), None)
+    header = ws.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), echo
+    return ws.headers.get("x-api-key") or from_protocol or ws.query_params.get("api_key"), echo
+
+
+def _principal(ws: WebSocket, token: str | None) -> Principal:
+    if not token:
+        raise Refused(4401, 401, "Unauthorized", "missing API key: Authorization header, "
+                      "'bearer.<key>' subprotocol or ?api_key=")
+    for key, grant in ws.app.state.settings.api_keys.items():
+        if hmac.compare_digest(key.encode(), token.encode()):
+            if "read" not in grant.scopes and "admin" not in grant.scopes:
+                raise Refused(4403, 403, "Forbidden", "this API key lacks the 'read' scope")
+            return Principal(grant.tenant, frozenset(grant.scopes))
+    raise Refused(4401, 401, "Unauthorized", "unknown API key")
+
+
+def _last_seq(ws: WebSocket) -> int | None:
+    raw = ws.query_params.get("last_seq")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise Refused(4400, 422, "Invalid request", f"last_seq: must be a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+async def _recover(ws: WebSocket, tenant: str, session: str) -> Recovered:
+    try:
+        return await ws.app.state.recovery.recover(tenant, session)
+    except SessionNotFoundError as exc:
+        raise Refused(4404, 404, "Session not found", str(exc)) from exc
+    except TransientError as exc:
+        raise Refused(4503, 503, "Dependency unavailable", str(exc)) from exc
+
+
+async def _send(ws: WebSocket, body: bytes) -> None:
+    await asyncio.wait_for(ws.send_text(body.decode()), ws.app.state.settings.ws_send_timeout_s)
+
+
+async def _send_sync(ws: WebSocket, session: str, found: Recovered) -> None:
+    stale = staleness(found.mode, found.as_of, found.reason)
+    await _send(ws, recovery_sync(found.state(), session_id=session, seq=found.seq, mode=found.mode,
+                                  stale=stale, profile=found.profile))
+
+
+async def _stream(ws: WebSocket, feed: LiveFeed, tenant: str, session: str, cursor: int) -> None:
+    """Send events after `cursor` until the client leaves; resync when a gap cannot be filled."""
+    while True:
+        try:
+            batch = await feed.next(cursor)
+        except GapError as exc:
+            log.warning("ws.gap_unfillable", session_id=session, cursor=cursor, error=str(exc))
+            found = await ws.app.state.recovery.recover(tenant, session)
+            if found.seq > cursor:
+                await _send_sync(ws, session, found)
+                cursor = found.seq
+            else:
+                await asyncio.sleep(ws.app.state.settings.ws_log_poll_s)
+            continue
+        for seq, body in batch:
+            await _send(ws, event_message(seq, body))
+            cursor = seq
+        WS_EVENTS.inc(len(batch))
+
+
+async def _drain(ws: WebSocket) -> None:
+    """Read (and ignore) client messages until it disconnects."""
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _serve(ws: WebSocket, session: str) -> None:
+    app = ws.app.state
+    principal = _principal(ws, _offered_key(ws)[0])
+    if not _SESSION.match(session):
+        raise Refused(4400, 422, "Invalid request", "session_id: must match ^[A-Za-z0-9._:@-]{1,128}$")
+    last_seq = _last_seq(ws)
+    found = await _recover(ws, principal.tenant, session)
+    await _send_sync(ws, session, found)
+    feed = LiveFeed(app.hot, app.ingest, principal.tenant, session, block_ms=app.settings.ws_block_ms,
+                    poll_s=app.settings.ws_log_poll_s)
+    cursor = found.seq if last_seq is None else last_seq
+    if cursor < found.seq:
+        for seq, body in await feed.backlog(cursor, found.seq):
+            await _send(ws, event_message(seq, body))
+            cursor = seq
+    await _stream(ws, feed, principal.tenant, session, cursor)
+
+
+@router.websocket("/v1/sessions/{session_id}/ws")
+async def session_ws(ws: WebSocket, session_id: str) -> None:
+    app = ws.app.state
+    await ws.accept(subprotocol=_offered_key(ws)[1])
+    if app.ws_open >= app.settings.ws_max_connections:
+        await ws.send_text(error_message(503, "Too many connections", "retry later").decode())
+        await ws.close(1013)
+        return
+    app.ws_open += 1
+    WS_CONNECTIONS.inc()
+    structlog.contextvars.bind_contextvars(session_id=session_id)
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(_serve(ws, session_id)),
+                                      asyncio.create_task(_drain(ws))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            await _finish(ws, task)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        app.ws_open -= 1
+        WS_CONNECTIONS.dec()
+        structlog.contextvars.unbind_contextvars("session_id")
+
+
+async def _finish(ws: WebSocket, task: asyncio.Task[Any]) -> None:
+    """Turn how the serving task ended into an ERROR message and a close code."""
+    exc = task.exception()
+    if exc is None or isinstance(exc, WebSocketDisconnect):
+        return
+    code, body = 1011, error_message(500, "Internal error", repr(exc))
+    if isinstance(exc, asyncio.TimeoutError):
+        code, body = 1008, error_message(408, "Client too slow", "a send did not complete in time")
+    elif isinstance(exc, Refused):
+        code, body = exc.code, error_message(exc.status, exc.title, exc.detail)
+    else:
+        log.error("ws.failed", error=repr(exc))
+    with contextlib.suppress(Exception):
+        await ws.send_text(body.decode())
+        await ws.close(code)

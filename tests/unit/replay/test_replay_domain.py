@@ -1,0 +1,100 @@
+"""replay's pure rules: snapshot positions, message shapes, contiguity, bias parsing, purity."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import orjson
+
+import lifeline_replay
+from lifeline_replay import keys
+from lifeline_replay.bias import BiasItem, parse_bias
+from lifeline_replay.domain import (
+    contiguous_after,
+    event_message,
+    recovery_sync,
+    snapshot_due,
+    staleness,
+    state_document,
+)
+
+PURE = ("domain.py", "context.py", "bias.py", "keys.py")
+FORBIDDEN = {"faststream", "fastapi", "asyncpg", "redis", "aiokafka", "httpx", "starlette", "socket"}
+
+
+def test_snapshots_sit_at_fixed_positions() -> None:
+    """Every N-th seq is a snapshot position, the same for every replica."""
+    assert [s for s in range(1, 301) if snapshot_due(s, 100)] == [100, 200, 300]
+
+
+def test_state_document_wraps_the_stored_bytes_unchanged() -> None:
+    """GET state's body carries the canonical state bytes verbatim next to seq, mode and staleness."""
+    raw = b'{"seq":7,"stage":"x"}'
+    body = state_document(session_id="s", tenant_id="t", seq=7, mode="replay",
+                          stale=staleness("replay", "2025-01-01T00:00:00+00:00"), state_json=raw)
+    doc = orjson.loads(body)
+    assert doc["state"] == {"seq": 7, "stage": "x"} and raw in body
+    assert doc["mode"] == "replay" and doc["staleness"]["stale"] is False
+
+
+def test_only_cold_states_are_stale() -> None:
+    """`cold` is flagged stale with its reason; `replay` and `log` are not."""
+    assert staleness("cold", None, "redis and ingest down").as_dict() == {
+        "stale": True, "as_of": None, "reason": "redis and ingest down"}
+    assert not staleness("log", None).stale
+
+
+def test_recovery_sync_names_the_recovered_fields() -> None:
+    """RECOVERY_SYNC carries stage, facts, summary, objectives, pins, seq, mode and staleness."""
+    state = {"stage": "discovery", "confirmed_facts": {"a": 1}, "summary": "s", "objectives": [],
+             "pins": [], "seq": 4}
+    sync = orjson.loads(recovery_sync(state, session_id="s", seq=4, mode="log", stale=staleness("log", None)))
+    assert sync["type"] == "RECOVERY_SYNC" and sync["seq"] == 4 and sync["mode"] == "log"
+    assert {"stage", "confirmed_facts", "summary", "objectives", "pins", "staleness"} <= set(sync)
+
+
+def test_event_message_embeds_the_event_json() -> None:
+    """A live event is sent as {type: EVENT, seq, event} around the stored bytes."""
+    assert orjson.loads(event_message(5, b'{"seq":5}')) == {"type": "EVENT", "seq": 5, "event": {"seq": 5}}
+
+
+def test_contiguity_counts_the_run_after_the_cursor() -> None:
+    """Only the run continuing exactly from the cursor counts; a hole ends it."""
+    assert contiguous_after([4, 5, 6], 3) == 3
+    assert contiguous_after([4, 6], 3) == 1
+    assert contiguous_after([5], 3) == 0 and contiguous_after([], 3) == 0
+
+
+def test_hot_entry_ids_encode_the_seq() -> None:
+    """Entry `{seq}-1` maps back to seq, and keys carry the tenant."""
+    assert keys.seq_of(keys.entry_id(42).encode()) == 42
+    assert keys.hot_stream("t1", "s") != keys.hot_stream("t2", "s")
+
+
+def test_bias_answers_are_read_leniently() -> None:
+    """Strings, {text, intent} items under focus/items/bias, or a summary all give bias items."""
+    assert parse_bias({"focus": ["a", {"text": "b", "intent": "x"}, 3, {"nope": 1}]}) == [
+        BiasItem("a"), BiasItem("b", "x")]
+    assert parse_bias(["c"]) == [BiasItem("c")]
+    assert parse_bias({"summary": "work on objections"}) == [BiasItem("work on objections")]
+    assert parse_bias(None) == [] and parse_bias({"items": "bad"}) == []
+
+
+def test_pure_modules_import_no_io_library() -> None:
+    """domain, context, bias and keys import no broker, web, database or network library."""
+    root = Path(lifeline_replay.__file__).parent
+    offenders = []
+    for name in PURE:
+        for node in ast.walk(ast.parse((root / name).read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders += [f"{name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert offenders == []
+
+
+def test_modules_stay_small() -> None:
+    """Each module of the service stays under ~300 lines."""
+    root = Path(lifeline_replay.__file__).parent
+    sizes = {p.name: len(p.read_text().splitlines()) for p in root.glob("*.py")}
+    assert {n: size for n, size in sizes.items() if size > 300} == {}
