@@ -66,7 +66,10 @@ def _finish(words: list[str]) -> str:
         words = words[:MAX_WORDS]
         words[-1] = words[-1].rstrip(_TRAILING) + ELLIPSIS
         return " ".join(words)
-    return " ".join(words).rstrip(_TRAILING) + "."
+    text = " ".join(words)
+    if text.endswith(ELLIPSIS):
+        return text
+    return (text.rstrip(".!?;:, ") or text) + "."
 
 
 def _opening(state: SessionState) -> str:

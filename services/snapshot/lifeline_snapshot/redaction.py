@@ -13,7 +13,8 @@ Decisions on look-alikes (pinned by the corpus test):
 - Phone numbers need a ``+country`` prefix, separators in a phone shape
   (``555-123-4567``, ``(555) 123-4567``, ``020 7946 0958``) or a ``phone:``/``tel:``
   label. Bare digit runs (order numbers), dates, times and prices are kept.
-- Times such as ``12:30:45`` are not IPv6 (candidates are checked with ``ipaddress``).
+- Times such as ``12:30:45`` are not IPv6 (candidates are checked with ``ipaddress``), nor
+  are digit-less look-alikes such as ``a::b``.
 
 Pure: no I/O; the same input always gives the same output and counts.
 """
@@ -41,21 +42,22 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     ("api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), 0),
     ("api_key", re.compile(
         r"(?i)\b(?:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token"
-        r"|password|passwd)\b\s*[:=]\s*['\"]?([^\s'\",;]{6,})"), 1),
+        r"|password|passwd)\b\s*[:=]\s*['\"]?(?!\[redacted:)([^\s'\",;]{6,})"), 1),
     ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), 0),
     ("auth_id", re.compile(
         r"\b(?:auth0|google-oauth2|github|facebook|apple|windowslive|linkedin|twitter|samlp|waad|oidc"
         r"|email|sms)\|[A-Za-z0-9._@+-]{4,}"), 0),
     ("auth_id", re.compile(
         r"(?i)\b(?:auth[_-]?id|user[_-]?id|uid|sub(?:ject)?[_-]?id)\b\s*[:=]\s*['\"]?"
-        r"([A-Za-z0-9|._@:-]{6,})"), 1),
+        r"(?!\[redacted:)([A-Za-z0-9|._@:-]{6,})"), 1),
     ("auth_id", re.compile(r"\buser_[A-Za-z0-9]{20,}\b"), 0),
     ("ipv6", re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?"
                         r"(?![\w:])"), 0),
     ("ipv4", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), 0),
     ("phone", re.compile(r"(?i)\b(?:phone|tel|mobile|cell|whatsapp)\b\.?\s*(?:no\.?|number)?\s*[:#]?\s*"
                          r"(\+?\d[\d\s().-]{5,18}\d)"), 1),
-    ("phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w])"), 0),
+    ("phone", re.compile(r"(?<![\w+])\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){1,4}"
+                         r"(?![\w])"), 0),
     ("phone", re.compile(r"(?<![\w(#/-])(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?![\w])"), 0),
     ("phone", re.compile(r"(?<![\w.])0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?![\w])"), 0),
 ]
@@ -75,7 +77,7 @@ def placeholder(kind: str) -> str:
 
 def _valid(kind: str, text: str, match: re.Match[str]) -> bool:
     if kind == "ipv6":
-        return any(c.isalnum() for c in text) and _ipv6_ok(text)
+        return any(c.isdigit() for c in text) and _ipv6_ok(text)
     if kind == "ipv4":
         if _VERSION_BEFORE.search(match.string[max(0, match.start() - 12): match.start()]):
             return False
