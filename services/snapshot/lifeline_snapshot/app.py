@@ -54,7 +54,7 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
                                   max_age_days=settings.snapshot_max_age_days)
         app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
         app.state.ingest, app.state.peers, app.state.healer = ingest, peers, healer
-        app.state.exporter = Exporter(pool, ingest, peers)
+        app.state.exporter = Exporter(pool, ingest, peers, page=settings.export_page_events)
         app.state.maintenance = maintenance
         bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
         maintenance.start()

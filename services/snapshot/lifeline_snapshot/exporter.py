@@ -30,11 +30,10 @@ from lifeline_snapshot.bundle import (
 from lifeline_snapshot.clients import IngestApi, PeerApi
 from lifeline_snapshot.redaction import redact
 
-PAGE = 1000
-
 
 class Exporter:
-    def __init__(self, pool: asyncpg.Pool, ingest: IngestApi, peers: PeerApi) -> None:
+    def __init__(self, pool: asyncpg.Pool, ingest: IngestApi, peers: PeerApi, *, page: int = 1000) -> None:
+        self._page = page
         self._pool = pool
         self._ingest = ingest
         self._peers = peers
@@ -49,7 +48,7 @@ class Exporter:
         events = SectionHasher()
         cursor = 0
         while cursor < last_seq:
-            page = await self._ingest.events_page(tenant, session, cursor, min(PAGE, last_seq - cursor))
+            page = await self._ingest.events_page(tenant, session, cursor, min(self._page, last_seq - cursor))
             if not page:
                 break
             chunk = [events.add(redact_event(raw, counts)) for raw in page]

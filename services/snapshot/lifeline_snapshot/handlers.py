@@ -45,6 +45,8 @@ class SnapshotProjector:
         state = SessionState.model_validate(stored) if stored is not None else SessionState()
         took = False
         for event in events:
+            if event.seq <= state.seq:
+                continue  # already in the state: neither fold nor snapshot it again
             state = apply(state, event)
             trigger = trigger_for(event, self._every)
             if trigger is not None:

@@ -23,6 +23,8 @@ class SnapshotSettings(ServiceSettings):
     export_max_mb: float = 50.0
     export_stream_after_events: int = 1000
     """Exports of longer sessions stream page by page instead of being built in memory."""
+    export_page_events: int = 1000
+    """Events read from ingest's log per request while exporting (ingest's maximum is 1000)."""
     consumer_max_records: int = 500
     bus_partitions: int = 8
     bus_reclaim_idle_ms: int = 15_000

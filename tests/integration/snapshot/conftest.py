@@ -1,0 +1,59 @@
+"""ingest + snapshot as real processes on real PostgreSQL and a real bus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis.asyncio as aioredis
+
+from lifeline_servers import RunningServer
+from lifeline_testing.snapshot_stack import SnapshotStack, start_stack_async
+
+MODULE_REDIS_DB = 5
+"""The module-wide stack's own Redis db, so tests that flush db 0 cannot disturb it."""
+
+MODULE_SETTINGS = {"snapshot_keep": "4", "export_max_mb": "1", "export_stream_after_events": "40",
+                   "export_page_events": "25"}
+
+
+@pytest.fixture(scope="module")
+async def module_bus(redis_server: RunningServer) -> str:
+    """A flushed Redis db of the session server, for this module's stack."""
+    parts = urlsplit(redis_server.url)
+    url = urlunsplit(parts._replace(path=f"/{MODULE_REDIS_DB}"))
+    client = aioredis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+    return url
+
+
+@pytest.fixture(scope="module")
+async def stack(module_database: str, module_bus: str,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SnapshotStack]:
+    """One ingest + snapshot pair for the API tests of a module (keep 4, export limit 1 MB,
+    exports of more than 40 events streamed in pages of 25)."""
+    running = await start_stack_async(module_database, module_bus, tmp_path_factory.mktemp("snapshot"),
+                                      **MODULE_SETTINGS)
+    yield running
+    await asyncio.to_thread(running.kill)
+
+
+@pytest.fixture
+def start_stacks(tmp_path: Path) -> Iterator[Callable[..., object]]:
+    """Start stacks owned by one test (killed afterwards)."""
+    started: list[SnapshotStack] = []
+
+    async def start(database_url: str, bus_url: str, **env: str) -> SnapshotStack:
+        running = await start_stack_async(database_url, bus_url, tmp_path, **env)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.kill()
