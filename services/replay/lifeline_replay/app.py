@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from lifeline_servicekit import ReadinessCheck, create_app
 from lifeline_store import apply_migrations, create_pool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per ingest read is noise
 log = structlog.get_logger("lifeline.replay")
 
 
@@ -58,11 +60,13 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
         app.state.ws_open = 0
         # replay serves (from the log) while the bus or Redis is away; it consumes once they are back
         bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
+        redis_monitor = asyncio.create_task(hot.monitor(settings.redis_retry_s), name="redis-monitor")
         try:
             yield
         finally:
             log.info("shutdown.draining")
             bus_starter.cancel()
+            redis_monitor.cancel()
             await bus.stop()
             await hot.aclose()
             await ingest.aclose()

@@ -5,6 +5,10 @@ ids, so a re-applied batch adds nothing), the head state and, every N events, th
 snapshot, trimming the stream behind it. State keys only move forward (a write with
 a lower seq is ignored), so a slow re-warm can never roll a session back.
 
+Each state write is stamped with the Redis server's `run_id`. A state whose stamp is
+not the running server's may predate a restart that lost the last writes (AOF is
+flushed once a second), so readers check it against PostgreSQL once (`fresh`).
+
 Redis being down is normal for replay (the recovery ladder covers it), so every
 failure is raised as `HotStoreUnavailableError` and opens a short circuit breaker:
 for `retry_s` callers are told "down" at once instead of each paying a timeout.
@@ -12,6 +16,7 @@ for `retry_s` callers are told "down" at once instead of each paying a timeout.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,11 +37,13 @@ class HotStoreUnavailableError(TransientError):
 
 @dataclass(frozen=True)
 class Folded:
-    """A folded state as stored: its seq, canonical JSON and the last event's time."""
+    """A folded state as stored: its seq, canonical JSON, the last event's time and the
+    `run_id` of the Redis server that wrote (or last confirmed) it."""
 
     seq: int
     state: bytes
     at: str = ""
+    run_id: str = ""
 
 
 Entry = tuple[int, bytes]
@@ -44,13 +51,16 @@ Entry = tuple[int, bytes]
 
 _WRITE = """
 local ttl = tonumber(ARGV[1])
+local rid = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 for i = 8, #ARGV, 2 do
   redis.pcall('XADD', KEYS[1], ARGV[i] .. '-1', 'e', ARGV[i + 1])
 end
 local function put(key, seq, state, at)
   local cur = tonumber(redis.call('HGET', key, 'seq') or '0')
   if tonumber(seq) > cur then
-    redis.call('HSET', key, 'seq', seq, 'state', state, 'at', at)
+    redis.call('HSET', key, 'seq', seq, 'state', state, 'at', at, 'v', rid)
+  elseif tonumber(seq) == cur then
+    redis.call('HSET', key, 'v', rid)
   end
 end
 if tonumber(ARGV[2]) > 0 then put(KEYS[2], ARGV[2], ARGV[3], ARGV[4]) end
@@ -66,11 +76,14 @@ return 1
 """
 
 
+_FIELDS = ("seq", "state", "at", "v")
+
+
 def _folded(values: Sequence[bytes | None]) -> Folded | None:
-    seq, state, at = values
+    seq, state, at, run_id = values
     if seq is None or state is None:
         return None
-    return Folded(int(seq), state, (at or b"").decode())
+    return Folded(int(seq), state, (at or b"").decode(), (run_id or b"").decode())
 
 
 class HotStore:
@@ -87,6 +100,7 @@ class HotStore:
         self._retry_s = retry_s
         self._ttl_s = ttl_s
         self._down_until = 0.0
+        self.run_id = ""
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -108,14 +122,27 @@ class HotStore:
             raise HotStoreUnavailableError(f"{what}: {exc!r}") from exc
 
     async def ping(self) -> bool:
-        """Probe Redis regardless of the breaker; closes it when Redis answers."""
+        """Probe Redis regardless of the breaker; closes it (and learns the server's
+        `run_id`) when Redis answers."""
         try:
-            ok = bool(await self._client.ping())
+            info = await self._client.info("server")
         except (RedisError, OSError):
             self._down_until = time.monotonic() + self._retry_s
             return False
+        self.run_id = str(info.get("run_id", ""))
         self._down_until = 0.0
-        return ok
+        return True
+
+    async def monitor(self, interval_s: float = 1.0) -> None:
+        """Ping forever (run as a task): keeps `run_id` current and notices Redis coming back."""
+        while True:
+            await self.ping()
+            await asyncio.sleep(interval_s)
+
+    def fresh(self, folded: Folded) -> bool:
+        """True if `folded` was written by the running Redis server (so nothing it was
+        written with can have been lost since)."""
+        return bool(self.run_id) and folded.run_id == self.run_id
 
     async def write(self, tenant: str, session: str, entries: Sequence[Entry], head: Folded,
                     snapshot: Folded | None = None) -> None:
@@ -136,14 +163,14 @@ class HotStore:
 
     async def head(self, tenant: str, session: str) -> Folded | None:
         with self._guard("read head state"):
-            values = await self._client.hmget(keys.head_state(tenant, session), "seq", "state", "at")
+            values = await self._client.hmget(keys.head_state(tenant, session), *_FIELDS)
         return _folded(values)
 
     async def snapshot_and_tail(self, tenant: str, session: str) -> tuple[Folded | None, list[Entry]]:
         """The latest snapshot and every event the stream holds after it."""
         with self._guard("read snapshot and stream"):
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys.snapshot(tenant, session), "seq", "state", "at")
+                pipe.hmget(keys.snapshot(tenant, session), *_FIELDS)
                 pipe.xrange(keys.hot_stream(tenant, session))
                 snap, entries = await pipe.execute()
         return _folded(snap), [(keys.seq_of(i), f[b"e"]) for i, f in entries]

@@ -55,22 +55,20 @@ class ReplayProjector:
 
     async def apply(self, conn: asyncpg.Connection, key: SessionKey, events: Sequence[Event]) -> None:
         state = await self._previous(conn, key, events[0].seq - 1)
-        snapshot: Folded | None = None
+        snapshots: list[tuple[Event, Folded]] = []
         for event in events:
             state = apply(state, event)
             if snapshot_due(event.seq, self._every):
-                snapshot = _folded(event, state)
+                snapshots.append((event, _folded(event, state)))
         head = _folded(events[-1], state)
-        await self._hot.write(key.tenant_id, key.session_id,
-                              [(e.seq, e.to_json_bytes()) for e in events], head, snapshot)
+        await self._hot.write(key.tenant_id, key.session_id, [(e.seq, e.to_json_bytes()) for e in events],
+                              head, snapshots[-1][1] if snapshots else None)
         await store.save_head(conn, key.tenant_id, key.session_id, head.seq, head.state.decode(),
                               events[-1].recorded_at)
-        if snapshot is not None:
-            at = next(e.recorded_at for e in events if e.seq == snapshot.seq)
-            await store.save_snapshot(conn, key.tenant_id, key.session_id, snapshot.seq,
-                                      snapshot.state.decode(), hashlib.sha256(snapshot.state).hexdigest(),
-                                      at, self._keep)
-            SNAPSHOTS.inc()
+        for event, snap in snapshots:
+            await store.save_snapshot(conn, key.tenant_id, key.session_id, snap.seq, snap.state.decode(),
+                                      hashlib.sha256(snap.state).hexdigest(), event.recorded_at, self._keep)
+        SNAPSHOTS.inc(len(snapshots))
         self._pending[key] = state
 
     async def after_commit(self, key: SessionKey, events: Sequence[Event]) -> None:

@@ -1,6 +1,7 @@
 """The recovery ladder: recover a session's state from the best source that answers.
 
-1. `replay`: Redis — the head state (one HMGET), else the latest snapshot plus the
+1. `replay`: Redis — the head state (one HMGET; checked once against PostgreSQL if
+   it predates the running Redis server), else the latest snapshot plus the
    hot-stream events after it (or replay's PostgreSQL head plus those events), which
    is then put back into Redis.
 2. `log`: while Redis is down — replay's PostgreSQL head plus ingest's log after it.
@@ -101,12 +102,15 @@ class Recovery:
 
     async def _from_hot(self, tenant: str, session: str) -> Recovered | None:
         head = await self._hot.head(tenant, session)
-        if head is not None:
+        if head is not None and self._hot.fresh(head):
+            return Recovered(head.seq, head.state, "replay", head.at or None)
+        pg = await self._pg_head(tenant, session)
+        if head is not None and (pg is None or pg.seq <= head.seq):
+            await self._hot.rewarm(tenant, session, head)  # confirmed: stamp it as fresh
             return Recovered(head.seq, head.state, "replay", head.at or None)
         snap, tail = await self._hot.snapshot_and_tail(tenant, session)
         base: SessionState | None = SessionState.model_validate_json(snap.state) if snap else None
         as_of = snap.at if snap else None
-        pg = await self._pg_head(tenant, session)
         if pg is not None and (base is None or pg.seq > base.seq):
             base, as_of = SessionState.model_validate(pg.state), _iso(pg.recorded_at)
         start = base.seq if base is not None else 0

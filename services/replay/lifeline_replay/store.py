@@ -59,7 +59,7 @@ async def save_snapshot(conn: asyncpg.Connection, tenant: str, session: str, seq
         await conn.execute(
             "DELETE FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2 AND seq < ("
             " SELECT seq FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2"
-            " ORDER BY seq DESC OFFSET $3 LIMIT 1) + 1", tenant, session, keep - 1)
+            " ORDER BY seq DESC OFFSET $3 LIMIT 1)", tenant, session, keep - 1)
 
 
 async def snapshot_until(pool: asyncpg.Pool, tenant: str, session: str, *, seq: int | None = None,

@@ -1,0 +1,103 @@
+"""The WebSocket: RECOVERY_SYNC first, then live events; reconnects lose and repeat nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from lifeline_testing.processes import TEST_API_KEY
+
+from .conftest import SNAPSHOT_EVERY
+from .helpers import new_session, open_ws, post_turns, recv, recv_events_until, wait_mode
+
+
+async def test_sync_then_live_then_reconnect_with_last_seq_without_gap_or_duplicate(stack, http) -> None:
+    """A client gets RECOVERY_SYNC, then live events; after dropping mid-stream and reconnecting
+    with last_seq it gets exactly the events it missed, then live ones again."""
+    session = new_session()
+    last = await post_turns(http, stack.ingest.url, session, 1, 5)
+    received: list[int] = []
+    async with open_ws(stack.replay.url, session) as ws:
+        sync = await recv(ws)
+        assert sync["type"] == "RECOVERY_SYNC" and sync["mode"] in ("replay", "log")
+        assert {"stage", "confirmed_facts", "summary", "objectives", "pins", "staleness"} <= set(sync)
+        cursor = sync["seq"]
+        target = await post_turns(http, stack.ingest.url, session, 6, 8)
+        received += await recv_events_until(ws, target)
+        assert received == list(range(cursor + 1, target + 1))
+    # gone mid-stream: writes continue (crossing a snapshot, so the stream gets trimmed)
+    last = await post_turns(http, stack.ingest.url, session, 14, 2 * SNAPSHOT_EVERY)
+    async with open_ws(stack.replay.url, session, f"last_seq={received[-1]}") as ws:
+        sync = await recv(ws)
+        assert sync["type"] == "RECOVERY_SYNC"
+        missed = await recv_events_until(ws, last)
+        assert missed == list(range(received[-1] + 1, last + 1))
+        more = await post_turns(http, stack.ingest.url, session, 14 + 2 * SNAPSHOT_EVERY, 3)
+        assert await recv_events_until(ws, more) == list(range(last + 1, more + 1))
+
+
+async def test_sync_seq_and_first_live_event_line_up_under_concurrent_writes(stack, http) -> None:
+    """While a writer appends continuously, every new connection's first event is sync.seq + 1."""
+    session = new_session()
+    await post_turns(http, stack.ingest.url, session, 1, 1)
+    stop = asyncio.Event()
+
+    async def writer() -> None:
+        turn_id = 2
+        while not stop.is_set():
+            await post_turns(http, stack.ingest.url, session, turn_id, 1)
+            turn_id += 1
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(writer())
+    try:
+        for _ in range(8):
+            async with open_ws(stack.replay.url, session) as ws:
+                sync = await recv(ws)
+                seqs = [(await recv(ws))["seq"] for _ in range(3)]
+                assert seqs == [sync["seq"] + 1, sync["seq"] + 2, sync["seq"] + 3]
+    finally:
+        stop.set()
+        await task
+
+
+async def test_reconnect_from_before_the_trimmed_stream_is_filled_from_the_log(stack, http) -> None:
+    """last_seq older than the latest snapshot: the trimmed part comes from ingest's log, in order."""
+    session = new_session()
+    last = await post_turns(http, stack.ingest.url, session, 1, 3 * SNAPSHOT_EVERY + 4)
+    await wait_mode(http, stack.replay.url, session, "replay", last)
+    async with open_ws(stack.replay.url, session, "last_seq=2") as ws:
+        assert (await recv(ws))["seq"] == last
+        assert await recv_events_until(ws, last) == list(range(3, last + 1))
+
+
+async def test_browser_auth_forms_are_accepted(stack, http) -> None:
+    """A `bearer.<key>` subprotocol (answered with lifeline.v1) and ?api_key= both authenticate."""
+    session = new_session()
+    await post_turns(http, stack.ingest.url, session, 1, 2)
+    async with open_ws(stack.replay.url, session, key=None,
+                       subprotocols=["lifeline.v1", f"bearer.{TEST_API_KEY}"]) as ws:
+        assert ws.subprotocol == "lifeline.v1"
+        assert (await recv(ws))["type"] == "RECOVERY_SYNC"
+    async with open_ws(stack.replay.url, session, f"api_key={TEST_API_KEY}", key=None) as ws:
+        sync = await recv(ws)
+        assert sync["type"] == "RECOVERY_SYNC"
+        if sync["seq"] < 2:  # the projection may not have applied the last write yet
+            assert await recv_events_until(ws, 2) == list(range(sync["seq"] + 1, 3))
+
+
+@pytest.mark.parametrize(("key", "query", "code"), [
+    (None, "", 4401), ("wrong-key", "", 4401), ("test-other-tenant", "", 4404),
+    (TEST_API_KEY, "last_seq=abc", 4400)])
+async def test_refusals_close_with_a_reason(stack, http, key, query, code) -> None:
+    """No or unknown key, another tenant's session, a bad last_seq: an ERROR message, then a close code."""
+    session = new_session()
+    await post_turns(http, stack.ingest.url, session, 1, 1)
+    async with open_ws(stack.replay.url, session, query, key=key) as ws:
+        error = await recv(ws)
+        assert error["type"] == "ERROR"
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code
