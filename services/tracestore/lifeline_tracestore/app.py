@@ -1,0 +1,109 @@
+"""trace-store's composition root: the only place that names concrete adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from lifeline_bus import create_bus
+from lifeline_bus.lag import LagMonitor
+from lifeline_bus.supervise import start_when_available
+from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
+from lifeline_projection import IngestClient, Projection
+from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_store import apply_migrations, create_pool
+from lifeline_tracestore.api import router
+from lifeline_tracestore.freshness import Freshness
+from lifeline_tracestore.handlers import GROUP, EventsHandler, LifecycleHandler, TraceFold
+from lifeline_tracestore.partitions import Partitions
+from lifeline_tracestore.replay import Replayer
+from lifeline_tracestore.retention import RetentionJob
+from lifeline_tracestore.settings import TraceStoreSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger("lifeline.tracestore")
+
+
+def ingest_key(settings: TraceStoreSettings) -> str:
+    """The key trace-store reads ingest's log with: its own, else the first admin key it knows."""
+    if settings.ingest_api_key:
+        return settings.ingest_api_key
+    return next((k for k, g in settings.api_keys.items() if "admin" in g.scopes), "")
+
+
+def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
+    settings = settings or TraceStoreSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
+                                 application_name="lifeline-tracestore")
+        await apply_migrations(pool, "traces", MIGRATIONS)
+        partitions = Partitions(pool)
+        retention = RetentionJob(partitions, retention_days=settings.trace_retention_days,
+                                 interval_s=settings.trace_cleanup_interval_s,
+                                 gauges_interval_s=settings.trace_metrics_interval_s)
+        await retention.refresh_gauges()
+        key = ingest_key(settings)
+        ingest = IngestClient(settings.ingest_url, key) if key else None
+        freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
+        fold = TraceFold(partitions, freshness)
+        projection = Projection(pool, schema="traces", name="tracestore", apply=fold.apply,
+                                ingest=ingest, after_commit=fold.after_commit)
+        await projection.ensure_schema()
+        bus = create_bus(settings.effective_bus_url, consumer=f"tracestore-{settings.instance_id}",
+                         partitions=settings.bus_partitions, graceful_timeout=settings.shutdown_grace_s)
+        bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projection, partitions, bus_kind=bus.kind),
+                    max_records=settings.trace_consumer_max_records)
+        bus.consume(TOPIC_LIFECYCLE, GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
+                    max_records=settings.trace_consumer_max_records)
+        lag = LagMonitor(settings.effective_bus_url, [(TOPIC_EVENTS, GROUP), (TOPIC_LIFECYCLE, GROUP)],
+                         interval_s=settings.bus_lag_interval_s)
+        app.state.pool, app.state.bus, app.state.ingest = pool, bus, ingest
+        app.state.freshness, app.state.retention = freshness, retention
+        app.state.replayer = Replayer(pool, ingest)
+        bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
+        retention.start()
+        lag.start()
+        try:
+            yield
+        finally:
+            log.info("shutdown.draining")
+            bus_starter.cancel()
+            await bus.stop()          # stop taking records; in-flight batches finish and ack
+            await lag.stop()
+            await retention.stop()
+            if ingest is not None:
+                await ingest.aclose()
+            await pool.close()
+            log.info("shutdown.done")
+
+    return create_app(service="tracestore", settings=settings, lifespan=lifespan,
+                      routers=[router], readiness=_readiness)
+
+
+def _readiness(app: FastAPI) -> list[ReadinessCheck]:
+    async def database() -> tuple[bool, str]:
+        await app.state.pool.fetchval("SELECT 1")
+        return True, "ok"
+
+    async def bus() -> tuple[bool, str]:
+        if not await app.state.bus.ping():
+            return False, "bus does not answer ping"
+        if not app.state.bus.consumers_running():
+            return False, "bus answers but a consumer is not running"
+        return True, "ok"
+
+    async def ingest() -> tuple[bool, str]:
+        client = app.state.ingest
+        if client is None:
+            return False, "no ingest key: gaps in the bus cannot be healed from the log"
+        return (await client.ping()), "ingest's log is reachable for healing gaps"
+
+    return [ReadinessCheck("database", database), ReadinessCheck("bus", bus),
+            ReadinessCheck("ingest", ingest, critical=False)]

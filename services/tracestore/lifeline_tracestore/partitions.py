@@ -1,0 +1,106 @@
+"""Day partitions of `traces.event_traces`: created on demand, dropped by retention.
+
+Partition DDL never runs inside a data transaction: the consumer asks for the days
+a batch needs first (`ensure`), in a short transaction of its own under an advisory
+lock, so replicas creating the same day do not collide. Cleanup drops whole days
+(`DROP TABLE` of the partition, with a lock timeout so it never queues readers for
+long) and trims the one day that straddles the cutoff with a row-wise DELETE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import asyncpg
+import structlog
+
+from lifeline_store import wrap_errors
+from lifeline_tracestore.domain import day_start, partition_day, partition_name, plan_retention
+
+log = structlog.get_logger("lifeline.tracestore.partitions")
+_DDL_LOCK = 0x54524143_45_01  # "TRACE" + 1: partition DDL
+_CLEANUP_LOCK = 0x54524143_45_02  # one cleanup at a time across replicas
+_LIST = """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'traces.event_traces'::regclass"""
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    cutoff: datetime
+    dropped_partitions: list[str]
+    dropped_traces: int
+    deleted_traces: int
+
+    @property
+    def removed(self) -> int:
+        return self.dropped_traces + self.deleted_traces
+
+
+class Partitions:
+    """This process's view of which days have a partition (refreshed on a miss)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._known: set[date] = set()
+
+    async def refresh(self) -> list[date]:
+        with wrap_errors("list trace partitions"):
+            rows = await self._pool.fetch(_LIST)
+        days = {d for r in rows if (d := partition_day(r["relname"])) is not None}
+        self._known = days
+        return sorted(days)
+
+    def missing(self, days: Iterable[date]) -> set[date]:
+        return set(days) - self._known
+
+    def forget(self, days: Iterable[date]) -> None:
+        """A partition we thought existed did not (another replica dropped it)."""
+        self._known -= set(days)
+
+    async def ensure(self, days: Iterable[date]) -> None:
+        """Create the partitions of `days` that do not exist yet."""
+        for day in sorted(self.missing(days)):
+            name = partition_name(day)
+            lower, upper = day_start(day), day_start(day + timedelta(days=1))
+            with wrap_errors(f"create partition {name}"):
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SET LOCAL lock_timeout = '10s'")
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", _DDL_LOCK)
+                    await conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS traces.{name} PARTITION OF traces.event_traces "
+                        f"FOR VALUES FROM ('{lower.isoformat()}') TO ('{upper.isoformat()}')")
+            self._known.add(day)
+            log.info("partition.ready", partition=name)
+
+    async def cleanup(self, days_to_keep: int, *, now: datetime) -> CleanupReport:
+        """Remove traces older than `now - days_to_keep`: drop whole days, trim the boundary day."""
+        with wrap_errors("trace retention"):
+            async with self._pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock($1)", _CLEANUP_LOCK)
+                try:
+                    plan = plan_retention(await self.refresh(), now=now, days_to_keep=days_to_keep)
+                    dropped = [await self._drop(conn, day) for day in plan.drop]
+                    deleted = 0
+                    if plan.trim is not None:
+                        status = await conn.execute(
+                            f"DELETE FROM traces.{partition_name(plan.trim)} WHERE ts < $1", plan.cutoff)
+                        deleted = int(status.split()[-1])
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", _CLEANUP_LOCK)
+        report = CleanupReport(plan.cutoff, [partition_name(d) for d in plan.drop],
+                               sum(dropped), deleted)
+        log.info("retention.done", cutoff=report.cutoff.isoformat(), dropped=report.dropped_partitions,
+                 dropped_traces=report.dropped_traces, deleted_traces=deleted)
+        return report
+
+    async def _drop(self, conn: asyncpg.Connection, day: date) -> int:
+        name = partition_name(day)
+        async with conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '5s'")
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _DDL_LOCK)
+            count = await conn.fetchval(f"SELECT count(*) FROM traces.{name}")
+            await conn.execute(f"DROP TABLE IF EXISTS traces.{name}")
+        self._known.discard(day)
+        return int(count)

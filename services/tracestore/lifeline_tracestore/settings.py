@@ -1,0 +1,27 @@
+"""trace-store's settings (LIFELINE_ prefix; see README)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from lifeline_servicekit import ServiceSettings
+
+
+class TraceStoreSettings(ServiceSettings):
+    """Retention, read-after-write, streaming and consumer behaviour of the trace store."""
+
+    port: int = 8006
+    trace_retention_days: int = Field(30, ge=0, le=36_500,
+                                      description="traces older than this many days are removed")
+    trace_cleanup_interval_s: float = Field(3600.0, gt=0, description="how often retention runs")
+    trace_metrics_interval_s: float = Field(15.0, gt=0, description="how often storage gauges refresh")
+    trace_read_wait_ms: int = Field(5000, ge=0, le=60_000,
+                                    description="longest wait of a query with ?min_seq=")
+    trace_stream_max_gap_s: float = Field(5.0, ge=0, description="cap on one paced gap of a stream")
+    trace_stream_max_events: int = Field(10_000, ge=1)
+    trace_consumer_max_records: int = Field(500, ge=1, le=10_000)
+    ingest_url: str = Field("http://127.0.0.1:8001", description="ingest's log, to heal gaps")
+    ingest_api_key: str = Field("", description="admin key for ingest; default: the first admin key "
+                                              "in LIFELINE_API_KEYS")
+    bus_partitions: int = 8
+    bus_lag_interval_s: float = Field(5.0, gt=0, description="how often consumer lag is measured")

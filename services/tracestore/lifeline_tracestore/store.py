@@ -1,0 +1,147 @@
+"""trace-store's SQL: the `traces` schema and nothing else.
+
+Reads are tenant-scoped in SQL, so a query can never return another tenant's trace.
+Callers wrap errors (`lifeline_store.wrap_errors`) at their boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from lifeline_tracestore.domain import TraceRow
+
+_COLUMNS = ("trace_id, ts, tenant_id, person_id, session_id, seq, event_type, event_data, "
+            "context_snapshot, otel_trace_id, source")
+_PUBLIC = "trace_id, ts, person_id, session_id, seq, event_type, event_data, context_snapshot, otel_trace_id"
+_INSERT = f"""
+INSERT INTO traces.event_traces ({_COLUMNS})
+SELECT t, ts, te, p, s, q, et, d::jsonb, c::jsonb, o, src
+FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+     AS u(t, ts, te, p, s, q, et, d, c, o, src)
+"""
+# The log's copy of an event is the fold's exact answer: it wins over a lifecycle copy.
+_FROM_LOG = _INSERT + """
+ON CONFLICT (trace_id, ts) DO UPDATE SET seq = EXCLUDED.seq, person_id = EXCLUDED.person_id,
+    context_snapshot = EXCLUDED.context_snapshot, source = EXCLUDED.source"""
+_ANNOUNCED = _INSERT + " ON CONFLICT (trace_id, ts) DO NOTHING RETURNING true AS inserted"
+
+
+def _columns(rows: Sequence[TraceRow]) -> list[list[Any]]:
+    fields = ("trace_id", "ts", "tenant_id", "person_id", "session_id", "seq", "event_type",
+              "event_data", "context_snapshot", "otel_trace_id", "source")
+    return [[getattr(r, f) for r in rows] for f in fields]
+
+
+async def insert_from_log(conn: asyncpg.Connection, rows: Sequence[TraceRow]) -> int:
+    """Insert (or complete a lifecycle copy of) traces of logged events; return rows written."""
+    if not rows:
+        return 0
+    status = await conn.execute(_FROM_LOG, *_columns(rows))
+    return int(status.split()[-1])
+
+
+async def insert_announced(conn: asyncpg.Connection, rows: Sequence[TraceRow]) -> int:
+    """Insert lifecycle traces unless the event is already stored; return new rows."""
+    if not rows:
+        return 0
+    return len(await conn.fetch(_ANNOUNCED, *_columns(rows)))
+
+
+async def load_states(conn: asyncpg.Connection, tenant: str,
+                      sessions: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT session_id, state FROM traces.session_states WHERE tenant_id = $1 "
+        "AND session_id = ANY($2::text[])", tenant, list(sessions))
+    return {r["session_id"]: r["state"] for r in rows}
+
+
+async def save_state(conn: asyncpg.Connection, tenant: str, session: str, seq: int, state: str) -> None:
+    await conn.execute(
+        "INSERT INTO traces.session_states (tenant_id, session_id, seq, state) "
+        "VALUES ($1, $2, $3, $4::text::jsonb) "
+        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
+        "updated_at = now()", tenant, session, seq, state)
+
+
+async def stored_seq(pool: asyncpg.Pool, tenant: str, session: str) -> int:
+    """The last seq of the session folded into traces (the projection's checkpoint)."""
+    value = await pool.fetchval(
+        "SELECT last_seq FROM traces.checkpoints WHERE tenant_id = $1 AND session_id = $2", tenant, session)
+    return int(value or 0)
+
+
+async def get_trace(pool: asyncpg.Pool, tenant: str, trace_id: UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        f"SELECT {_PUBLIC}, tenant_id FROM traces.event_traces WHERE trace_id = $1 AND tenant_id = $2",
+        trace_id, tenant)
+
+
+async def delete_trace(pool: asyncpg.Pool, tenant: str, trace_id: UUID) -> bool:
+    status = await pool.execute(
+        "DELETE FROM traces.event_traces WHERE trace_id = $1 AND tenant_id = $2", trace_id, tenant)
+    return status != "DELETE 0"
+
+
+async def session_traces(pool: asyncpg.Pool, tenant: str, person: str, session: str,
+                         limit: int) -> list[asyncpg.Record]:
+    """A session's traces in time order; person-less traces (before any turn named one) included."""
+    return await pool.fetch(
+        f"SELECT {_PUBLIC} FROM traces.event_traces WHERE tenant_id = $1 AND session_id = $2 "
+        "AND (person_id = $3 OR person_id IS NULL) ORDER BY ts, seq NULLS LAST, trace_id LIMIT $4",
+        tenant, session, person, limit)
+
+
+async def person_traces(pool: asyncpg.Pool, tenant: str, person: str, offset: int,
+                        limit: int) -> tuple[list[asyncpg.Record], int]:
+    """A page of a person's traces, newest first, and how many there are in all."""
+    async with pool.acquire() as conn:
+        total = await conn.fetchval(
+            "SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2",
+            tenant, person)
+        rows = await conn.fetch(
+            f"SELECT {_PUBLIC} FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2 "
+            "ORDER BY ts DESC, trace_id DESC OFFSET $3 LIMIT $4", tenant, person, offset, limit)
+    return rows, int(total)
+
+
+async def logged_events(pool: asyncpg.Pool, tenant: str, session: str,
+                        until_seq: int) -> list[dict[str, Any]]:
+    """Stored events of the log for seq 1..until_seq (fewer when some have expired)."""
+    rows = await pool.fetch(
+        "SELECT event_data FROM traces.event_traces WHERE tenant_id = $1 AND session_id = $2 "
+        "AND seq IS NOT NULL AND seq <= $3 ORDER BY seq", tenant, session, until_seq)
+    return [r["event_data"] for r in rows]
+
+
+async def otel_traces(pool: asyncpg.Pool, tenant: str, otel_trace_id: str) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT trace_id, ts, person_id, session_id, seq, event_type, stored_at, source "
+        "FROM traces.event_traces WHERE otel_trace_id = $1 AND tenant_id = $2 "
+        "ORDER BY ts, session_id, seq NULLS LAST", otel_trace_id, tenant)
+
+
+async def stats(pool: asyncpg.Pool, tenant: str, *, top: int = 10, days: int = 7) -> dict[str, Any]:
+    """Counts for `GET /replay/stats`, all within one tenant."""
+    async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
+        total = await conn.fetchval("SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1", tenant)
+        persons = await conn.fetch(
+            "SELECT person_id, count(*) AS n FROM traces.event_traces WHERE tenant_id = $1 "
+            "AND person_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2", tenant, top)
+        types = await conn.fetch(
+            "SELECT event_type, count(*) AS n FROM traces.event_traces WHERE tenant_id = $1 "
+            "GROUP BY 1 ORDER BY 2 DESC, 1", tenant)
+        recent = await conn.fetch(
+            "SELECT (ts AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM traces.event_traces "
+            "WHERE tenant_id = $1 AND ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' "
+            "- make_interval(days => $2) GROUP BY 1 ORDER BY 1 DESC", tenant, days - 1)
+    return {
+        "total_traces": int(total),
+        "top_persons": [{"person_id": r["person_id"], "trace_count": r["n"]} for r in persons],
+        "event_types": [{"event_type": r["event_type"], "count": r["n"]} for r in types],
+        "recent_activity": [{"date": r["day"].isoformat(), "trace_count": r["n"]} for r in recent],
+    }
