@@ -90,11 +90,19 @@ def main(argv: list[str] | None = None) -> int:
             (home / "stack.env").unlink()
 
 
+def _has_main(module: str) -> bool:
+    """A service is runnable once its package has a `__main__` (`python -m` works)."""
+    try:
+        return importlib.util.find_spec(f"{module}.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def _runnable(specs: list[ServiceSpec], console: Console) -> list[ServiceSpec] | None:
     """The specs whose module exists; None (after saying why) if a port is taken."""
     runnable = []
     for spec in specs:
-        if importlib.util.find_spec(spec.module) is None:
+        if importlib.util.find_spec(spec.module) is None or not _has_main(spec.module):
             console.print(
                 f"[yellow]note:[/yellow] {spec.name}: module {spec.module} is not installed yet, skipped"
             )

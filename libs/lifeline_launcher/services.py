@@ -32,6 +32,10 @@ class ServiceSpec:
 #   tracestore 8006 (LIFELINE_TRACESTORE_URL).
 SERVICES: list[ServiceSpec] = [
     ServiceSpec(name="ingest", module="lifeline_ingest", port=8001, env_name="LIFELINE_INGEST_URL"),
+    ServiceSpec(name="replay", module="lifeline_replay", port=8002, env_name="LIFELINE_REPLAY_URL"),
+    ServiceSpec(name="snapshot", module="lifeline_snapshot", port=8003, env_name="LIFELINE_SNAPSHOT_URL"),
+    ServiceSpec(name="tracestore", module="lifeline_tracestore", port=8006,
+                env_name="LIFELINE_TRACESTORE_URL"),
 ]
 
 

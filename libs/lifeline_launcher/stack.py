@@ -124,11 +124,20 @@ def service_env(stack: Stack, spec: ServiceSpec, specs: list[ServiceSpec], keys:
         LIFELINE_BUS_URL=stack.bus_url,
         LIFELINE_PORT=str(spec.port),
         LIFELINE_API_KEYS=keys,
+        LIFELINE_SERVICE_API_KEY=service_key(keys),
         LIFELINE_DEFAULT_TENANT=default_tenant(),
         LIFELINE_SERVICE_NAME=spec.name,
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def service_key(keys_json: str) -> str:
+    """The key services use to call each other: the first key with the admin scope."""
+    for key, grant in json.loads(keys_json).items():
+        if "admin" in grant.get("scopes", []):
+            return key
+    return ""
 
 
 def default_tenant() -> str:

@@ -10,6 +10,7 @@ logged.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 import structlog
@@ -45,8 +46,9 @@ class TurnsHandler:
                 continue
             key = (event.tenant_id or self._default_tenant, event.session_id or "")
             by_session.setdefault(key, []).append((delivery, event))
-        for (tenant, session), items in by_session.items():
-            await self._append(tenant, session, items, rejected)
+        # all sessions at once, so the whole batch shares one group commit
+        await asyncio.gather(*(self._append(tenant, session, items, rejected)
+                               for (tenant, session), items in by_session.items()))
         return rejected
 
     async def _append(self, tenant: str, session: str, items: list[tuple[Delivery, NewEvent]],

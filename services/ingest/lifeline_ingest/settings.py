@@ -7,11 +7,12 @@ class IngestSettings(ServiceSettings):
     """Limits, batching and relay behaviour of the ingest service."""
 
     port: int = 8001
+    workers: int = 1
     max_event_bytes: int = 64 * 1024
     max_batch_events: int = 1000
     max_batch_bytes: int = 5 * 1024 * 1024
     commit_max_events: int = 2000
-    committers: int = 2
+    committers: int = 1
     relay_batch: int = 1000
     relay_poll_s: float = 0.2
     relay_enabled: bool = True

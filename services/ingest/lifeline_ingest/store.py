@@ -26,12 +26,15 @@ SELECT tenant_id, session_id, last_seq FROM ingest.sessions
 WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 ORDER BY tenant_id, session_id FOR UPDATE
 """
-_KNOWN = """
+_KNOWN_TURNS = """
 SELECT e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id FROM ingest.events e
 JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, s, turn)
   ON e.tenant_id = k.t AND e.session_id = k.s AND e.turn_id = k.turn
-UNION ALL
-SELECT tenant_id, session_id, seq, event_id, turn_id FROM ingest.events WHERE event_id = ANY($4::uuid[])
+"""
+# Separate statements: an empty id array in a UNION tempted the planner into scanning
+# the whole outbox index, which is large exactly when the relay lags.
+_KNOWN_IDS = """
+SELECT tenant_id, session_id, seq, event_id, turn_id FROM ingest.events WHERE event_id = ANY($1::uuid[])
 """
 _INSERT = """
 INSERT INTO ingest.events (tenant_id, session_id, seq, event_id, event_type, schema_version,
@@ -80,11 +83,13 @@ async def load_known(conn: asyncpg.Connection, cursors: dict[SessionKey, Session
     """Fill the cursors with the already-logged events that incoming ids refer to."""
     if not turn_keys and not event_ids:
         return
-    rows = await conn.fetch(
-        _KNOWN,
-        [k.tenant_id for k, _ in turn_keys], [k.session_id for k, _ in turn_keys],
-        [t for _, t in turn_keys], list(event_ids),
-    )
+    rows: list[asyncpg.Record] = []
+    if turn_keys:
+        rows += await conn.fetch(
+            _KNOWN_TURNS, [k.tenant_id for k, _ in turn_keys], [k.session_id for k, _ in turn_keys],
+            [t for _, t in turn_keys])
+    if event_ids:
+        rows += await conn.fetch(_KNOWN_IDS, list(event_ids))
     for r in rows:
         known = Known(r["seq"], r["event_id"], r["tenant_id"], r["session_id"])
         cursor = cursors.get(SessionKey(r["tenant_id"], r["session_id"]))
