@@ -44,7 +44,7 @@ async def _count(database_url: str) -> int:
 
 
 async def test_each_event_stored_once_with_the_folds_context(fresh_database, bus_url, procs) -> None:
-    """Traces carry event, person, session, otel id and the fold's state after each event; redelivery adds none."""
+    """A trace per event with person, session, otel id and the fold's state after it; redelivery adds none."""
     ingest = procs.ingest(fresh_database, bus_url)
     store = procs.tracestore(fresh_database, bus_url, ingest=ingest)
     await post_events(ingest.url, "s-1", _acts_turns(6)[:4], headers={"traceparent": TRACEPARENT})
@@ -70,7 +70,8 @@ async def test_each_event_stored_once_with_the_folds_context(fresh_database, bus
     assert await _count(fresh_database) == 11
 
 
-async def test_lifecycle_event_gets_latest_context_and_is_stored_once(fresh_database, redis_url, procs) -> None:
+async def test_lifecycle_event_gets_latest_context_and_is_stored_once(fresh_database, redis_url,
+                                                                      procs) -> None:
     """A lifecycle announcement is stored once (even redelivered) with its session's latest context."""
     ingest = procs.ingest(fresh_database, redis_url)
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
