@@ -9,6 +9,7 @@ Redis db, a clean bus.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import uuid
@@ -28,6 +29,10 @@ from lifeline_servers import (
 )
 from lifeline_servers import free_port as _free_port
 from lifeline_servers.running import Kind
+
+# tansu holds a new group's join for about half the session timeout: keep it short in
+# tests so every Kafka consumer (services started as subprocesses inherit this) joins fast.
+os.environ.setdefault("LIFELINE_KAFKA_SESSION_TIMEOUT_MS", "3000")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

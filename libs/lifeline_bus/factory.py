@@ -19,7 +19,7 @@ def bus_kind(url: str) -> str:
 
 
 def create_bus(url: str, *, consumer: str, partitions: int = 8, graceful_timeout: float = 10.0,
-               reclaim_idle_ms: int = 15_000) -> Bus:
+               reclaim_idle_ms: int = 15_000, session_timeout_ms: int = 10_000) -> Bus:
     """Build the adapter named by `url`; `consumer` names this process in its groups."""
     kind = bus_kind(url)
     if kind == "redis":
@@ -31,4 +31,4 @@ def create_bus(url: str, *, consumer: str, partitions: int = 8, graceful_timeout
 
     bootstrap = url.split("://", 1)[1].rstrip("/")
     return KafkaBus(bootstrap, client_id=consumer, partitions=partitions,
-                    graceful_timeout=graceful_timeout)
+                    graceful_timeout=graceful_timeout, session_timeout_ms=session_timeout_ms)

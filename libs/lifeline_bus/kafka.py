@@ -50,7 +50,8 @@ class KafkaBus:
     kind = "kafka"
 
     def __init__(self, bootstrap: str, *, client_id: str, partitions: int = 8,
-                 graceful_timeout: float = 10.0) -> None:
+                 graceful_timeout: float = 10.0, session_timeout_ms: int = 10_000) -> None:
+        self._session_timeout_ms = session_timeout_ms
         self._bootstrap = bootstrap
         self._partitions = partitions
         self._broker = KafkaBroker(bootstrap, client_id=client_id, acks="all", linger_ms=2,
@@ -72,8 +73,8 @@ class KafkaBus:
         @self._broker.subscriber(
             topic, group_id=group, batch=True, max_records=max_records,
             ack_policy=AckPolicy.ACK, auto_offset_reset="earliest",
-            max_poll_interval_ms=60_000, session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000, decoder=_skip_decode,
+            max_poll_interval_ms=60_000, session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=max(100, self._session_timeout_ms // 10), decoder=_skip_decode,
         )
         async def live(_: Any, message: Any = Context("message")) -> None:
             batch = [_delivery(r) for r in message.raw_message]

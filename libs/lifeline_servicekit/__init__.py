@@ -2,6 +2,7 @@
 
 from lifeline_servicekit.app import ReadinessCheck, create_app
 from lifeline_servicekit.auth import Principal, require_scope
+from lifeline_servicekit.bus import bus_from_settings
 from lifeline_servicekit.problems import ProblemError
 from lifeline_servicekit.settings import ServiceSettings
 
@@ -10,6 +11,7 @@ __all__ = [
     "ProblemError",
     "ReadinessCheck",
     "ServiceSettings",
+    "bus_from_settings",
     "create_app",
     "require_scope",
 ]

@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     otel_exporter: str = "none"
     shutdown_grace_s: float = 10.0
     db_pool_size: int = 10
+    bus_partitions: int = 8
+    bus_reclaim_idle_ms: int = 15_000
+    kafka_session_timeout_ms: int = 10_000
 
     @field_validator("api_keys", mode="before")
     @classmethod

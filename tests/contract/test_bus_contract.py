@@ -8,12 +8,18 @@ from collections.abc import Mapping
 
 import pytest
 
-from lifeline_bus import Delivery, OutMessage, create_bus
+from lifeline_bus import Bus, Delivery, OutMessage
+from lifeline_bus import create_bus as _create_bus
 from lifeline_common.errors import TransientError
 from lifeline_testing.topics import read_topic
 from lifeline_testing.waiting import eventually
 
 DLQ = "lifeline.dlq.v1"
+
+
+def create_bus(url: str, **kwargs: object) -> Bus:
+    """The adapter with a short Kafka session timeout: tansu holds group joins for half of it."""
+    return _create_bus(url, session_timeout_ms=3000, **kwargs)  # type: ignore[arg-type]
 
 
 def _topic() -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from lifeline_bus import create_bus
 from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS, TOPIC_TURNS
 from lifeline_ingest import store
@@ -19,7 +18,7 @@ from lifeline_ingest.committer import GroupCommitter
 from lifeline_ingest.handlers import TurnsHandler
 from lifeline_ingest.relay import OutboxRelay
 from lifeline_ingest.settings import IngestSettings
-from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_servicekit import ReadinessCheck, bus_from_settings, create_app
 from lifeline_store import apply_migrations, create_pool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,9 +33,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
                                  application_name="lifeline-ingest")
         await apply_migrations(pool, "ingest", MIGRATIONS)
-        bus = create_bus(settings.effective_bus_url, consumer=f"ingest-{settings.instance_id}",
-                         partitions=settings.bus_partitions,
-                         graceful_timeout=settings.shutdown_grace_s)
+        bus = bus_from_settings(settings, "ingest")
         bus.declare(TOPIC_EVENTS)
         relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
         committer = GroupCommitter(pool, workers=settings.committers,

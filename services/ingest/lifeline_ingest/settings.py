@@ -18,4 +18,3 @@ class IngestSettings(ServiceSettings):
     relay_enabled: bool = True
     turns_consumer_enabled: bool = True
     turns_max_records: int = 500
-    bus_partitions: int = 8
