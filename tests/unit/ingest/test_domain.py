@@ -1,0 +1,100 @@
+"""ingest's pure append planning: dedupe, gapless seq, optimistic concurrency."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifeline_events import parse_new_event
+from lifeline_ingest.domain import AppendRejectedError, Known, SeqConflictError, SessionCursor, plan_append
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def _ids():
+    counter = itertools.count(1)
+    return lambda: uuid.UUID(int=next(counter))
+
+
+def turn(t: int, text: str = "hi"):
+    return parse_new_event({"event_type": "turn.recorded", "turn_id": t,
+                            "payload": {"role": "user", "text": text}}, session_id="s", tenant_id="d")
+
+
+def test_new_events_get_consecutive_seq_after_the_log():
+    """New events continue the session's seq with no gap."""
+    cursor = SessionCursor("d", "s", last_seq=7)
+    rows, outcomes = plan_append(cursor, [turn(1), turn(2)], expected_seq=None, now=NOW, new_id=_ids())
+    assert [r.seq for r in rows] == [8, 9]
+    assert [(o.seq, o.duplicate) for o in outcomes] == [(8, False), (9, False)]
+    assert cursor.last_seq == 9
+
+
+def test_repeated_turn_in_log_or_batch_is_a_duplicate_with_original_seq():
+    """A turn id already logged, or repeated in the same batch, answers its first seq."""
+    known = Known(3, uuid.UUID(int=99), "d", "s")
+    cursor = SessionCursor("d", "s", last_seq=3, by_turn={5: known})
+    rows, outcomes = plan_append(cursor, [turn(5), turn(6), turn(6, "again")], expected_seq=None,
+                                 now=NOW, new_id=_ids())
+    assert [r.seq for r in rows] == [4]
+    assert [(o.seq, o.duplicate) for o in outcomes] == [(3, True), (4, False), (4, True)]
+    assert outcomes[0].event_id == known.event_id
+
+
+def test_stale_expected_seq_is_refused_unless_the_batch_is_a_pure_retry():
+    """expected_seq ≠ last_seq refuses new events, but a retry of logged ones is answered."""
+    cursor = SessionCursor("d", "s", last_seq=2, by_turn={1: Known(1, uuid.UUID(int=1), "d", "s")})
+    with pytest.raises(SeqConflictError) as exc:
+        plan_append(cursor, [turn(3)], expected_seq=1, now=NOW, new_id=_ids())
+    assert exc.value.extra["current_seq"] == 2
+    assert cursor.last_seq == 2
+    rows, outcomes = plan_append(cursor, [turn(1)], expected_seq=0, now=NOW, new_id=_ids())
+    assert rows == [] and outcomes[0].duplicate
+
+
+def test_event_id_of_another_session_is_refused():
+    """An event id already used by another session is a conflict, not a duplicate."""
+    eid = uuid.UUID(int=42)
+    cursor = SessionCursor("d", "s", last_seq=0, by_event={eid: Known(1, eid, "d", "other")})
+    event = parse_new_event({"event_type": "session.started", "event_id": str(eid), "payload": {}},
+                            session_id="s", tenant_id="d")
+    with pytest.raises(AppendRejectedError):
+        plan_append(cursor, [event], expected_seq=None, now=NOW, new_id=_ids())
+
+
+def test_turns_are_scored_at_ingest():
+    """Every logged turn carries a salience so every projection folds the same score."""
+    rows, _ = plan_append(SessionCursor("d", "s", 0), [turn(1, "What does it cost?")],
+                          expected_seq=None, now=NOW, new_id=_ids())
+    assert rows[0].payload.salience is not None and 0 <= rows[0].payload.salience <= 1
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=40))
+def test_any_mix_of_turn_ids_logs_each_once_gaplessly(turn_ids):
+    """Whatever turns arrive, in whatever batches, each is logged once and seq stays 1..n."""
+    cursor = SessionCursor("d", "s", 0)
+    ids, logged = _ids(), []
+    for i in range(0, len(turn_ids), 3):
+        rows, _ = plan_append(cursor, [turn(t) for t in turn_ids[i:i + 3]], expected_seq=None,
+                              now=NOW, new_id=ids)
+        logged += rows
+    assert [r.seq for r in logged] == list(range(1, len(set(turn_ids)) + 1))
+    assert sorted(r.turn_id for r in logged) == sorted(set(turn_ids))
+
+
+def test_domain_module_does_no_io():
+    """domain.py imports no web, bus or database library (STYLE: pure domain code)."""
+    import lifeline_ingest.domain as domain
+
+    tree = ast.parse(Path(domain.__file__).read_text())
+    imported = {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not imported & {"fastapi", "faststream", "asyncpg", "redis", "aiokafka", "httpx"}
