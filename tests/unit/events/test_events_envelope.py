@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from events_builders import T0, turn
 
 from lifeline_events import (
     TOPIC_DLQ,
@@ -19,6 +18,8 @@ from lifeline_events import (
     new_event_id,
     parse_new_event,
 )
+
+from .events_builders import T0, turn
 
 
 def test_topic_names_are_the_contract() -> None:

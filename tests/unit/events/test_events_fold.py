@@ -6,7 +6,6 @@ import hashlib
 
 import orjson
 import pytest
-from events_builders import acts_turn, event, turn
 
 from lifeline_events import (
     SessionMismatchError,
@@ -19,6 +18,8 @@ from lifeline_events import (
     fold,
     score_turn,
 )
+
+from .events_builders import acts_turn, event, turn
 
 
 def test_empty_fold_is_the_empty_state() -> None:

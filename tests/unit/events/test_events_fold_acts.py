@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from events_builders import acts_turn
-
 from lifeline_events import SessionState, StateLimits, fold
+
+from .events_builders import acts_turn
 
 
 def _fold_acts(*acts_per_turn: list[dict], limits: StateLimits | None = None) -> SessionState:

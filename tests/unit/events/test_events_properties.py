@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-from events_builders import event, turn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,8 @@ from lifeline_events import (
     estimate_tokens,
     fold,
 )
+
+from .events_builders import event, turn
 
 PROPS = settings(max_examples=60, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

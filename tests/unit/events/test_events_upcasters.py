@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from events_builders import T0
 
 from lifeline_events import (
     CURRENT_SCHEMA_VERSIONS,
@@ -15,6 +14,8 @@ from lifeline_events import (
     upcast,
 )
 from lifeline_events import registry as registry_module
+
+from .events_builders import T0
 
 
 def _v1_turn(**payload) -> dict:
