@@ -1,1 +1,1 @@
-"""(in progress)"""
+"""`lifeline`: a command line over the snapshot and replay services' HTTP APIs."""
