@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from lifeline_servicekit import ReadinessCheck, create_app
 from lifeline_store import apply_migrations, create_pool
 from lifeline_tracestore.api import router
 from lifeline_tracestore.freshness import Freshness
-from lifeline_tracestore.handlers import GROUP, EventsHandler, LifecycleHandler, TraceFold
+from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, EventsHandler, LifecycleHandler, TraceFold
 from lifeline_tracestore.partitions import Partitions
 from lifeline_tracestore.replay import Replayer
 from lifeline_tracestore.retention import RetentionJob
@@ -60,9 +61,10 @@ def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
                          partitions=settings.bus_partitions, graceful_timeout=settings.shutdown_grace_s)
         bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projection, partitions, bus_kind=bus.kind),
                     max_records=settings.trace_consumer_max_records)
-        bus.consume(TOPIC_LIFECYCLE, GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
+        bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
                     max_records=settings.trace_consumer_max_records)
-        lag = LagMonitor(settings.effective_bus_url, [(TOPIC_EVENTS, GROUP), (TOPIC_LIFECYCLE, GROUP)],
+        lag = LagMonitor(settings.effective_bus_url,
+                         [(TOPIC_EVENTS, GROUP), (TOPIC_LIFECYCLE, LIFECYCLE_GROUP)],
                          interval_s=settings.bus_lag_interval_s)
         app.state.pool, app.state.bus, app.state.ingest = pool, bus, ingest
         app.state.freshness, app.state.retention = freshness, retention
@@ -83,8 +85,10 @@ def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
             await pool.close()
             log.info("shutdown.done")
 
-    return create_app(service="tracestore", settings=settings, lifespan=lifespan,
-                      routers=[router], readiness=_readiness)
+    app = create_app(service="tracestore", settings=settings, lifespan=lifespan,
+                     routers=[router], readiness=_readiness)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per ingest call is noise
+    return app
 
 
 def _readiness(app: FastAPI) -> list[ReadinessCheck]:

@@ -37,6 +37,8 @@ from lifeline_tracestore.metrics import STORE_LATENCY, TRACES_STORED
 from lifeline_tracestore.partitions import Partitions
 
 GROUP = "tracestore"
+# Kafka: one group per topic, so joining one never rebalances the other.
+LIFECYCLE_GROUP = "tracestore-lifecycle"
 Insert = Callable[[asyncpg.Connection, Sequence[TraceRow]], Awaitable[int]]
 _ATTEMPTS = 3
 
@@ -68,24 +70,25 @@ async def _insert(conn: asyncpg.Connection, insert: Insert, rows: Sequence[Trace
         raise
 
 
-def consumer_spans(topic: str, bus_kind: str, events: Sequence[Event], start_ns: int, end_ns: int) -> None:
+def consumer_spans(topic: str, group: str, bus_kind: str, events: Sequence[Event], start_ns: int,
+                   end_ns: int) -> None:
     """One CONSUMER span per distinct traceparent, covering this batch's handling."""
     tracer = trace.get_tracer("lifeline.tracestore")
     by_parent: dict[str, list[Event]] = {}
     for event in events:
         if event.traceparent:
             by_parent.setdefault(event.traceparent, []).append(event)
-    for traceparent, group in by_parent.items():
+    for traceparent, handled in by_parent.items():
         parent = context_from_traceparent(traceparent)
         if parent is None:
             continue
         span = tracer.start_span(f"{topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
                                  start_time=start_ns, attributes={
                                      "messaging.system": bus_kind, "messaging.destination.name": topic,
-                                     "messaging.consumer.group.name": GROUP,
-                                     "messaging.batch.message_count": len(group),
-                                     "lifeline.session_id": group[0].session_id,
-                                     "lifeline.event_ids": [str(e.event_id) for e in group[:32]]})
+                                     "messaging.consumer.group.name": group,
+                                     "messaging.batch.message_count": len(handled),
+                                     "lifeline.session_id": handled[0].session_id,
+                                     "lifeline.event_ids": [str(e.event_id) for e in handled[:32]]})
         span.end(end_time=end_ns)
 
 
@@ -147,7 +150,7 @@ class EventsHandler:
                 if attempt == _ATTEMPTS:
                     raise
                 await self._partitions.ensure(exc.days)
-        consumer_spans(batch[0].topic, self._bus_kind, events, started, time.time_ns())
+        consumer_spans(batch[0].topic, GROUP, self._bus_kind, events, started, time.time_ns())
         return rejected
 
 
@@ -177,7 +180,7 @@ class LifecycleHandler:
                     raise
                 await self._partitions.ensure(exc.days)
         TRACES_STORED.labels(SOURCE_LIFECYCLE).inc(stored)
-        consumer_spans(batch[0].topic, self._bus_kind, events, started, time.time_ns())
+        consumer_spans(batch[0].topic, LIFECYCLE_GROUP, self._bus_kind, events, started, time.time_ns())
         return rejected
 
     async def _store(self, events: list[Event], days: set[date]) -> int:
