@@ -33,11 +33,16 @@ class Announcer:
                 return 0
             traceparent = current_traceparent()
             headers = {"traceparent": traceparent} if traceparent else {}
-            messages = [OutMessage(key=row.session_id, value=announcement(row, person).to_json_bytes(),
-                                   headers=headers) for row, person in pending]
+            messages = []
+            for row, person in pending:
+                try:
+                    messages.append(OutMessage(key=row.session_id, headers=headers,
+                                               value=announcement(row, person).to_json_bytes()))
+                except ValueError as exc:  # a row no valid event can describe must not block the rest
+                    log.error("snapshot.unannounceable", snapshot_id=row.id, error=str(exc))
             await self._bus.publish(TOPIC_LIFECYCLE, messages)
             await store.mark_announced(self._pool, [row.id for row, _ in pending])
-            return len(pending)
+            return len(messages)
         except Exception as exc:
             log.warning("snapshot.announce_failed", session_id=session, error=repr(exc))
             return 0

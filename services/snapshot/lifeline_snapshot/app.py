@@ -51,7 +51,7 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
         await projector.projection.ensure_schema()
         bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
         maintenance = Maintenance(pool, announcer, interval_s=settings.maintenance_interval_s,
-                                  max_age_days=settings.snapshot_max_age_days)
+                                  max_age_days=settings.snapshot_max_age_days, keep=settings.snapshot_keep)
         app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
         app.state.ingest, app.state.peers, app.state.healer = ingest, peers, healer
         app.state.exporter = Exporter(pool, ingest, peers, page=settings.export_page_events)

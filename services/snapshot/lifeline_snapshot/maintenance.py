@@ -1,5 +1,6 @@
-"""The periodic job: announce snapshots a crash or bus outage left unannounced, and
-delete snapshots past their age (count retention runs with every new snapshot)."""
+"""The periodic job: announce snapshots a crash or bus outage left unannounced, delete
+snapshots past their age, and re-apply count retention everywhere (it also runs with
+every new snapshot; this catches a lowered LIFELINE_SNAPSHOT_KEEP)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ log = structlog.get_logger("lifeline.snapshot")
 
 class Maintenance:
     def __init__(self, pool: asyncpg.Pool, announcer: Announcer, *, interval_s: float,
-                 max_age_days: float) -> None:
+                 max_age_days: float, keep: int) -> None:
+        self._keep = keep
         self._pool = pool
         self._announcer = announcer
         self._interval = interval_s
@@ -35,10 +37,12 @@ class Maintenance:
     async def run_once(self) -> dict[str, int]:
         announced = await self._announcer.announce()
         expired = await store.delete_older_than(self._pool, self._max_age_days)
+        surplus = await store.retain_newest_everywhere(self._pool, self._keep)
         RETAINED.labels("age").inc(expired)
-        if announced or expired:
-            log.info("snapshot.maintenance", announced=announced, expired=expired)
-        return {"announced": announced, "expired": expired}
+        RETAINED.labels("count").inc(surplus)
+        if announced or expired or surplus:
+            log.info("snapshot.maintenance", announced=announced, expired=expired, surplus=surplus)
+        return {"announced": announced, "expired": expired, "surplus": surplus}
 
     async def _run(self) -> None:
         while True:

@@ -70,6 +70,18 @@ async def retain_newest(conn: asyncpg.Connection, tenant: str, session: str, kee
     return int(status.split()[-1])
 
 
+async def retain_newest_everywhere(pool: asyncpg.Pool, keep: int) -> int:
+    """Count retention across every session (the periodic job; e.g. after KEEP was lowered)."""
+    if keep <= 0:
+        return 0
+    with wrap_errors("count retention"):
+        status = await pool.execute(
+            "DELETE FROM snapshot.snapshots WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+            "(PARTITION BY tenant_id, session_id ORDER BY at_seq DESC, id DESC) AS n "
+            "FROM snapshot.snapshots) ranked WHERE n > $1)", keep)
+    return int(status.split()[-1])
+
+
 async def delete_older_than(pool: asyncpg.Pool, days: float) -> int:
     """Age retention across every session (the periodic job)."""
     if days <= 0:

@@ -42,7 +42,7 @@ async def test_killed_snapshot_service_converges_without_duplicates(
     await asyncio.to_thread(stack.snapshot.kill)
     assert not done.is_set(), "the kill must land while the session is being written"
     await asyncio.sleep(0.3)  # the writer keeps going while snapshot is down
-    await asyncio.to_thread(stack.snapshot.start)
+    await asyncio.to_thread(stack.snapshot.start, timeout=90)  # a Kafka group may take a while to rejoin
     await writer
 
     async def converged() -> bool:
