@@ -91,18 +91,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _has_main(module: str) -> bool:
-    """A service is runnable once its package has a `__main__` (`python -m` works)."""
-    try:
-        return importlib.util.find_spec(f"{module}.__main__") is not None
-    except ModuleNotFoundError:
-        return False
+    """`python -m module` works: a plain module, or a package with a `__main__`."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.submodule_search_locations is None:
+        return spec is not None
+    return importlib.util.find_spec(f"{module}.__main__") is not None
 
 
 def _runnable(specs: list[ServiceSpec], console: Console) -> list[ServiceSpec] | None:
     """The specs whose module exists; None (after saying why) if a port is taken."""
     runnable = []
     for spec in specs:
-        if importlib.util.find_spec(spec.module) is None or not _has_main(spec.module):
+        if not _has_main(spec.module):
             console.print(
                 f"[yellow]note:[/yellow] {spec.name}: module {spec.module} is not installed yet, skipped"
             )
