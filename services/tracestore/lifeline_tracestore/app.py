@@ -11,12 +11,11 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from lifeline_bus import create_bus
 from lifeline_bus.lag import LagMonitor
 from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_projection import IngestClient, Projection
-from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_servicekit import ReadinessCheck, bus_from_settings, create_app
 from lifeline_store import apply_migrations, create_pool
 from lifeline_tracestore.api import router
 from lifeline_tracestore.freshness import Freshness
@@ -57,8 +56,7 @@ def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
         projection = Projection(pool, schema="traces", name="tracestore", apply=fold.apply,
                                 ingest=ingest, after_commit=fold.after_commit)
         await projection.ensure_schema()
-        bus = create_bus(settings.effective_bus_url, consumer=f"tracestore-{settings.instance_id}",
-                         partitions=settings.bus_partitions, graceful_timeout=settings.shutdown_grace_s)
+        bus = bus_from_settings(settings, "tracestore")
         bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projection, partitions, bus_kind=bus.kind),
                     max_records=settings.trace_consumer_max_records)
         bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
