@@ -18,8 +18,14 @@ from lifeline_ingest.committer import GroupCommitter
 from lifeline_ingest.handlers import TurnsHandler
 from lifeline_ingest.relay import OutboxRelay
 from lifeline_ingest.settings import IngestSettings
-from lifeline_servicekit import ReadinessCheck, bus_from_settings, create_app
-from lifeline_store import apply_migrations, create_pool
+from lifeline_servicekit import (
+    ReadinessCheck,
+    bus_check,
+    bus_from_settings,
+    create_app,
+    database_check,
+    open_database,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.ingest")
@@ -30,9 +36,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
-                                 application_name="lifeline-ingest")
-        await apply_migrations(pool, "ingest", MIGRATIONS)
+        pool = await open_database(settings, "ingest", MIGRATIONS)
         bus = bus_from_settings(settings, "ingest")
         bus.declare(TOPIC_EVENTS)
         relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
@@ -62,23 +66,11 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             log.info("shutdown.done")
 
     def readiness(app: FastAPI) -> list[ReadinessCheck]:
-        async def database() -> tuple[bool, str]:
-            await app.state.pool.fetchval("SELECT 1")
-            return True, "ok"
-
-        async def bus() -> tuple[bool, str]:
-            if not await app.state.bus.ping():
-                return False, "bus does not answer ping"
-            if not app.state.bus.consumers_running():
-                return False, "bus answers but a consumer is not running"
-            return True, "ok"
-
         async def relay() -> tuple[bool, str]:
             r = app.state.relay
             return r.bus_ok, f"leader={r.is_leader} published={r.published_total}"
 
-        return [ReadinessCheck("database", database),
-                ReadinessCheck("bus", bus, critical=False),
+        return [database_check(lambda: app.state.pool), bus_check(lambda: app.state.bus),
                 ReadinessCheck("relay", relay, critical=False)]
 
     return create_app(service="ingest", settings=settings, lifespan=lifespan,

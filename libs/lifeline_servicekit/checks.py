@@ -1,0 +1,47 @@
+"""Readiness checks and start-up steps every service repeats, written once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+
+from lifeline_bus import Bus
+from lifeline_servicekit.app import ReadinessCheck
+from lifeline_servicekit.settings import ServiceSettings
+from lifeline_store import apply_migrations, create_pool
+
+
+async def open_database(settings: ServiceSettings, schema: str, migrations: Path) -> asyncpg.Pool:
+    """A pool on the service's database with the service's schema migrated."""
+    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
+                             application_name=f"lifeline-{schema}")
+    try:
+        await apply_migrations(pool, schema, migrations)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+def database_check(pool: Callable[[], asyncpg.Pool], *, critical: bool = True) -> ReadinessCheck:
+    """PostgreSQL answers a query through the service's own pool."""
+    async def probe() -> tuple[bool, str]:
+        await pool().fetchval("SELECT 1")
+        return True, "ok"
+
+    return ReadinessCheck("database", probe, critical)
+
+
+def bus_check(bus: Callable[[], Bus], *, critical: bool = False) -> ReadinessCheck:
+    """The bus answers ping AND every subscriber is really running (a NOGROUP-killed
+    subscriber leaves ping green: FASTSTREAM-NOTES §6)."""
+    async def probe() -> tuple[bool, str]:
+        if not await bus().ping():
+            return False, "bus does not answer ping"
+        if not bus().consumers_running():
+            return False, "bus answers but a consumer is not running"
+        return True, "ok"
+
+    return ReadinessCheck("bus", probe, critical)
