@@ -74,7 +74,7 @@ def export_session(
             return transfer.export_to(api, session, target, show_progress=not c.json)
 
     def show(r: dict[str, Any]) -> None:
-        redacted = ", ".join(f"{k} {v}" for k, v in r["redactions"].items()) or "nothing"
+        redacted = ", ".join(f"{k} {v}" for k, v in r["redactions"].items() if v) or "nothing"
         render.out.print(
             f"exported {r['events']} events and {r['snapshots']} snapshots to {r['file']} "
             f"({r['bytes']} bytes); redacted: {redacted}"

@@ -5,7 +5,7 @@ Shape (keys in this order, so it can be streamed and hashed on the way)::
     {"format": "lifeline.session-export", "version": 1, "exported_at": …,
      "tenant_id": …, "session_id": …, "last_seq": n,
      "events": [...], "snapshots": [...], "profile": {...} | null,
-     "redactions": {"email": 2, …}, "hashes": {"events": sha256, "snapshots": …, "profile": …}}
+     "redactions": {"api_key": 0, "email": 2, …}, "hashes": {"events": sha256, "snapshots": …, "profile": …}}
 
 Each section's hash is SHA-256 over its items' canonical JSON, one per line, so a
 tampered or truncated bundle is refused on import. Redaction happens before hashing;

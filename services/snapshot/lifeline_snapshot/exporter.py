@@ -28,7 +28,7 @@ from lifeline_snapshot.bundle import (
     to_new_events,
 )
 from lifeline_snapshot.clients import IngestApi, PeerApi
-from lifeline_snapshot.redaction import redact
+from lifeline_snapshot.redaction import KINDS, redact
 
 
 class Exporter:
@@ -63,7 +63,7 @@ class Exporter:
         redacted_profile = profile_hasher.add(None if profile is None else redact(profile, counts))
         hashes = {"events": events.hexdigest(), "snapshots": snapshots.hexdigest(),
                   "profile": profile_hasher.hexdigest()}
-        redactions = canonical(dict(sorted(counts.items())))
+        redactions = canonical({kind: counts.get(kind, 0) for kind in KINDS})
         yield (b'],"profile":' + redacted_profile + b',"redactions":' + redactions
                + b',"hashes":' + canonical(hashes) + b"}")
 

@@ -12,6 +12,7 @@ import orjson
 
 from lifeline_events import canonical_json, fold
 from lifeline_snapshot.bundle import validate_bundle
+from lifeline_snapshot.redaction import KINDS
 from lifeline_testing.processes import auth
 from lifeline_testing.snapshot_stack import (
     SnapshotStack,
@@ -67,7 +68,7 @@ async def test_export_redacts_every_kind_and_counts(stack: SnapshotStack) -> Non
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     bundle = orjson.loads(r.content)
     # each secret once in an event and once in the snapshot's recent turns; the label has one more e-mail
-    assert bundle["redactions"] == {**{kind: 2 for kind in SECRETS}, "email": 3}
+    assert bundle["redactions"] == {**{kind: 2 for kind in KINDS}, "email": 3}
     for secret in SECRETS.values():
         assert secret.split()[-1].encode() not in r.content, secret
     assert b"order #4411 on 2025-01-02 for $12.50" in r.content

@@ -69,7 +69,7 @@ async def test_export_includes_the_redacted_profile(stack: SnapshotStack, memory
     finally:
         await asyncio.to_thread(proc.kill)
     assert bundle["profile"] == {**PROFILE, "summary": "prefers e-mail: [redacted:email]"}
-    assert bundle["redactions"] == {"email": 1}
+    assert {k: v for k, v in bundle["redactions"].items() if v} == {"email": 1}
     assert seen == [f"Bearer {TEST_API_KEY}"]
 
 
