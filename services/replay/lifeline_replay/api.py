@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -48,6 +49,7 @@ async def recover_at_least(request: Request, tenant: str, session: str, min_seq:
     limit = app.settings.state_wait_max_s
     timeout = min(limit, timeout_ms / 1000) if timeout_ms else limit
     deadline = time.monotonic() + timeout
+    previous = -1
     while True:
         try:
             found: Recovered | None = await app.recovery.recover(tenant, session)
@@ -64,6 +66,9 @@ async def recover_at_least(request: Request, tenant: str, session: str, min_seq:
                 raise _not_found(session)
             raise ProblemError(504, "Timeout", f"the state reached seq {seq}, not min_seq {min_seq}, "
                                f"within {timeout:g}s", seq=seq, min_seq=min_seq, mode=found.mode)
+        if seq == previous:  # woken without progress: do not spin
+            await asyncio.sleep(min(remaining, 0.02))
+        previous = seq
         mode = found.mode if found else "log"
         await app.recovery.wait_beyond(tenant, session, seq, min(remaining, 1.0), mode)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +27,20 @@ from lifeline_servicekit import ReadinessCheck, create_app
 from lifeline_store import apply_migrations, create_pool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_API_KEY_IN_QUERY = re.compile(r"(api_key=)[^&\s\"]+")
+
+
+class _RedactApiKeys(logging.Filter):
+    """uvicorn logs every WebSocket's path with its query: never with an ?api_key= value."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_API_KEY_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+logging.getLogger("uvicorn.error").addFilter(_RedactApiKeys())
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per ingest read is noise
 log = structlog.get_logger("lifeline.replay")
 

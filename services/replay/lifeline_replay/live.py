@@ -41,16 +41,24 @@ class LiveFeed:
         return [(e.seq, e.to_json_bytes()) for e in events]
 
     async def _fill(self, cursor: int, entries: list[Entry], until: int | None = None) -> list[Entry]:
-        """`entries` preceded by the log's events for any hole after `cursor`; cut at a hole."""
+        """`entries` preceded by the log's events for any hole after `cursor`, cut at a hole.
+
+        At most a page of the hole is read per call; the caller comes back for the rest.
+        """
         first = entries[0][0] if entries else (until + 1 if until is not None else cursor + 1)
-        out = await self._log(cursor, first - 1) if first > cursor + 1 else []
-        if len(out) != first - 1 - cursor:
-            raise GapError(f"ingest's log has {len(out)} of events {cursor + 1}..{first - 1}")
-        out.extend(entries)
-        return out[: contiguous_after([seq for seq, _ in out], cursor)]
+        if first > cursor + 1:
+            upto = min(first - 1, cursor + PAGE)
+            from_log = await self._log(cursor, upto)
+            if len(from_log) != upto - cursor:
+                raise GapError(f"ingest's log has {len(from_log)} of events {cursor + 1}..{upto}")
+            if upto < first - 1:
+                return from_log
+            entries = [*from_log, *entries]
+        return entries[: contiguous_after([seq for seq, _ in entries], cursor)]
 
     async def backlog(self, cursor: int, until: int) -> list[Entry]:
-        """Events (cursor, until] without waiting: what a reconnecting client missed."""
+        """Up to a page of events (cursor, until], without waiting: what a client missed."""
+        until = min(until, cursor + PAGE)
         if until <= cursor:
             return []
         entries: list[Entry] = []

@@ -11,6 +11,7 @@ while readers fall back to ingest's log (the recovery ladder).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -61,10 +62,13 @@ class ReplayProjector:
             if snapshot_due(event.seq, self._every):
                 snapshots.append((event, _folded(event, state)))
         head = _folded(events[-1], state)
-        await self._hot.write(key.tenant_id, key.session_id, [(e.seq, e.to_json_bytes()) for e in events],
-                              head, snapshots[-1][1] if snapshots else None)
-        await store.save_head(conn, key.tenant_id, key.session_id, head.seq, head.state.decode(),
-                              events[-1].recorded_at)
+        # Redis and PostgreSQL in parallel: both finish before the commit, and a failure of
+        # either rolls the batch back (Redis being ahead of the checkpoint is harmless)
+        await asyncio.gather(
+            self._hot.write(key.tenant_id, key.session_id, [(e.seq, e.to_json_bytes()) for e in events],
+                            head, snapshots[-1][1] if snapshots else None),
+            store.save_head(conn, key.tenant_id, key.session_id, head.seq, head.state.decode(),
+                            events[-1].recorded_at))
         for event, snap in snapshots:
             await store.save_snapshot(conn, key.tenant_id, key.session_id, snap.seq, snap.state.decode(),
                                       hashlib.sha256(snap.state).hexdigest(), event.recorded_at, self._keep)

@@ -43,7 +43,7 @@ async def save_head(conn: asyncpg.Connection, tenant: str, session: str, seq: in
     with wrap_errors("write replay head"):
         await conn.execute(
             "INSERT INTO replay.sessions (tenant_id, session_id, seq, state, recorded_at) "
-            "VALUES ($1, $2, $3, $4::text::jsonb, $5) ON CONFLICT (tenant_id, session_id) DO UPDATE "
+            "VALUES ($1, $2, $3, $4::text::json, $5) ON CONFLICT (tenant_id, session_id) DO UPDATE "
             "SET seq = EXCLUDED.seq, state = EXCLUDED.state, recorded_at = EXCLUDED.recorded_at, "
             "updated_at = now()", tenant, session, seq, state_json, recorded_at)
 

@@ -130,7 +130,7 @@ async def _serve(ws: WebSocket, session: str) -> None:
     feed = LiveFeed(app.hot, app.ingest, principal.tenant, session, block_ms=app.settings.ws_block_ms,
                     poll_s=app.settings.ws_log_poll_s)
     cursor = found.seq if last_seq is None else last_seq
-    if cursor < found.seq:
+    while cursor < found.seq:
         for seq, body in await feed.backlog(cursor, found.seq):
             await _send(ws, event_message(seq, body))
             cursor = seq

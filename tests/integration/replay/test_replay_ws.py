@@ -74,7 +74,8 @@ async def test_reconnect_from_before_the_trimmed_stream_is_filled_from_the_log(s
 
 
 async def test_browser_auth_forms_are_accepted(stack, http) -> None:
-    """A `bearer.<key>` subprotocol (answered with lifeline.v1) and ?api_key= both authenticate."""
+    """A `bearer.<key>` subprotocol (answered with lifeline.v1) and ?api_key= both authenticate,
+    and the key never reaches the log."""
     session = new_session()
     await post_turns(http, stack.ingest.url, session, 1, 2)
     async with open_ws(stack.replay.url, session, key=None,
@@ -86,6 +87,7 @@ async def test_browser_auth_forms_are_accepted(stack, http) -> None:
         assert sync["type"] == "RECOVERY_SYNC"
         if sync["seq"] < 2:  # the projection may not have applied the last write yet
             assert await recv_events_until(ws, 2) == list(range(sync["seq"] + 1, 3))
+    assert f"api_key={TEST_API_KEY}" not in stack.replay.log_path.read_text(errors="replace")
 
 
 @pytest.mark.parametrize(("key", "query", "code"), [

@@ -1,10 +1,12 @@
 -- replay's durable copy of each session's folded state (the head, written in the same
--- transaction as the projection checkpoint) and its periodic snapshots.
+-- transaction as the projection checkpoint) and its periodic snapshots. The head is
+-- rewritten with every applied batch, so it is `json` (stored as sent, only checked),
+-- not `jsonb` (parsed and rebuilt on every write).
 CREATE TABLE replay.sessions (
     tenant_id   text        NOT NULL,
     session_id  text        NOT NULL,
     seq         bigint      NOT NULL,
-    state       jsonb       NOT NULL,
+    state       json        NOT NULL,
     recorded_at timestamptz,
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, session_id)
