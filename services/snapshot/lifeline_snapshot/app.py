@@ -83,8 +83,7 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
             return True, "ok"
 
         async def ingest() -> tuple[bool, str]:
-            ok = await app.state.healer.ping()
-            return ok, "ok" if ok else f"ingest at {settings.ingest_url} does not answer"
+            return await app.state.ingest.check_key()
 
         # Without ingest, snapshots still fold from the bus; restore/export/WAL answer 503.
         return [ReadinessCheck("database", database), ReadinessCheck("bus", bus),

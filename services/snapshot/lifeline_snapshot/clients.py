@@ -76,6 +76,18 @@ class IngestApi:
         return await self._read(f"/v1/sessions/{session}/wal", tenant, "read WAL",
                                 after_seq=after_seq, limit=limit)
 
+    async def check_key(self) -> tuple[bool, str]:
+        """Is ingest up, and does it accept our service key? (for readiness)"""
+        if not self._service:
+            return False, "LIFELINE_SERVICE_API_KEY is not set: cannot read ingest's log"
+        try:
+            r = await self._http.get("/v1/sessions/--readiness-probe--", headers=self._service)
+        except httpx.HTTPError as exc:
+            return False, f"ingest unreachable: {exc!r}"
+        if r.status_code in (401, 403):
+            return False, f"ingest refuses the service key ({r.status_code})"
+        return r.status_code in (200, 404), f"ingest answered {r.status_code}"
+
     async def repair(self, tenant: str, session: str, from_seq: int) -> dict[str, Any]:
         body = {"dry_run": False, "tenant_id": tenant, "session_id": session, "from_seq": from_seq}
         r = await self._call("POST", "/v1/admin/wal/repair", "WAL repair", json=body, headers=self._service)

@@ -37,6 +37,7 @@ class SnapshotProjector:
         self._every = every
         self._keep = keep
         self._ingest = ingest
+        self._to_announce: set[SessionKey] = set()
         self.projection = Projection(pool, schema="snapshot", name="snapshot", apply=self.apply,
                                      ingest=ingest, after_commit=self.after_commit)
 
@@ -53,6 +54,7 @@ class SnapshotProjector:
                 took |= await self._take(conn, key, state, trigger)
         await store.save_state(conn, key.tenant_id, key.session_id, state.seq, state.model_dump(mode="json"))
         if took:
+            self._to_announce.add(key)
             RETAINED.labels("count").inc(await store.retain_newest(conn, key.tenant_id, key.session_id,
                                                                    self._keep))
 
@@ -65,7 +67,14 @@ class SnapshotProjector:
         return created
 
     async def after_commit(self, key: SessionKey, events: Sequence[Event]) -> None:
-        await self._announcer.announce(tenant=key.tenant_id, session=key.session_id)
+        """Announce what this batch stored; a batch that took no snapshot costs no query.
+
+        (If the transaction rolled back after `apply` marked a session, the next commit
+        for it makes one needless query; the periodic job covers anything missed.)
+        """
+        if key in self._to_announce:
+            self._to_announce.discard(key)
+            await self._announcer.announce(tenant=key.tenant_id, session=key.session_id)
 
     async def catch_up(self, key: SessionKey) -> None:
         """Apply what ingest's log has beyond our checkpoint (best effort).

@@ -105,3 +105,20 @@ async def test_periodic_job_applies_count_retention(stack: SnapshotStack) -> Non
         return [r["at_seq"] for r in await snapshot_rows(stack.database_url, session)] == [3, 4, 5, 6]
 
     await eventually(trimmed, what="the 4 newest snapshots kept")
+
+
+async def test_readiness_reports_a_rejected_service_key_as_degraded(stack: SnapshotStack, tmp_path) -> None:
+    """/ready stays up (the fold runs from the bus) but names ingest refusing the service key."""
+    proc = snapshot_process(stack.database_url, stack.bus_url, stack.ingest.url, tmp_path,
+                            service_api_key="not-a-key")
+    await asyncio.to_thread(proc.start)
+    try:
+        async with httpx.AsyncClient(base_url=proc.url) as c:
+            body = (await c.get("/ready")).json()
+        async with httpx.AsyncClient(base_url=stack.snapshot.url) as c:
+            healthy = (await c.get("/ready")).json()
+    finally:
+        await asyncio.to_thread(proc.kill)
+    assert body["status"] == "degraded" and body["degraded"] == ["ingest"]
+    assert "refuses the service key (401)" in body["checks"]["ingest"]["detail"]
+    assert healthy["status"] == "ready" and all(c["ok"] for c in healthy["checks"].values())
