@@ -16,6 +16,8 @@ from lifeline_testing.replay_stack import ReplayStack, ingest_process, replay_pr
 
 SNAPSHOT_EVERY = 10
 """Small, so that short test sessions cross several snapshots and trims."""
+UNREACHABLE_MEMORY = "http://127.0.0.1:9"
+"""A memory service that never answers: context windows must come without the bias."""
 
 
 def redis_db(server: RunningServer, db: int) -> str:
@@ -34,7 +36,8 @@ async def stack(module_database: str, redis_server: RunningServer,
     await client.flushdb()
     await client.aclose()
     running = start_stack(module_database, url, url, log_dir=tmp_path_factory.mktemp("replay-stack"),
-                          replay_env={"snapshot_every": str(SNAPSHOT_EVERY), "snapshot_keep": "50"})
+                          replay_env={"snapshot_every": str(SNAPSHOT_EVERY), "snapshot_keep": "50",
+                                      "memory_url": UNREACHABLE_MEMORY})
     yield running
     running.kill()
 

@@ -84,3 +84,34 @@ async def recv_events_until(ws: ClientConnection, last_seq: int, timeout: float 
         assert message["event"]["seq"] == message["seq"]
         seqs.append(message["seq"])
     return seqs
+
+
+class FakeMemory:
+    """A stand-in memory service (another team's, not a database): answers every
+    request with `body` and records the request lines it saw."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = orjson.dumps(body)
+        self.requests: list[str] = []
+        self._server: asyncio.AbstractServer | None = None
+
+    async def __aenter__(self) -> FakeMemory:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.requests.append(head.split(b"\r\n", 1)[0].decode())
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                     + f"Content-Length: {len(self.body)}\r\n\r\n".encode() + self.body)
+        await writer.drain()
+        writer.close()

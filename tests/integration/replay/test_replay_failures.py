@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import httpx
-import orjson
+import pytest
+from websockets.exceptions import ConnectionClosed
 
 from lifeline_events import canonical_json
 from lifeline_testing.processes import auth
-from lifeline_testing.replay_stack import oracle, replay_state
+from lifeline_testing.replay_stack import oracle
 from lifeline_testing.waiting import eventually
 
-from .helpers import assert_state_matches_log, new_session, open_ws, post_turns, recv, wait_mode
+from .helpers import FakeMemory, assert_state_matches_log, new_session, open_ws, post_turns, recv, wait_mode
 
 
 async def test_sigkill_while_writing_then_restart_converges_to_the_fold_of_the_log(
@@ -50,15 +52,20 @@ async def test_sigkill_while_writing_then_restart_converges_to_the_fold_of_the_l
 async def test_ladder_redis_down_then_ingest_down_then_redis_back(
         fresh_database, redis_url, disposable_server, processes) -> None:
     """Redis down → mode log (still the fold of the log, live events still flow); ingest down
-    too → mode cold (stale); Redis back → mode replay again, without a restart."""
+    too → mode cold (stale, with the long-term profile); Redis back → mode replay again,
+    without a restart; SIGTERM then closes sockets and shuts down cleanly."""
     start_ingest, start_replay = processes
     hot = disposable_server("redis")
     ingest = start_ingest(fresh_database, redis_url)
-    replay = start_replay(fresh_database, redis_url, hot.url + "/0", ingest.url)
+    memory = await FakeMemory({"focus": [{"text": "practise handling price objections"}]}).__aenter__()
+    replay = start_replay(fresh_database, redis_url, hot.url + "/0", ingest.url, memory_url=memory.url)
     session = new_session("ladder")
     async with httpx.AsyncClient(timeout=30) as http:
         last = await post_turns(http, ingest.url, session, 1, 12)
         await wait_mode(http, replay.url, session, "replay", last)
+        r = await http.get(f"{replay.url}/v1/sessions/{session}/context", headers=auth())
+        assert "practise handling price objections" in r.json()["messages"][0]["content"]
+        assert memory.requests[-1].startswith("GET /v1/persons/p-1/bias?tenant_id=default")
 
         await hot.akill()
         last = await post_turns(http, ingest.url, session, 13, 3)
@@ -74,6 +81,7 @@ async def test_ladder_redis_down_then_ingest_down_then_redis_back(
         ingest.kill()
         body = await wait_mode(http, replay.url, session, "cold")
         assert body["staleness"]["stale"] is True and body["seq"] <= last and body["state"]["session_id"]
+        assert body["profile"] == {"focus": [{"text": "practise handling price objections"}]}
         r = await http.get(f"{replay.url}/ready")
         assert r.status_code == 200 and {"redis", "ingest"} <= set(r.json()["degraded"])
 
@@ -83,4 +91,9 @@ async def test_ladder_redis_down_then_ingest_down_then_redis_back(
         async with open_ws(replay.url, session) as ws:
             sync = await recv(ws)
             assert sync["mode"] == "replay" and sync["seq"] == last
-        assert orjson.loads((await replay_state(http, replay.url, session)).content)["mode"] == "replay"
+            code = await asyncio.to_thread(replay.terminate)
+            with pytest.raises(ConnectionClosed):
+                await recv(ws)
+    # uvicorn re-raises the signal once its shutdown is complete: ended by SIGTERM, not crashed
+    assert code in (0, -signal.SIGTERM) and '"shutdown.done"' in replay.tail(), replay.tail()
+    await memory.__aexit__()
