@@ -10,11 +10,17 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from lifeline_bus import create_bus
 from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_projection import IngestClient
-from lifeline_servicekit import ReadinessCheck, create_app
+from lifeline_servicekit import (
+    ReadinessCheck,
+    bus_check,
+    bus_from_settings,
+    create_app,
+    database_check,
+    open_database,
+)
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.api import router as snapshot_router
 from lifeline_snapshot.api_export import router as export_router
@@ -24,7 +30,6 @@ from lifeline_snapshot.exporter import Exporter
 from lifeline_snapshot.handlers import SnapshotProjector
 from lifeline_snapshot.maintenance import Maintenance
 from lifeline_snapshot.settings import SnapshotSettings
-from lifeline_store import apply_migrations, create_pool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.snapshot")
@@ -35,12 +40,8 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
-                                 application_name="lifeline-snapshot")
-        await apply_migrations(pool, "snapshot", MIGRATIONS)
-        bus = create_bus(settings.effective_bus_url, consumer=f"snapshot-{settings.instance_id}",
-                         partitions=settings.bus_partitions, graceful_timeout=settings.shutdown_grace_s,
-                         reclaim_idle_ms=settings.bus_reclaim_idle_ms)
+        pool = await open_database(settings, "snapshot", MIGRATIONS)
+        bus = bus_from_settings(settings, "snapshot")
         bus.declare(TOPIC_LIFECYCLE)
         healer = IngestClient(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
         ingest = IngestApi(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
@@ -71,22 +72,11 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
             log.info("shutdown.done")
 
     def readiness(app: FastAPI) -> list[ReadinessCheck]:
-        async def database() -> tuple[bool, str]:
-            await app.state.pool.fetchval("SELECT 1")
-            return True, "ok"
-
-        async def bus() -> tuple[bool, str]:
-            if not await app.state.bus.ping():
-                return False, "bus does not answer ping"
-            if not app.state.bus.consumers_running():
-                return False, "bus answers but a consumer is not running"
-            return True, "ok"
-
         async def ingest() -> tuple[bool, str]:
             return await app.state.ingest.check_key()
 
         # Without ingest, snapshots still fold from the bus; restore/export/WAL answer 503.
-        return [ReadinessCheck("database", database), ReadinessCheck("bus", bus),
+        return [database_check(lambda: app.state.pool), bus_check(lambda: app.state.bus, critical=True),
                 ReadinessCheck("ingest", ingest, critical=False)]
 
     return create_app(service="snapshot", settings=settings, lifespan=lifespan,

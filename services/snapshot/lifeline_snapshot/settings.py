@@ -26,6 +26,4 @@ class SnapshotSettings(ServiceSettings):
     export_page_events: int = 1000
     """Events read from ingest's log per request while exporting (ingest's maximum is 1000)."""
     consumer_max_records: int = 500
-    bus_partitions: int = 8
-    bus_reclaim_idle_ms: int = 15_000
     http_timeout_s: float = 10.0
