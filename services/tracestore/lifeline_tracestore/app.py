@@ -31,8 +31,8 @@ log = structlog.get_logger("lifeline.tracestore")
 
 def ingest_key(settings: TraceStoreSettings) -> str:
     """The key trace-store reads ingest's log with: its own, else the first admin key it knows."""
-    if settings.ingest_api_key:
-        return settings.ingest_api_key
+    if settings.service_api_key:
+        return settings.service_api_key
     return next((k for k, g in settings.api_keys.items() if "admin" in g.scopes), "")
 
 

@@ -21,6 +21,6 @@ class TraceStoreSettings(ServiceSettings):
     trace_stream_max_events: int = Field(10_000, ge=1)
     trace_consumer_max_records: int = Field(500, ge=1, le=10_000)
     ingest_url: str = Field("http://127.0.0.1:8001", description="ingest's log, to heal gaps")
-    ingest_api_key: str = Field("", description="admin key for ingest; default: the first admin key "
-                                              "in LIFELINE_API_KEYS")
+    service_api_key: str = Field("", description="admin key for ingest's log; default: the first admin "
+                                               "key in LIFELINE_API_KEYS")
     bus_lag_interval_s: float = Field(5.0, gt=0, description="how often consumer lag is measured")
