@@ -110,7 +110,7 @@ def import_session(
 def replay(
     ctx: typer.Context,
     session: str,
-    until_seq: Annotated[int | None, typer.Option(min=0, help="stop at this seq")] = None,
+    until_seq: Annotated[int | None, typer.Option(min=1, help="the state after this seq")] = None,
     at: Annotated[str | None, typer.Option(help="state as of this time (ISO 8601)")] = None,
 ) -> None:
     """Time travel: the session's state at a seq or a time (replay service)."""
@@ -120,7 +120,7 @@ def replay(
         with c.replay() as api:
             return api.json("POST", f"/v1/sessions/{session}/replay", json=body)
 
-    run(ctx, action, render.emit_json)
+    run(ctx, action, _show_state)
 
 
 @app.command()
@@ -131,7 +131,17 @@ def state(ctx: typer.Context, session: str) -> None:
         with c.replay() as api:
             return api.json("GET", f"/v1/sessions/{session}/state")
 
-    run(ctx, action, render.emit_json)
+    run(ctx, action, _show_state)
+
+
+def _show_state(doc: dict[str, Any]) -> None:
+    """A one-line summary, then the state itself (as JSON: it is nested data)."""
+    state = doc.get("state") or {}
+    render.out.print(
+        f"{doc.get('session_id')} at seq {doc.get('seq')} (from {doc.get('mode')}): "
+        f"stage {state.get('stage')}, {state.get('turn_count', 0)} turns"
+    )
+    render.emit_json(state)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from lifeline_servers import RunningServer
 from lifeline_testing.snapshot_stack import SnapshotStack, start_stack_async
 
-MODULE_REDIS_DB = 5
+MODULE_REDIS_DB = 6
 """The module-wide stack's own Redis db, so tests that flush db 0 cannot disturb it."""
 
 MODULE_SETTINGS = {"snapshot_keep": "4", "export_max_mb": "1", "export_stream_after_events": "40",
