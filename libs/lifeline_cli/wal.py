@@ -14,6 +14,27 @@ wal_app = typer.Typer(
 )
 
 
+def _show_wal(body: dict[str, Any]) -> None:
+    names = list(body["projections"])
+    rows = [
+        (
+            e["seq"],
+            e["event_type"],
+            e["turn_id"],
+            render.mark(e["published"]),
+            *(render.mark(e["applied"][n]) for n in names),
+        )
+        for e in body["entries"]
+    ]
+    render.table(
+        f"WAL of {body['session_id']} (last seq {body['last_seq']})",
+        ["seq", "type", "turn", "published", *names],
+        rows,
+    )
+    for name, p in body["projections"].items():
+        render.out.print(f"{name}: {p['status']}, at seq {p['last_seq']}")
+
+
 @wal_app.command("list")
 def wal_list(
     ctx: typer.Context,
@@ -29,26 +50,7 @@ def wal_list(
                 "GET", f"/v1/sessions/{session}/wal", params={"after_seq": after_seq, "limit": limit}
             )
 
-    def show(body: dict[str, Any]) -> None:
-        names = list(body["projections"])
-        render.table(
-            f"WAL of {session} (last seq {body['last_seq']})",
-            ["seq", "type", "turn", "published", *names],
-            [
-                (
-                    e["seq"],
-                    e["event_type"],
-                    e["turn_id"],
-                    render.mark(e["published"]),
-                    *(render.mark(e["applied"][n]) for n in names),
-                )
-                for e in body["entries"]
-            ],
-        )
-        for name, p in body["projections"].items():
-            render.out.print(f"{name}: {p['status']}, at seq {p['last_seq']}")
-
-    run(ctx, action, show)
+    run(ctx, action, _show_wal)
 
 
 @wal_app.command("reconcile")

@@ -35,40 +35,47 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.snapshot")
 
 
+async def _wire(app: FastAPI, settings: SnapshotSettings) -> None:
+    """Open the adapters and put everything the routes and the shutdown need on `app.state`."""
+    pool = await open_database(settings, "snapshot", MIGRATIONS)
+    bus = bus_from_settings(settings, "snapshot")
+    bus.declare(TOPIC_LIFECYCLE)
+    healer = IngestClient(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
+    ingest = IngestApi(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
+    peers = PeerApi(settings.replay_url, settings.memory_url)
+    announcer = Announcer(pool, bus)
+    projector = SnapshotProjector(pool, announcer, every=settings.snapshot_every, keep=settings.snapshot_keep,
+                                  ingest=healer)
+    await projector.projection.ensure_schema()
+    bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
+    app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
+    app.state.ingest, app.state.peers, app.state.clients = ingest, peers, (healer, ingest, peers)
+    app.state.exporter = Exporter(pool, ingest, peers, page=settings.export_page_events)
+    app.state.maintenance = Maintenance(pool, announcer, interval_s=settings.maintenance_interval_s,
+                                        max_age_days=settings.snapshot_max_age_days,
+                                        keep=settings.snapshot_keep)
+
+
 def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
     settings = settings or SnapshotSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await open_database(settings, "snapshot", MIGRATIONS)
-        bus = bus_from_settings(settings, "snapshot")
-        bus.declare(TOPIC_LIFECYCLE)
-        healer = IngestClient(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
-        ingest = IngestApi(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
-        peers = PeerApi(settings.replay_url, settings.memory_url)
-        announcer = Announcer(pool, bus)
-        projector = SnapshotProjector(pool, announcer, every=settings.snapshot_every,
-                                      keep=settings.snapshot_keep, ingest=healer)
-        await projector.projection.ensure_schema()
-        bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
-        maintenance = Maintenance(pool, announcer, interval_s=settings.maintenance_interval_s,
-                                  max_age_days=settings.snapshot_max_age_days, keep=settings.snapshot_keep)
-        app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
-        app.state.ingest, app.state.peers, app.state.healer = ingest, peers, healer
-        app.state.exporter = Exporter(pool, ingest, peers, page=settings.export_page_events)
-        app.state.maintenance = maintenance
-        bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
-        maintenance.start()
+        await _wire(app, settings)
+        state = app.state
+        # the API answers while the bus is away; readiness says so until the consumer runs
+        bus_starter = asyncio.create_task(start_when_available(state.bus), name="bus-starter")
+        state.maintenance.start()
         try:
             yield
         finally:
             log.info("shutdown.draining")
             bus_starter.cancel()
-            await maintenance.stop()
-            await bus.stop()
-            for client in (healer, ingest, peers):
+            await state.maintenance.stop()
+            await state.bus.stop()  # stop taking records; in-flight batches finish and ack
+            for client in state.clients:
                 await client.aclose()
-            await pool.close()
+            await state.pool.close()
             log.info("shutdown.done")
 
     def readiness(app: FastAPI) -> list[ReadinessCheck]:
