@@ -52,7 +52,7 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def projection(stack: SnapshotStack) -> None:
+async def projection(stack: SnapshotStack) -> float:
     sessions, per = 20, int(500 * SCALE) // 100 * 100 or 100
     start = time.perf_counter()
     await asyncio.gather(*(append(stack.ingest.url, f"p-{s}", turns(1, per)) for s in range(sessions)))
@@ -83,9 +83,10 @@ async def projection(stack: SnapshotStack) -> None:
         f"{(done - accepted) * 1000:.0f} ms after the last accept; "
         f"pure fold {pure:,.0f} ev/s; service/pure = {service / pure:.2f}"
     )
+    return pure
 
 
-async def backlog(stack: SnapshotStack) -> None:
+async def backlog(stack: SnapshotStack, pure: float) -> None:
     """Snapshot down while 10,000 events are logged; then the catch-up rate from the bus backlog."""
     sessions, per = 20, int(500 * SCALE) // 100 * 100 or 100
     await asyncio.to_thread(stack.snapshot.kill)
@@ -105,9 +106,10 @@ async def backlog(stack: SnapshotStack) -> None:
     finally:
         await conn.close()
     span = (row["last"] - row["first"]).total_seconds()
+    rate = sessions * per / span
     print(
-        f"[1b] backlog of {sessions * per} events after a restart: folded+snapshotted at "
-        f"{sessions * per / span:,.0f} ev/s (first to last checkpoint commit, {span * 1000:.0f} ms)"
+        f"[1b] backlog of {sessions * per} events after a restart: folded+snapshotted at {rate:,.0f} ev/s "
+        f"(first to last checkpoint commit, {span * 1000:.0f} ms); backlog/pure fold = {rate / pure:.2f}"
     )
 
 
@@ -179,8 +181,8 @@ async def main() -> None:
             export_stream_after_events="1000",
             export_max_mb="200",
         )
-        await projection(stack)
-        await backlog(stack)
+        pure = await projection(stack)
+        await backlog(stack, pure)
         await latencies(stack)
         await export_import(stack)
     finally:
