@@ -59,6 +59,7 @@ class KafkaBus:
                                    logger=logging.getLogger("lifeline.faststream"),
                                    log_level=logging.DEBUG)
         self._topics: set[str] = {DLQ_TOPIC}
+        self._consumed: list[tuple[str, str]] = []
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._client_id = client_id

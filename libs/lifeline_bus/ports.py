@@ -18,6 +18,10 @@ class Bus(Protocol):
 
     kind: str
 
+    @property
+    def consumed(self) -> list[tuple[str, str]]:
+        """(topic, group) of every registered consumer."""
+
     def consume(self, topic: str, group: str, handler: BatchHandler, *,
                 max_records: int = 500) -> None:
         """Register a consumer group (before `start`); it reads the topic from its start."""

@@ -128,6 +128,11 @@ class RedisStreamsBus:
                 return
             await settle(handler, [delivery], dead_letter=dead_letter, stopping=self._stopping)
 
+    @property
+    def consumed(self) -> list[tuple[str, str]]:
+        """(topic, group) of every registered consumer, for lag monitoring."""
+        return list(self._groups)
+
     def declare(self, *topics: str) -> None:
         """Streams need no declaration: XADD creates them."""
 

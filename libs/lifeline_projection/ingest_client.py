@@ -43,6 +43,10 @@ class IngestClient:
                 return out
             if r.status_code >= 500:
                 raise IngestUnavailableError(f"ingest answered {r.status_code}")
+            if r.status_code in (401, 403):
+                # a configuration fault, not bad data: retry (and show in readiness) rather
+                # than dead-letter the events that needed healing
+                raise IngestUnavailableError(f"ingest rejected the service key ({r.status_code})")
             r.raise_for_status()
             batch = [Event.from_json(e) for e in r.json()["events"]]
             out.extend(batch)

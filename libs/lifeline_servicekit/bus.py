@@ -1,6 +1,7 @@
 """The bus a service gets from its settings, named after the service in its groups."""
 
 from lifeline_bus import Bus, create_bus
+from lifeline_bus.lag import LagMonitor
 from lifeline_servicekit.settings import ServiceSettings
 
 
@@ -13,3 +14,8 @@ def bus_from_settings(settings: ServiceSettings, service: str) -> Bus:
         reclaim_idle_ms=settings.bus_reclaim_idle_ms,
         session_timeout_ms=settings.kafka_session_timeout_ms,
     )
+
+
+def lag_monitor(settings: ServiceSettings, bus: Bus) -> LagMonitor:
+    """Lag gauges for every consumer registered on `bus` (call after `consume`)."""
+    return LagMonitor(settings.effective_bus_url, bus.consumed, interval_s=settings.lag_interval_s)

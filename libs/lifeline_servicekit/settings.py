@@ -46,6 +46,7 @@ class ServiceSettings(BaseSettings):
     bus_partitions: int = 8
     bus_reclaim_idle_ms: int = 15_000
     kafka_session_timeout_ms: int = 10_000
+    lag_interval_s: float = 5.0
 
     @field_validator("api_keys", mode="before")
     @classmethod

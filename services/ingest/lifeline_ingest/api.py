@@ -65,7 +65,8 @@ async def append_events(
     try:
         batch = parse_batch(body, session_id=session_id, tenant_id=principal.tenant,
                             max_event_bytes=settings.max_event_bytes,
-                            max_batch_events=settings.max_batch_events)
+                            max_batch_events=settings.max_batch_events,
+                            max_restore_bytes=settings.max_restore_event_bytes)
     except IntakeError as exc:
         EVENTS.labels("rejected", "http").inc()
         raise ProblemError(exc.status, "Invalid events" if exc.status == 422 else "Payload too large",

@@ -24,6 +24,7 @@ from lifeline_servicekit import (
     bus_from_settings,
     create_app,
     database_check,
+    lag_monitor,
     open_database,
 )
 
@@ -47,6 +48,8 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             bus.consume(TOPIC_TURNS, "ingest", TurnsHandler(
                 committer, default_tenant=settings.default_tenant,
                 max_event_bytes=settings.max_event_bytes), max_records=settings.turns_max_records)
+        lag = lag_monitor(settings, bus)
+        lag.start()
         app.state.pool, app.state.bus = pool, bus
         app.state.committer, app.state.relay = committer, relay
         log.info("wal.repair.startup", **await store.outbox_report(pool))
@@ -62,6 +65,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             await bus.stop()          # stop taking records; in-flight batches finish and ack
             await committer.stop()    # every accepted request is committed and answered
             await relay.stop()
+            await lag.stop()
             await pool.close()
             log.info("shutdown.done")
 

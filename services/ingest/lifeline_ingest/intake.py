@@ -33,8 +33,15 @@ def _prefixed(prefix: str, exc: EventValidationError) -> list[dict[str, str]]:
     return [{"field": f"{prefix}{e['loc']}".rstrip("."), "msg": e["msg"]} for e in exc.errors]
 
 
+def _limit(raw: Any, max_event_bytes: int, max_restore_bytes: int) -> int:
+    """`session.restored` carries a whole session state, so it gets its own, larger limit."""
+    if isinstance(raw, dict) and raw.get("event_type") == "session.restored":
+        return max(max_event_bytes, max_restore_bytes)
+    return max_event_bytes
+
+
 def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes: int,
-                max_batch_events: int) -> Batch:
+                max_batch_events: int, max_restore_bytes: int = 0) -> Batch:
     """Validate an HTTP body: one event, or `{"events": [...], "expected_seq": n}`."""
     try:
         doc: Any = orjson.loads(body)
@@ -60,10 +67,10 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
                           [{"field": "events", "msg": f"more than {max_batch_events} events"}])
     events, errors = [], []
     for i, raw in enumerate(raw_events):
-        size = len(orjson.dumps(raw))
-        if size > max_event_bytes:
-            raise IntakeError(413, f"events.{i} is {size} bytes; the limit is {max_event_bytes}",
-                              [{"field": f"events.{i}", "msg": f"event larger than {max_event_bytes} bytes"}])
+        size, limit = len(orjson.dumps(raw)), _limit(raw, max_event_bytes, max_restore_bytes)
+        if size > limit:
+            raise IntakeError(413, f"events.{i} is {size} bytes; the limit is {limit}",
+                              [{"field": f"events.{i}", "msg": f"event larger than {limit} bytes"}])
         if isinstance(raw, dict) and raw.get("tenant_id") not in (None, tenant_id):
             errors.append({"field": f"events.{i}.tenant_id",
                            "msg": "does not match the API key's tenant"})

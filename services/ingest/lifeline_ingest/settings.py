@@ -9,6 +9,7 @@ class IngestSettings(ServiceSettings):
     port: int = 8001
     workers: int = 1
     max_event_bytes: int = 64 * 1024
+    max_restore_event_bytes: int = 1024 * 1024
     max_batch_events: int = 1000
     max_batch_bytes: int = 5 * 1024 * 1024
     commit_max_events: int = 2000
