@@ -19,6 +19,7 @@ from lifeline_servicekit import (
     bus_from_settings,
     create_app,
     database_check,
+    lag_monitor,
     open_database,
 )
 from lifeline_snapshot.announcer import Announcer
@@ -48,6 +49,7 @@ async def _wire(app: FastAPI, settings: SnapshotSettings) -> None:
                                   ingest=healer)
     await projector.projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
+    app.state.lag = lag_monitor(settings, bus)
     app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
     app.state.ingest, app.state.peers, app.state.clients = ingest, peers, (healer, ingest, peers)
     app.state.exporter = Exporter(pool, ingest, peers, page=settings.export_page_events)
@@ -66,12 +68,14 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
         # the API answers while the bus is away; readiness says so until the consumer runs
         bus_starter = asyncio.create_task(start_when_available(state.bus), name="bus-starter")
         state.maintenance.start()
+        state.lag.start()
         try:
             yield
         finally:
             log.info("shutdown.draining")
             bus_starter.cancel()
             await state.maintenance.stop()
+            await state.lag.stop()
             await state.bus.stop()  # stop taking records; in-flight batches finish and ack
             for client in state.clients:
                 await client.aclose()
