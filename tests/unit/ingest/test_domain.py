@@ -69,6 +69,15 @@ def test_event_id_of_another_session_is_refused():
         plan_append(cursor, [event], expected_seq=None, now=NOW, new_id=_ids())
 
 
+def test_planned_rows_equal_validated_events():
+    """Rows built without re-validation serialize exactly as fully validated events do."""
+    from lifeline_events import Event
+
+    rows, _ = plan_append(SessionCursor("d", "s", 0), [turn(1, "Price of veneers?")], expected_seq=None,
+                          now=NOW, new_id=_ids(), traceparent=f"00-{'a' * 32}-{'b' * 16}-01")
+    assert Event.from_json(rows[0].to_json_bytes()).to_json_bytes() == rows[0].to_json_bytes()
+
+
 def test_turns_are_scored_at_ingest():
     """Every logged turn carries a salience so every projection folds the same score."""
     rows, _ = plan_append(SessionCursor("d", "s", 0), [turn(1, "What does it cost?")],
