@@ -12,7 +12,6 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from lifeline_bus import create_bus
 from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS
 from lifeline_projection import IngestClient, Projection
@@ -23,8 +22,15 @@ from lifeline_replay.projector import ReplayProjector
 from lifeline_replay.recovery import Recovery
 from lifeline_replay.settings import ReplaySettings
 from lifeline_replay.ws import router as ws_router
-from lifeline_servicekit import ReadinessCheck, create_app
-from lifeline_store import apply_migrations, create_pool
+from lifeline_servicekit import (
+    ReadinessCheck,
+    bus_check,
+    bus_from_settings,
+    create_app,
+    database_check,
+    lag_monitor,
+    open_database,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _API_KEY_IN_QUERY = re.compile(r"(api_key=)[^&\s\"]+")
@@ -50,9 +56,7 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
-                                 application_name="lifeline-replay")
-        await apply_migrations(pool, "replay", MIGRATIONS)
+        pool = await open_database(settings, "replay", MIGRATIONS)
         hot = HotStore(settings.redis_url, timeout_s=settings.redis_timeout_s, retry_s=settings.redis_retry_s,
                        ttl_s=settings.hot_ttl_s, max_blocking=settings.ws_max_connections + 50)
         key = settings.service_api_key
@@ -65,10 +69,10 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
         projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
                                 after_commit=projector.after_commit)
         await projection.ensure_schema()
-        bus = create_bus(settings.effective_bus_url, consumer=f"replay-{settings.instance_id}",
-                         graceful_timeout=settings.shutdown_grace_s,
-                         reclaim_idle_ms=settings.bus_reclaim_idle_ms)
+        bus = bus_from_settings(settings, "replay")
         bus.consume(TOPIC_EVENTS, "replay", projection, max_records=settings.projection_max_records)
+        lag = lag_monitor(settings, bus)
+        lag.start()
         app.state.pool, app.state.hot, app.state.ingest, app.state.memory = pool, hot, ingest, memory
         app.state.bus, app.state.projection = bus, projection
         app.state.recovery = Recovery(hot, pool, ingest, memory)
@@ -83,6 +87,7 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
             bus_starter.cancel()
             redis_monitor.cancel()
             await bus.stop()
+            await lag.stop()
             await hot.aclose()
             await ingest.aclose()
             if memory is not None:
@@ -91,27 +96,16 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
             log.info("shutdown.done")
 
     def readiness(app: FastAPI) -> list[ReadinessCheck]:
-        async def database() -> tuple[bool, str]:
-            await app.state.pool.fetchval("SELECT 1")
-            return True, "ok"
-
         async def redis() -> tuple[bool, str]:
             if await app.state.hot.ping():
                 return True, "ok"
             return False, "Redis down: recovery serves from ingest's log (mode log) or cold"
 
-        async def bus() -> tuple[bool, str]:
-            if not await app.state.bus.ping():
-                return False, "bus does not answer ping"
-            if not app.state.bus.consumers_running():
-                return False, "bus answers but the replay subscriber is not running"
-            return True, "subscriber running"
-
         async def ingest() -> tuple[bool, str]:
             return (True, "ok") if await app.state.ingest.ping() else (False, "ingest unreachable")
 
-        return [ReadinessCheck("database", database), ReadinessCheck("redis", redis, critical=False),
-                ReadinessCheck("bus", bus, critical=False), ReadinessCheck("ingest", ingest, critical=False)]
+        return [database_check(lambda: app.state.pool), ReadinessCheck("redis", redis, critical=False),
+                bus_check(lambda: app.state.bus), ReadinessCheck("ingest", ingest, critical=False)]
 
     return create_app(service="replay", settings=settings, lifespan=lifespan,
                       routers=[router, ws_router], readiness=readiness)

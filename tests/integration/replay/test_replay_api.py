@@ -178,12 +178,17 @@ async def test_restored_session_converges_to_the_restored_state(stack, http) -> 
 
 
 async def test_ready_reports_every_dependency(stack, http) -> None:
-    """/ready is 200 with database, redis, bus (subscriber running) and ingest checks."""
+    """/ready is 200 with database, redis, bus (subscriber running) and ingest checks, and
+    /metrics has the recovery, WebSocket and consumer-lag series."""
     r = await http.get(f"{stack.replay.url}/ready")
     assert r.status_code == 200
     checks = r.json()["checks"]
     assert {"database", "redis", "bus", "ingest"} <= set(checks) and checks["database"]["critical"]
-    assert not checks["redis"]["critical"] and checks["bus"]["detail"] == "subscriber running"
+    assert not checks["redis"]["critical"] and not checks["bus"]["critical"]
+    session = new_session()
+    last = await post_turns(http, stack.ingest.url, session, 1, 1)
+    await wait_mode(http, stack.replay.url, session, "replay", last)
     metrics = (await http.get(f"{stack.replay.url}/metrics")).text
     assert "lifeline_replay_recovery_seconds_bucket" in metrics
     assert "lifeline_replay_ws_connections" in metrics
+    assert 'lifeline_bus_consumer_lag_messages{group="replay"' in metrics
