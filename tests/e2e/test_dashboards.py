@@ -126,7 +126,7 @@ async def observed(module_database: str, redis_server: Any, tmp_path_factory: py
     try:
         ingest = procs.ingest(module_database, redis_url)
         store = procs.tracestore(module_database, redis_url, ingest=ingest, trace_cleanup_interval_s=1,
-                                 trace_metrics_interval_s=1, bus_lag_interval_s=1)
+                                 trace_metrics_interval_s=1, lag_interval_s=1)
         replay = None
         if importlib.util.find_spec("lifeline_replay.app") is not None:
             replay = procs.start("lifeline_replay", {

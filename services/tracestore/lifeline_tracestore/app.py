@@ -11,16 +11,16 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from lifeline_bus.lag import LagMonitor
 from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
-from lifeline_projection import IngestClient, Projection
-from lifeline_servicekit import ReadinessCheck, bus_from_settings, create_app
+from lifeline_projection import IngestClient
+from lifeline_servicekit import ReadinessCheck, bus_from_settings, create_app, lag_monitor
 from lifeline_store import apply_migrations, create_pool
 from lifeline_tracestore.api import router
 from lifeline_tracestore.freshness import Freshness
-from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, EventsHandler, LifecycleHandler, TraceFold
+from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, EventsHandler, LifecycleHandler
 from lifeline_tracestore.partitions import Partitions
+from lifeline_tracestore.projector import TraceProjector
 from lifeline_tracestore.replay import Replayer
 from lifeline_tracestore.retention import RetentionJob
 from lifeline_tracestore.settings import TraceStoreSettings
@@ -52,18 +52,13 @@ def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
         key = ingest_key(settings)
         ingest = IngestClient(settings.ingest_url, key) if key else None
         freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
-        fold = TraceFold(partitions, freshness)
-        projection = Projection(pool, schema="traces", name="tracestore", apply=fold.apply,
-                                ingest=ingest, after_commit=fold.after_commit)
-        await projection.ensure_schema()
+        projector = TraceProjector(pool, partitions, freshness, ingest)
         bus = bus_from_settings(settings, "tracestore")
-        bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projection, partitions, bus_kind=bus.kind),
+        bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projector, partitions, bus_kind=bus.kind),
                     max_records=settings.trace_consumer_max_records)
         bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
                     max_records=settings.trace_consumer_max_records)
-        lag = LagMonitor(settings.effective_bus_url,
-                         [(TOPIC_EVENTS, GROUP), (TOPIC_LIFECYCLE, LIFECYCLE_GROUP)],
-                         interval_s=settings.bus_lag_interval_s)
+        lag = lag_monitor(settings, bus)
         app.state.pool, app.state.bus, app.state.ingest = pool, bus, ingest
         app.state.freshness, app.state.retention = freshness, retention
         app.state.replayer = Replayer(pool, ingest)

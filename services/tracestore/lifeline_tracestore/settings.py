@@ -23,4 +23,3 @@ class TraceStoreSettings(ServiceSettings):
     ingest_url: str = Field("http://127.0.0.1:8001", description="ingest's log, to heal gaps")
     service_api_key: str = Field("", description="admin key for ingest's log; default: the first admin "
                                                "key in LIFELINE_API_KEYS")
-    bus_lag_interval_s: float = Field(5.0, gt=0, description="how often consumer lag is measured")

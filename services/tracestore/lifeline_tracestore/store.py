@@ -6,6 +6,7 @@ Callers wrap errors (`lifeline_store.wrap_errors`) at their boundary.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -52,26 +53,43 @@ async def insert_announced(conn: asyncpg.Connection, rows: Sequence[TraceRow]) -
     return len(await conn.fetch(_ANNOUNCED, *_columns(rows)))
 
 
-async def load_states(conn: asyncpg.Connection, tenant: str,
-                      sessions: Sequence[str]) -> dict[str, dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT session_id, state FROM traces.session_states WHERE tenant_id = $1 "
-        "AND session_id = ANY($2::text[])", tenant, list(sessions))
-    return {r["session_id"]: r["state"] for r in rows}
-
-
-async def save_state(conn: asyncpg.Connection, tenant: str, session: str, seq: int, state: str) -> None:
+async def lock_sessions(conn: asyncpg.Connection,
+                        keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, Any]]:
+    """Lock the sessions' rows (creating missing ones) in key order; return (last_seq, state) each."""
+    tenants, sessions = [k[0] for k in keys], [k[1] for k in keys]
     await conn.execute(
-        "INSERT INTO traces.session_states (tenant_id, session_id, seq, state) "
-        "VALUES ($1, $2, $3, $4::text::jsonb) "
-        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
-        "updated_at = now()", tenant, session, seq, state)
+        "INSERT INTO traces.sessions (tenant_id, session_id) SELECT * FROM unnest($1::text[], $2::text[]) "
+        "ORDER BY 1, 2 ON CONFLICT DO NOTHING", tenants, sessions)
+    rows = await conn.fetch(
+        "SELECT tenant_id, session_id, last_seq, state FROM traces.sessions "
+        "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+        "ORDER BY tenant_id, session_id FOR UPDATE", tenants, sessions)
+    return {(r["tenant_id"], r["session_id"]): (r["last_seq"], r["state"]) for r in rows}
+
+
+async def save_sessions(conn: asyncpg.Connection, saved: Sequence[tuple[str, str, int, str]]) -> None:
+    """Advance each (tenant, session) to (last_seq, state JSON) in one statement."""
+    await conn.execute(
+        "UPDATE traces.sessions AS s SET last_seq = u.seq, state = u.state::jsonb, updated_at = now() "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) "
+        "     AS u(tenant_id, session_id, seq, state) "
+        "WHERE s.tenant_id = u.tenant_id AND s.session_id = u.session_id",
+        [x[0] for x in saved], [x[1] for x in saved], [x[2] for x in saved], [x[3] for x in saved])
+
+
+async def latest_states(conn: asyncpg.Connection, tenant: str,
+                        sessions: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The fold's latest state of each session that has one."""
+    rows = await conn.fetch(
+        "SELECT session_id, state FROM traces.sessions WHERE tenant_id = $1 "
+        "AND session_id = ANY($2::text[]) AND state IS NOT NULL", tenant, list(sessions))
+    return {r["session_id"]: r["state"] for r in rows}
 
 
 async def stored_seq(pool: asyncpg.Pool, tenant: str, session: str) -> int:
     """The last seq of the session folded into traces (the projection's checkpoint)."""
     value = await pool.fetchval(
-        "SELECT last_seq FROM traces.checkpoints WHERE tenant_id = $1 AND session_id = $2", tenant, session)
+        "SELECT last_seq FROM traces.sessions WHERE tenant_id = $1 AND session_id = $2", tenant, session)
     return int(value or 0)
 
 
@@ -96,17 +114,24 @@ async def session_traces(pool: asyncpg.Pool, tenant: str, person: str, session: 
         tenant, session, person, limit)
 
 
+# Page keys come from the person index alone (an index-only scan once a day's partition
+# is vacuumed), so a deep offset skips index entries, not whole rows.
+_PERSON_PAGE = f"""
+WITH page AS (SELECT ts, trace_id FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2
+              ORDER BY ts DESC, trace_id DESC OFFSET $3 LIMIT $4)
+SELECT {", ".join("t." + c for c in _PUBLIC.split(", "))}
+FROM page JOIN traces.event_traces t ON t.trace_id = page.trace_id AND t.ts = page.ts AND t.tenant_id = $1
+ORDER BY t.ts DESC, t.trace_id DESC"""
+
+
 async def person_traces(pool: asyncpg.Pool, tenant: str, person: str, offset: int,
                         limit: int) -> tuple[list[asyncpg.Record], int]:
-    """A page of a person's traces, newest first, and how many there are in all."""
-    async with pool.acquire() as conn:
-        total = await conn.fetchval(
-            "SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2",
-            tenant, person)
-        rows = await conn.fetch(
-            f"SELECT {_PUBLIC} FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2 "
-            "ORDER BY ts DESC, trace_id DESC OFFSET $3 LIMIT $4", tenant, person, offset, limit)
-    return rows, int(total)
+    """A page of a person's traces, newest first, and how many there are in all (two connections)."""
+    total, rows = await asyncio.gather(
+        pool.fetchval("SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2",
+                      tenant, person),
+        pool.fetch(_PERSON_PAGE, tenant, person, offset, limit))
+    return list(rows), int(total)
 
 
 async def logged_events(pool: asyncpg.Pool, tenant: str, session: str,

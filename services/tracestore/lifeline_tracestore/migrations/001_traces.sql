@@ -22,13 +22,15 @@ CREATE INDEX event_traces_person ON traces.event_traces (tenant_id, person_id, t
 CREATE INDEX event_traces_session ON traces.event_traces (tenant_id, session_id, ts, seq);
 CREATE INDEX event_traces_otel ON traces.event_traces (otel_trace_id) WHERE otel_trace_id IS NOT NULL;
 
--- The fold's running state per session: the context of the next event starts here.
--- Kept when traces expire, so a session that goes on is never re-folded from scratch.
-CREATE TABLE traces.session_states (
+-- Per session: how far the log has been folded into traces (the projection's checkpoint,
+-- advanced in the same transaction as the traces) and the fold's state at that seq, where
+-- the next event's context starts. Kept when traces expire, so a session that goes on is
+-- never re-folded from scratch.
+CREATE TABLE traces.sessions (
     tenant_id  text        NOT NULL,
     session_id text        NOT NULL,
-    seq        bigint      NOT NULL,
-    state      jsonb       NOT NULL,
+    last_seq   bigint      NOT NULL DEFAULT 0,
+    state      jsonb,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, session_id)
 );
