@@ -51,48 +51,54 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per ingest read
 log = structlog.get_logger("lifeline.replay")
 
 
+async def _wire(app: FastAPI, settings: ReplaySettings) -> None:
+    """Build every adapter and put it on `app.state` (nothing is started here)."""
+    pool = await open_database(settings, "replay", MIGRATIONS)
+    hot = HotStore(settings.redis_url, timeout_s=settings.redis_timeout_s, retry_s=settings.redis_retry_s,
+                   ttl_s=settings.hot_ttl_s, max_blocking=settings.ws_max_connections + 50)
+    key = settings.service_api_key
+    ingest = IngestClient(settings.ingest_url, key, timeout=settings.ingest_timeout_s)
+    memory = (MemoryClient(settings.memory_url, key, timeout=settings.memory_timeout_s)
+              if settings.memory_url else None)
+    projector = ReplayProjector(hot, snapshot_every=settings.snapshot_every,
+                                snapshot_keep=settings.snapshot_keep,
+                                cache_sessions=settings.projection_cache_sessions)
+    projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
+                            after_commit=projector.after_commit)
+    await projection.ensure_schema()
+    bus = bus_from_settings(settings, "replay")
+    bus.consume(TOPIC_EVENTS, "replay", projection, max_records=settings.projection_max_records)
+    app.state.pool, app.state.hot, app.state.ingest, app.state.memory = pool, hot, ingest, memory
+    app.state.bus, app.state.projection = bus, projection
+    app.state.recovery = Recovery(hot, pool, ingest, memory)
+    app.state.ws_open = 0
+
+
 def build_app(settings: ReplaySettings | None = None) -> FastAPI:
     settings = settings or ReplaySettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await open_database(settings, "replay", MIGRATIONS)
-        hot = HotStore(settings.redis_url, timeout_s=settings.redis_timeout_s, retry_s=settings.redis_retry_s,
-                       ttl_s=settings.hot_ttl_s, max_blocking=settings.ws_max_connections + 50)
-        key = settings.service_api_key
-        ingest = IngestClient(settings.ingest_url, key, timeout=settings.ingest_timeout_s)
-        memory = (MemoryClient(settings.memory_url, key, timeout=settings.memory_timeout_s)
-                  if settings.memory_url else None)
-        projector = ReplayProjector(hot, snapshot_every=settings.snapshot_every,
-                                    snapshot_keep=settings.snapshot_keep,
-                                    cache_sessions=settings.projection_cache_sessions)
-        projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
-                                after_commit=projector.after_commit)
-        await projection.ensure_schema()
-        bus = bus_from_settings(settings, "replay")
-        bus.consume(TOPIC_EVENTS, "replay", projection, max_records=settings.projection_max_records)
-        lag = lag_monitor(settings, bus)
+        await _wire(app, settings)
+        state = app.state
+        lag = lag_monitor(settings, state.bus)
         lag.start()
-        app.state.pool, app.state.hot, app.state.ingest, app.state.memory = pool, hot, ingest, memory
-        app.state.bus, app.state.projection = bus, projection
-        app.state.recovery = Recovery(hot, pool, ingest, memory)
-        app.state.ws_open = 0
         # replay serves (from the log) while the bus or Redis is away; it consumes once they are back
-        bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
-        redis_monitor = asyncio.create_task(hot.monitor(settings.redis_retry_s), name="redis-monitor")
+        bus_starter = asyncio.create_task(start_when_available(state.bus), name="bus-starter")
+        redis_monitor = asyncio.create_task(state.hot.monitor(settings.redis_retry_s), name="redis-monitor")
         try:
             yield
         finally:
             log.info("shutdown.draining")
             bus_starter.cancel()
             redis_monitor.cancel()
-            await bus.stop()
+            await state.bus.stop()
             await lag.stop()
-            await hot.aclose()
-            await ingest.aclose()
-            if memory is not None:
-                await memory.aclose()
-            await pool.close()
+            await state.hot.aclose()
+            await state.ingest.aclose()
+            if state.memory is not None:
+                await state.memory.aclose()
+            await state.pool.close()
             log.info("shutdown.done")
 
     def readiness(app: FastAPI) -> list[ReadinessCheck]:
