@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from lifeline_testing.processes import TEST_API_KEY
+from lifeline_testing.processes import TEST_API_KEY, ServiceProcess
 
 from .conftest import SNAPSHOT_EVERY
 from .helpers import new_session, open_ws, post_turns, recv, recv_events_until, wait_mode
@@ -103,3 +103,22 @@ async def test_refusals_close_with_a_reason(stack, http, key, query, code) -> No
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+
+
+async def test_a_second_replica_streams_what_either_replica_projects(stack, http, tmp_path) -> None:
+    """Two replay replicas share the consumer group and Redis: a client on either gets every
+    event exactly once, in order, whichever replica applied it."""
+    second = ServiceProcess("lifeline_replay", dict(stack.replay.env), log_dir=tmp_path)
+    await asyncio.to_thread(second.start)
+    try:
+        session = new_session("replicas")
+        await post_turns(http, stack.ingest.url, session, 1, 1)
+        async with open_ws(second.url, session) as on_second, open_ws(stack.replay.url, session) as on_first:
+            syncs = [await recv(on_second), await recv(on_first)]
+            last = 1
+            for first in range(2, 42, 8):  # several batches, so both replicas get some to apply
+                last = await post_turns(http, stack.ingest.url, session, first, 8)
+            for ws, sync in zip((on_second, on_first), syncs, strict=True):
+                assert await recv_events_until(ws, last) == list(range(sync["seq"] + 1, last + 1))
+    finally:
+        second.kill()
