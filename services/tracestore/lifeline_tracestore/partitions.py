@@ -9,6 +9,7 @@ long) and trims the one day that straddles the cutoff with a row-wise DELETE.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -76,6 +77,7 @@ class Partitions:
 
     async def cleanup(self, days_to_keep: int, *, now: datetime) -> CleanupReport:
         """Remove traces older than `now - days_to_keep`: drop whole days, trim the boundary day."""
+        started = time.perf_counter()
         with wrap_errors("trace retention"):
             async with self._pool.acquire() as conn:
                 await conn.execute("SELECT pg_advisory_lock($1)", _CLEANUP_LOCK)
@@ -92,7 +94,8 @@ class Partitions:
         report = CleanupReport(plan.cutoff, [partition_name(d) for d in plan.drop],
                                sum(dropped), deleted)
         log.info("retention.done", cutoff=report.cutoff.isoformat(), dropped=report.dropped_partitions,
-                 dropped_traces=report.dropped_traces, deleted_traces=deleted)
+                 dropped_traces=report.dropped_traces, deleted_traces=deleted,
+                 took_ms=round((time.perf_counter() - started) * 1000, 1))
         return report
 
     async def _drop(self, conn: asyncpg.Connection, day: date) -> int:
