@@ -96,3 +96,18 @@ async def test_lifecycle_event_gets_latest_context_and_is_stored_once(fresh_data
 async def _dlq(bus_url: str) -> list:
     return [r for r in await read_topic(bus_url, "lifeline.dlq.v1")
             if r.headers.get("source_topic") == TOPIC_LIFECYCLE]
+
+
+async def test_a_gap_on_the_bus_is_healed_from_ingests_log(fresh_database, redis_url, procs) -> None:
+    """An event ahead of the checkpoint makes trace-store read the missing seqs from ingest, in order."""
+    ingest = procs.ingest(fresh_database, redis_url, relay_enabled="false")
+    store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
+    await post_events(ingest.url, "s-gap", _acts_turns(3))
+    log = await _log(ingest.url, "s-gap")
+    await produce_raw(redis_url, TOPIC_EVENTS, [("s-gap", log[-1].to_json_bytes())])
+    traces = await wait_session_traces(store.url, "p-7", "s-gap", 4)
+    assert [t["event_data"]["seq"] for t in traces] == [1, 2, 3, 4]
+    assert traces[-1]["context_snapshot"] == orjson.loads(canonical_json(fold(log)))
+    async with httpx.AsyncClient(base_url=store.url) as c:
+        metrics = (await c.get("/metrics")).text
+    assert 'lifeline_projection_healed_total{projection="tracestore"} 3.0' in metrics
