@@ -59,7 +59,8 @@ async def test_kafka_lag_is_end_minus_committed_offsets(kafka_url) -> None:
         [reading] = await monitor.refresh()
         assert reading.lag == 10 and reading.pending is None and reading.oldest_unacked_s > 0
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    session_timeout_ms=3000, heartbeat_interval_ms=300)
         await consumer.start()
         seen = 0
         while seen < 10:
