@@ -62,7 +62,8 @@ async def _wire(app: FastAPI, settings: ReplaySettings) -> None:
               if settings.memory_url else None)
     projector = ReplayProjector(hot, snapshot_every=settings.snapshot_every,
                                 snapshot_keep=settings.snapshot_keep,
-                                cache_sessions=settings.projection_cache_sessions)
+                                cache_sessions=settings.projection_cache_sessions,
+                                sync_commit=settings.projection_sync_commit)
     projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
                             after_commit=projector.after_commit)
     await projection.ensure_schema()

@@ -7,6 +7,12 @@ Redis is written first and its writes are idempotent, so a crash or rollback aft
 it only means the same batch is written again on redelivery. If Redis is down the
 batch fails as transient and the bus retries it: the projection waits for Redis,
 while readers fall back to ingest's log (the recovery ladder).
+
+By default the transaction commits without waiting for the WAL flush
+(`synchronous_commit = off`): a disk stall then no longer holds every live event back.
+What a PostgreSQL crash can lose is the last fraction of a second of *derived* rows;
+the checkpoint rolls back with them, Redis still holds the events, and the session's
+next event heals the gap from ingest's log.
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ class ReplayProjector:
     """The `apply` and `after_commit` callbacks of replay's Projection."""
 
     def __init__(self, hot: HotStore, *, snapshot_every: int, snapshot_keep: int,
-                 cache_sessions: int = 10_000) -> None:
+                 cache_sessions: int = 10_000, sync_commit: bool = False) -> None:
         self._hot = hot
+        self._sync_commit = sync_commit
         self._every = snapshot_every
         self._keep = snapshot_keep
         self._cache: OrderedDict[SessionKey, SessionState] = OrderedDict()
@@ -68,7 +75,7 @@ class ReplayProjector:
             self._hot.write(key.tenant_id, key.session_id, [(e.seq, e.to_json_bytes()) for e in events],
                             head, snapshots[-1][1] if snapshots else None),
             store.save_head(conn, key.tenant_id, key.session_id, head.seq, head.state.decode(),
-                            events[-1].recorded_at))
+                            events[-1].recorded_at, sync_commit=self._sync_commit))
         for event, snap in snapshots:
             await store.save_snapshot(conn, key.tenant_id, key.session_id, snap.seq, snap.state.decode(),
                                       hashlib.sha256(snap.state).hexdigest(), event.recorded_at, self._keep)

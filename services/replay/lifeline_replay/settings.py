@@ -24,6 +24,7 @@ class ReplaySettings(ServiceSettings):
     memory_timeout_s: float = Field(0.3, gt=0)
     projection_max_records: int = Field(500, ge=1)
     projection_cache_sessions: int = Field(10_000, ge=0)
+    projection_sync_commit: bool = Field(False, description="wait for the WAL flush on each projected batch")
     ws_max_connections: int = Field(1000, ge=1, description="WebSocket connections per process")
     ws_block_ms: int = Field(5000, ge=10, description="longest single blocking read of a hot stream")
     ws_log_poll_s: float = Field(0.25, gt=0, description="live polling of ingest's log while Redis is down")

@@ -39,13 +39,19 @@ async def load_head(conn: asyncpg.Connection | asyncpg.Pool, tenant: str, sessio
 
 
 async def save_head(conn: asyncpg.Connection, tenant: str, session: str, seq: int,
-                    state_json: str, recorded_at: datetime | None) -> None:
+                    state_json: str, recorded_at: datetime | None, *, sync_commit: bool = True) -> None:
+    """Upsert the head; `sync_commit=False` also makes the enclosing transaction commit
+    without waiting for the WAL flush (`set_config(…, is_local)` is SET LOCAL, run here
+    so it costs no round trip of its own)."""
     with wrap_errors("write replay head"):
         await conn.execute(
             "INSERT INTO replay.sessions (tenant_id, session_id, seq, state, recorded_at) "
-            "VALUES ($1, $2, $3, $4::text::json, $5) ON CONFLICT (tenant_id, session_id) DO UPDATE "
+            "SELECT $1, $2, $3, $4::text::json, $5 "
+            "FROM (SELECT set_config('synchronous_commit', $6, true)) AS commit_mode "
+            "ON CONFLICT (tenant_id, session_id) DO UPDATE "
             "SET seq = EXCLUDED.seq, state = EXCLUDED.state, recorded_at = EXCLUDED.recorded_at, "
-            "updated_at = now()", tenant, session, seq, state_json, recorded_at)
+            "updated_at = now()", tenant, session, seq, state_json, recorded_at,
+            "on" if sync_commit else "off")
 
 
 async def save_snapshot(conn: asyncpg.Connection, tenant: str, session: str, seq: int, state_json: str,

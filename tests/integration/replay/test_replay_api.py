@@ -191,4 +191,5 @@ async def test_ready_reports_every_dependency(stack, http) -> None:
     metrics = (await http.get(f"{stack.replay.url}/metrics")).text
     assert "lifeline_replay_recovery_seconds_bucket" in metrics
     assert "lifeline_replay_ws_connections" in metrics
-    assert 'lifeline_bus_consumer_lag_messages{group="replay"' in metrics
+    assert "# TYPE lifeline_bus_consumer_lag_messages gauge" in metrics
+    assert 'lifeline_bus_consumed_total{group="replay",topic="lifeline.events.v1"}' in metrics
