@@ -6,11 +6,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import structlog
 from fastapi import FastAPI
 
+from lifeline_bus import Bus
+from lifeline_bus.lag import LagMonitor
 from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_projection import IngestClient
@@ -36,6 +40,37 @@ def ingest_key(settings: TraceStoreSettings) -> str:
     return next((k for k, g in settings.api_keys.items() if "admin" in g.scopes), "")
 
 
+@dataclass
+class Workers:
+    """What the lifespan starts and stops, in that order."""
+
+    bus: Bus
+    retention: RetentionJob
+    lag: LagMonitor
+    ingest: IngestClient | None
+
+
+def _wire(app: FastAPI, settings: TraceStoreSettings, pool: asyncpg.Pool) -> Workers:
+    """Build the adapters and handlers, and put what the routes need on `app.state`."""
+    partitions = Partitions(pool)
+    retention = RetentionJob(partitions, retention_days=settings.trace_retention_days,
+                             interval_s=settings.trace_cleanup_interval_s,
+                             gauges_interval_s=settings.trace_metrics_interval_s)
+    key = ingest_key(settings)
+    ingest = IngestClient(settings.ingest_url, key) if key else None
+    freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
+    projector = TraceProjector(pool, partitions, freshness, ingest)
+    bus = bus_from_settings(settings, "tracestore")
+    bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projector, partitions, bus_kind=bus.kind),
+                max_records=settings.trace_consumer_max_records)
+    bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
+                max_records=settings.trace_consumer_max_records)
+    app.state.pool, app.state.bus, app.state.ingest = pool, bus, ingest
+    app.state.freshness, app.state.retention = freshness, retention
+    app.state.replayer = Replayer(pool, ingest)
+    return Workers(bus, retention, lag_monitor(settings, bus), ingest)
+
+
 def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
     settings = settings or TraceStoreSettings()
 
@@ -44,37 +79,21 @@ def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
                                  application_name="lifeline-tracestore")
         await apply_migrations(pool, "traces", MIGRATIONS)
-        partitions = Partitions(pool)
-        retention = RetentionJob(partitions, retention_days=settings.trace_retention_days,
-                                 interval_s=settings.trace_cleanup_interval_s,
-                                 gauges_interval_s=settings.trace_metrics_interval_s)
-        await retention.refresh_gauges()
-        key = ingest_key(settings)
-        ingest = IngestClient(settings.ingest_url, key) if key else None
-        freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
-        projector = TraceProjector(pool, partitions, freshness, ingest)
-        bus = bus_from_settings(settings, "tracestore")
-        bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projector, partitions, bus_kind=bus.kind),
-                    max_records=settings.trace_consumer_max_records)
-        bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
-                    max_records=settings.trace_consumer_max_records)
-        lag = lag_monitor(settings, bus)
-        app.state.pool, app.state.bus, app.state.ingest = pool, bus, ingest
-        app.state.freshness, app.state.retention = freshness, retention
-        app.state.replayer = Replayer(pool, ingest)
-        bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
-        retention.start()
-        lag.start()
+        workers = _wire(app, settings, pool)
+        await workers.retention.refresh_gauges()
+        bus_starter = asyncio.create_task(start_when_available(workers.bus), name="bus-starter")
+        workers.retention.start()
+        workers.lag.start()
         try:
             yield
         finally:
             log.info("shutdown.draining")
             bus_starter.cancel()
-            await bus.stop()          # stop taking records; in-flight batches finish and ack
-            await lag.stop()
-            await retention.stop()
-            if ingest is not None:
-                await ingest.aclose()
+            await workers.bus.stop()  # stop taking records; in-flight batches finish and ack
+            await workers.lag.stop()
+            await workers.retention.stop()
+            if workers.ingest is not None:
+                await workers.ingest.aclose()
             await pool.close()
             log.info("shutdown.done")
 
