@@ -7,7 +7,9 @@ code: 4400 bad request, 4401 no/unknown key, 4403 missing scope, 4404 no such se
 for this tenant, 4503 nothing could recover it, 1013 too many connections.
 
 With `?last_seq=N` the client gets exactly the events after N (after the sync);
-without it, the events after the sync's `seq`. Either way, no gap and no duplicate.
+without it, the events after the sync's `seq`. Either way, no gap and no duplicate —
+unless events can be read from neither Redis nor ingest's log, in which case a newer
+RECOVERY_SYNC (the state including them) is sent in their place.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import structlog
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from lifeline_common.errors import TransientError
+from lifeline_common.errors import LifelineError, TransientError
 from lifeline_replay.domain import error_message, event_message, recovery_sync, staleness
 from lifeline_replay.live import GapError, LiveFeed
 from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
@@ -100,17 +102,26 @@ async def _stream(ws: WebSocket, feed: LiveFeed, tenant: str, session: str, curs
             batch = await feed.next(cursor)
         except GapError as exc:
             log.warning("ws.gap_unfillable", session_id=session, cursor=cursor, error=str(exc))
-            found = await ws.app.state.recovery.recover(tenant, session)
-            if found.seq > cursor:
-                await _send_sync(ws, session, found)
-                cursor = found.seq
-            else:
-                await asyncio.sleep(ws.app.state.settings.ws_log_poll_s)
+            cursor = await _resync(ws, tenant, session, cursor)
             continue
         for seq, body in batch:
             await _send(ws, event_message(seq, body))
             cursor = seq
         WS_EVENTS.inc(len(batch))
+
+
+async def _resync(ws: WebSocket, tenant: str, session: str, cursor: int) -> int:
+    """Events after `cursor` are unreadable (Redis trimmed or lost them, ingest is away): a
+    fresh RECOVERY_SYNC stands in for them if it is newer; else wait. Returns the cursor."""
+    try:
+        found = await ws.app.state.recovery.recover(tenant, session)
+    except LifelineError:
+        found = None
+    if found is None or found.seq <= cursor:
+        await asyncio.sleep(ws.app.state.settings.ws_log_poll_s)
+        return cursor
+    await _send_sync(ws, session, found)
+    return found.seq
 
 
 async def _drain(ws: WebSocket) -> None:
@@ -131,7 +142,13 @@ async def _serve(ws: WebSocket, session: str) -> None:
                     poll_s=app.settings.ws_log_poll_s)
     cursor = found.seq if last_seq is None else last_seq
     while cursor < found.seq:
-        for seq, body in await feed.backlog(cursor, found.seq):
+        try:
+            batch = await feed.backlog(cursor, found.seq)
+        except GapError as exc:  # the sync just sent stands in for the events we cannot read
+            log.warning("ws.backlog_unreadable", session_id=session, cursor=cursor, error=str(exc))
+            cursor = found.seq
+            break
+        for seq, body in batch:
             await _send(ws, event_message(seq, body))
             cursor = seq
     await _stream(ws, feed, principal.tenant, session, cursor)
@@ -152,8 +169,8 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
                                       asyncio.create_task(_drain(ws))]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            await _finish(ws, task)
+        if tasks[0] in done and tasks[1] not in done:  # not the client leaving: say why
+            await _finish(ws, tasks[0])
     finally:
         for task in tasks:
             task.cancel()
