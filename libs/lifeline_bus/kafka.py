@@ -64,9 +64,15 @@ class KafkaBus:
         self._producer: AIOKafkaProducer | None = None
         self._client_id = client_id
 
+    @property
+    def consumed(self) -> list[tuple[str, str]]:
+        """(topic, group) of every registered consumer, for lag monitoring."""
+        return list(self._consumed)
+
     def consume(self, topic: str, group: str, handler: BatchHandler, *,
                 max_records: int = 500) -> None:
         self._topics.add(topic)
+        self._consumed.append((topic, group))
 
         async def dead_letter(delivery: Delivery, reason: str) -> None:
             await self.dead_letter(delivery, reason, group)

@@ -181,3 +181,11 @@ async def test_publish_to_unreachable_bus_raises_bus_unavailable(free_port: int)
     bus = create_bus(f"redis://127.0.0.1:{free_port}/0", consumer="c")
     with pytest.raises(BusUnavailableError):
         await bus.publish("t", [OutMessage("k", b"v")])
+
+
+def test_every_adapter_lists_what_it_consumes(bus_url: str) -> None:
+    """`consumed` names each registered (topic, group): lag monitoring is built from it."""
+    bus = create_bus(bus_url, consumer="c")
+    bus.consume("t1", "g1", Collector())
+    bus.consume("t2", "g2", Collector())
+    assert bus.consumed == [("t1", "g1"), ("t2", "g2")]
