@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifeline_common.errors import TransientError
+from lifeline_store import StoreConflictError
 
 PROBLEM = "application/problem+json"
 
@@ -50,6 +51,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(StoreConflictError)
+    async def _conflict(_: Request, exc: StoreConflictError) -> JSONResponse:
+        return problem(409, "Conflict", str(exc))
 
     @app.exception_handler(TransientError)
     async def _transient(_: Request, exc: TransientError) -> JSONResponse:

@@ -5,7 +5,8 @@ this class of machine (PERF-NOTES). Requests queue here; each committer worker t
 everything queued (up to `max_events`), plans and writes it in one transaction,
 and answers every request. Under light load a request commits alone and at once;
 under heavy load batches grow by themselves. A request that fails planning (seq
-conflict, foreign event id) fails alone; the rest of its group still commits.
+conflict, foreign event id) fails alone; the rest of its group still commits. A group
+whose write loses a race to another process (store.py) is re-read and re-planned.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Histogram
 
+from lifeline_common.errors import TransientError
 from lifeline_events import Event, NewEvent, new_event_id
-from lifeline_ingest.domain import AppendRejectedError, Outcome, plan_append
-from lifeline_ingest.store import SessionKey, advance_sessions, insert_events, load_known, lock_sessions
+from lifeline_ingest.domain import AppendRejectedError, Outcome, SessionCursor, plan_append
+from lifeline_ingest.store import SessionKey, read_cursors, write_appends
 from lifeline_store import StoreConflictError, wrap_errors
 
 log = structlog.get_logger("lifeline.ingest")
@@ -32,8 +34,15 @@ EVENTS = Counter("lifeline_ingest_events_total", "Events by outcome and source."
                  ["outcome", "source"])
 COMMIT_SIZE = Histogram("lifeline_ingest_commit_events", "Events per group commit.",
                         buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500))
+RETRIES = Counter("lifeline_ingest_commit_retries_total",
+                  "Group commits re-planned because a concurrent writer took a seq or a turn first.")
+_ATTEMPTS = 5
 COMMIT_SECONDS = Histogram("lifeline_ingest_commit_seconds", "Duration of one group commit.",
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+
+
+class AppendContentionError(TransientError):
+    """Other ingest processes kept winning the race for these sessions; retry shortly."""
 
 
 @dataclass
@@ -60,19 +69,22 @@ class GroupCommitter:
     def __init__(self, pool: asyncpg.Pool, *, workers: int = 2, max_events: int = 2000,
                  on_commit: Callable[[], None] = lambda: None) -> None:
         self._pool = pool
-        self._queue: asyncio.Queue[AppendRequest] = asyncio.Queue()
+        # one queue per worker, a session always on the same one: workers of one process
+        # never race each other for a session's next seq
+        self._queues: list[asyncio.Queue[AppendRequest]] = [asyncio.Queue() for _ in range(workers)]
         self._workers = workers
         self._max_events = max_events
         self._on_commit = on_commit
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run(), name=f"committer-{i}")
-                       for i in range(self._workers)]
+        self._tasks = [asyncio.create_task(self._run(q), name=f"committer-{i}")
+                       for i, q in enumerate(self._queues)]
 
     async def stop(self) -> None:
         """Finish what is queued, then stop the workers."""
-        await self._queue.join()
+        for queue in self._queues:
+            await queue.join()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -80,86 +92,93 @@ class GroupCommitter:
     async def append(self, request: AppendRequest) -> list[Outcome]:
         if any(t.done() for t in self._tasks) or not self._tasks:
             raise RuntimeError("the committer is not running")
-        await self._queue.put(request)
+        await self._queues[hash(request.key) % len(self._queues)].put(request)
         return await request.future
 
-    def _take_group(self, first: AppendRequest) -> list[AppendRequest]:
+    def _take_group(self, queue: asyncio.Queue[AppendRequest], first: AppendRequest) -> list[AppendRequest]:
         group, size = [first], len(first.events)
-        while size < self._max_events and not self._queue.empty():
-            request = self._queue.get_nowait()
+        while size < self._max_events and not queue.empty():
+            request = queue.get_nowait()
             group.append(request)
             size += len(request.events)
         return group
 
-    async def _run(self) -> None:
+    async def _run(self, queue: asyncio.Queue[AppendRequest]) -> None:
         while True:
-            group = self._take_group(await self._queue.get())
+            group = self._take_group(queue, await queue.get())
             try:
                 await self._commit_group(group)
             finally:
                 for _ in group:
-                    self._queue.task_done()
+                    queue.task_done()
 
     async def _commit_group(self, group: list[AppendRequest]) -> None:
         started = time.perf_counter()
-        try:
-            answers = await self._write(group)
-        except StoreConflictError:
-            if len(group) == 1:
-                answers = {0: StoreConflictError("append conflicted with a concurrent write")}
-            else:  # isolate the conflicting request; the others commit alone
-                for request in group:
-                    await self._commit_group([request])
-                return
-        except Exception as exc:
-            answers = {i: exc for i in range(len(group))}
+        answers: dict[int, list[Outcome] | BaseException] = {}
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                answers = await self._write(group)
+                break
+            except StoreConflictError as exc:  # a concurrent writer won: re-read, re-plan
+                if attempt == _ATTEMPTS:
+                    busy = AppendContentionError(f"session busy with other writers, retry: {exc}")
+                    answers = {i: busy for i in range(len(group))}
+                else:
+                    RETRIES.inc()
+                    await asyncio.sleep(0.001 * attempt)
+            except Exception as exc:
+                answers = {i: exc for i in range(len(group))}
+                break
         COMMIT_SECONDS.observe(time.perf_counter() - started)
         for i, request in enumerate(group):
-            answer = answers[i]
-            if request.future.done():
-                continue
-            if isinstance(answer, BaseException):
-                EVENTS.labels("rejected", request.source).inc(len(request.events))
-                request.future.set_exception(answer)
-            else:
-                dup = sum(1 for o in answer if o.duplicate)
-                EVENTS.labels("duplicate", request.source).inc(dup)
-                EVENTS.labels("accepted", request.source).inc(len(answer) - dup)
-                request.future.set_result(answer)
+            self._answer(request, answers[i])
+
+    def _answer(self, request: AppendRequest, answer: list[Outcome] | BaseException) -> None:
+        if request.future.done():
+            return
+        if isinstance(answer, BaseException):
+            EVENTS.labels("rejected", request.source).inc(len(request.events))
+            request.future.set_exception(answer)
+            return
+        dup = sum(1 for o in answer if o.duplicate)
+        EVENTS.labels("duplicate", request.source).inc(dup)
+        EVENTS.labels("accepted", request.source).inc(len(answer) - dup)
+        request.future.set_result(answer)
 
     async def _write(self, group: list[AppendRequest]) -> dict[int, list[Outcome] | BaseException]:
         now = datetime.now(UTC)
         answers: dict[int, list[Outcome] | BaseException] = {}
+        rows: list[Event] = []
+        persons: dict[tuple[str, str], str | None] = {}
         with wrap_errors("append events"):
-            async with self._pool.acquire() as conn, conn.transaction():
-                cursors = await lock_sessions(conn, [r.key for r in group])
+            async with self._pool.acquire() as conn:
                 turn_keys = [(r.key, e.turn_id) for r in group for e in r.events if e.turn_id is not None]
                 event_ids: list[UUID] = [e.event_id for r in group for e in r.events if e.event_id]
-                await load_known(conn, cursors, turn_keys, event_ids)
-                rows: list[Event] = []
-                persons: dict[tuple[str, str], str | None] = {}
+                cursors = await read_cursors(conn, [r.key for r in group], turn_keys, event_ids)
                 for i, request in enumerate(group):
-                    cursor = cursors[request.key]
-                    before = cursor.last_seq
-                    try:
-                        planned, outcomes = plan_append(
-                            cursor, request.events, expected_seq=request.expected_seq, now=now,
-                            new_id=new_event_id, traceparent=request.traceparent)
-                    except AppendRejectedError as exc:
-                        cursor.last_seq = before
-                        answers[i] = exc
-                        continue
-                    rows.extend(planned)
-                    answers[i] = outcomes
-                    for e in planned:
-                        persons.setdefault((e.tenant_id, e.session_id), e.person_id)
+                    answers[i] = self._plan(request, cursors[request.key], now, rows, persons)
                 if rows:
-                    await insert_events(conn, rows)
                     touched = {(e.tenant_id, e.session_id) for e in rows}
-                    await advance_sessions(
-                        conn, [c for c in cursors.values() if (c.tenant_id, c.session_id) in touched],
+                    await write_appends(
+                        conn, rows, [c for c in cursors.values() if (c.tenant_id, c.session_id) in touched],
                         persons)
         COMMIT_SIZE.observe(len(rows))
         if rows:
             self._on_commit()
         return answers
+
+    @staticmethod
+    def _plan(request: AppendRequest, cursor: SessionCursor, now: datetime, rows: list[Event],
+              persons: dict[tuple[str, str], str | None]) -> list[Outcome] | BaseException:
+        """Plan one request onto the group's rows; a refused request leaves no trace."""
+        before = cursor.last_seq
+        try:
+            planned, outcomes = plan_append(cursor, request.events, expected_seq=request.expected_seq,
+                                            now=now, new_id=new_event_id, traceparent=request.traceparent)
+        except AppendRejectedError as exc:
+            cursor.last_seq = before
+            return exc
+        rows.extend(planned)
+        for e in planned:
+            persons.setdefault((e.tenant_id, e.session_id), e.person_id)
+        return outcomes

@@ -1,8 +1,13 @@
-"""ingest's SQL: the append transaction, log reads, and the outbox queries.
+"""ingest's SQL: the optimistic append, log reads, and the outbox queries.
 
-Per-session seq is gapless across replicas because every append takes the
-session's row lock (`FOR UPDATE`, in key order so concurrent group commits cannot
-deadlock) before reading `last_seq`; dedupe reads run under that same lock.
+An append is two round trips: read the sessions' `last_seq` and the logged events
+that incoming ids refer to, plan in Python (domain.py), then ONE statement that
+inserts the events, advances the sessions and wakes the relay — atomic on its own.
+Correctness does not rest on the read being fresh: the primary key
+(tenant, session, seq) and the unique turn index refuse a plan built on a stale read
+(another writer took that seq or logged that turn), the statement fails whole, and
+the committer re-reads and re-plans. So seq stays gapless and every turn is logged
+once even with several ingest processes, and no lock is held across a round trip.
 """
 
 from __future__ import annotations
@@ -21,34 +26,35 @@ from lifeline_store import wrap_errors
 
 OUTBOX_CHANNEL = "lifeline_ingest_outbox"
 
-_LOCK_SESSIONS = """
-SELECT tenant_id, session_id, last_seq FROM ingest.sessions
-WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-ORDER BY tenant_id, session_id FOR UPDATE
-"""
-_KNOWN_TURNS = """
-SELECT e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id FROM ingest.events e
-JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, s, turn)
+_READ = """
+SELECT 0 AS kind, tenant_id, session_id, last_seq AS seq, NULL::uuid AS event_id, NULL::bigint AS turn_id
+FROM ingest.sessions WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+UNION ALL
+SELECT 1, e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id FROM ingest.events e
+JOIN unnest($3::text[], $4::text[], $5::bigint[]) AS k(t, s, turn)
   ON e.tenant_id = k.t AND e.session_id = k.s AND e.turn_id = k.turn
 """
-# Separate statements: an empty id array in a UNION tempted the planner into scanning
-# the whole outbox index, which is large exactly when the relay lags.
+# Separate, and only when ids are given: an empty id array in the read above tempted
+# the planner into scanning the whole outbox index, which is large when the relay lags.
 _KNOWN_IDS = """
 SELECT tenant_id, session_id, seq, event_id, turn_id FROM ingest.events WHERE event_id = ANY($1::uuid[])
 """
-_INSERT = """
-INSERT INTO ingest.events (tenant_id, session_id, seq, event_id, event_type, schema_version,
-                           turn_id, person_id, occurred_at, recorded_at, traceparent, envelope)
-SELECT t, s, q, i, et, v, tu, p, oa, ra, tp, env::jsonb
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
-            $7::bigint[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])
-     AS u(t, s, q, i, et, v, tu, p, oa, ra, tp, env)
-"""
-_ADVANCE = """
-UPDATE ingest.sessions AS s SET last_seq = u.q, updated_at = now(),
-       person_id = COALESCE(s.person_id, u.p)
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(t, s2, q, p)
-WHERE s.tenant_id = u.t AND s.session_id = u.s2
+_WRITE = """
+WITH inserted AS (
+    INSERT INTO ingest.events (tenant_id, session_id, seq, event_id, event_type, schema_version,
+                               turn_id, person_id, occurred_at, recorded_at, traceparent, envelope)
+    SELECT t, s, q, i, et, v, tu, p, oa, ra, tp, env::jsonb
+    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
+                $7::bigint[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])
+         AS u(t, s, q, i, et, v, tu, p, oa, ra, tp, env)
+), advanced AS (
+    INSERT INTO ingest.sessions AS s (tenant_id, session_id, last_seq, person_id)
+    SELECT * FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) ORDER BY 1, 2
+    ON CONFLICT (tenant_id, session_id) DO UPDATE
+       SET last_seq = GREATEST(s.last_seq, EXCLUDED.last_seq), updated_at = now(),
+           person_id = COALESCE(s.person_id, EXCLUDED.person_id)
+)
+SELECT pg_notify($17, '')  -- data-modifying CTEs always run to completion
 """
 
 
@@ -58,69 +64,49 @@ class SessionKey:
     session_id: str
 
 
-async def lock_sessions(
-    conn: asyncpg.Connection, keys: Sequence[SessionKey]
+async def read_cursors(
+    conn: asyncpg.Connection, keys: Sequence[SessionKey],
+    turn_keys: Sequence[tuple[SessionKey, int]], event_ids: Sequence[UUID],
 ) -> dict[SessionKey, SessionCursor]:
-    """Create missing session rows, lock all of them in key order, return cursors."""
-    ordered = sorted(set(keys), key=lambda k: (k.tenant_id, k.session_id))
-    tenants = [k.tenant_id for k in ordered]
-    sessions = [k.session_id for k in ordered]
-    await conn.execute(
-        "INSERT INTO ingest.sessions (tenant_id, session_id) "
-        "SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2 ON CONFLICT DO NOTHING",
-        tenants, sessions,
-    )
-    rows = await conn.fetch(_LOCK_SESSIONS, tenants, sessions)
-    return {
-        SessionKey(r["tenant_id"], r["session_id"]):
-            SessionCursor(r["tenant_id"], r["session_id"], r["last_seq"])
-        for r in rows
-    }
-
-
-async def load_known(conn: asyncpg.Connection, cursors: dict[SessionKey, SessionCursor],
-                     turn_keys: Sequence[tuple[SessionKey, int]], event_ids: Sequence[UUID]) -> None:
-    """Fill the cursors with the already-logged events that incoming ids refer to."""
-    if not turn_keys and not event_ids:
-        return
-    rows: list[asyncpg.Record] = []
-    if turn_keys:
-        rows += await conn.fetch(
-            _KNOWN_TURNS, [k.tenant_id for k, _ in turn_keys], [k.session_id for k, _ in turn_keys],
-            [t for _, t in turn_keys])
+    """Each session's last seq and the logged events the incoming ids refer to."""
+    unique = sorted(set(keys), key=lambda k: (k.tenant_id, k.session_id))
+    cursors = {k: SessionCursor(k.tenant_id, k.session_id, 0) for k in unique}
+    rows = list(await conn.fetch(
+        _READ, [k.tenant_id for k in unique], [k.session_id for k in unique],
+        [k.tenant_id for k, _ in turn_keys], [k.session_id for k, _ in turn_keys],
+        [t for _, t in turn_keys]))
     if event_ids:
-        rows += await conn.fetch(_KNOWN_IDS, list(event_ids))
+        rows += [{"kind": 1, **dict(r)} for r in await conn.fetch(_KNOWN_IDS, list(event_ids))]
     for r in rows:
+        key = SessionKey(r["tenant_id"], r["session_id"])
+        if r["kind"] == 0:
+            cursors[key].last_seq = r["seq"]
+            continue
         known = Known(r["seq"], r["event_id"], r["tenant_id"], r["session_id"])
-        cursor = cursors.get(SessionKey(r["tenant_id"], r["session_id"]))
-        if cursor is not None and r["turn_id"] is not None:
-            cursor.by_turn[r["turn_id"]] = known
-        for c in cursors.values():
-            c.by_event[r["event_id"]] = known
+        if key in cursors and r["turn_id"] is not None:
+            cursors[key].by_turn[r["turn_id"]] = known
+        for cursor in cursors.values():
+            cursor.by_event[r["event_id"]] = known
+    return cursors
 
 
-async def insert_events(conn: asyncpg.Connection, rows: Sequence[Event]) -> None:
-    if not rows:
-        return
+async def write_appends(
+    conn: asyncpg.Connection, rows: Sequence[Event], cursors: Sequence[SessionCursor],
+    person_ids: dict[tuple[str, str], str | None],
+) -> None:
+    """Insert the events, advance the sessions and wake the relay: one atomic statement."""
+    ordered = sorted(cursors, key=lambda c: (c.tenant_id, c.session_id))
     await conn.execute(
-        _INSERT,
+        _WRITE,
         [e.tenant_id for e in rows], [e.session_id for e in rows], [e.seq for e in rows],
         [e.event_id for e in rows], [e.event_type for e in rows], [e.schema_version for e in rows],
         [e.turn_id for e in rows], [e.person_id for e in rows], [e.occurred_at for e in rows],
         [e.recorded_at for e in rows], [e.traceparent for e in rows],
         [e.to_json_bytes().decode() for e in rows],
+        [c.tenant_id for c in ordered], [c.session_id for c in ordered], [c.last_seq for c in ordered],
+        [person_ids.get((c.tenant_id, c.session_id)) for c in ordered],
+        OUTBOX_CHANNEL,
     )
-
-
-async def advance_sessions(conn: asyncpg.Connection, cursors: Sequence[SessionCursor],
-                           person_ids: dict[tuple[str, str], str | None]) -> None:
-    await conn.execute(
-        _ADVANCE,
-        [c.tenant_id for c in cursors], [c.session_id for c in cursors],
-        [c.last_seq for c in cursors],
-        [person_ids.get((c.tenant_id, c.session_id)) for c in cursors],
-    )
-    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
 
 
 async def session_last_seq(pool: asyncpg.Pool, tenant: str, session: str) -> int | None:
