@@ -29,7 +29,6 @@ from lifeline_servers import start_postgres, start_valkey
 from lifeline_testing.processes import ServiceProcess, auth
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
-WORKERS = os.environ.get("BENCH_INGEST_WORKERS", "1")
 
 
 def _session() -> aiohttp.ClientSession:
@@ -187,8 +186,7 @@ async def main() -> None:
             redis_url = valkey.url.rstrip("/") + f"/{['batches', 'singles', 'topic', 'latency'].index(name)}"
             proc = ServiceProcess("lifeline_ingest", {
                 "LIFELINE_DATABASE_URL": db_url, "LIFELINE_BUS_URL": redis_url,
-                "LIFELINE_REDIS_URL": redis_url, "LIFELINE_LOG_LEVEL": "WARNING",
-                "LIFELINE_WORKERS": WORKERS}, log_dir=root)
+                "LIFELINE_REDIS_URL": redis_url, "LIFELINE_LOG_LEVEL": "WARNING"}, log_dir=root)
             proc.start()
             try:
                 if name == "topic":
@@ -205,5 +203,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    print(f"bench_ingest: python {sys.version.split()[0]}, scale {SCALE}, ingest workers {WORKERS}")
+    print(f"bench_ingest: python {sys.version.split()[0]}, scale {SCALE}")
     asyncio.run(main())

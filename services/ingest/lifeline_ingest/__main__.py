@@ -1,7 +1,8 @@
 """`python -m lifeline_ingest`: serve ingest with uvicorn (SIGTERM drains, then exits).
 
-`LIFELINE_WORKERS` > 1 runs several worker processes on the port; seq stays gapless
-across them (the session row lock) and one of them leads the relay.
+Scale out by running more ingest processes (each its own port or behind a balancer):
+seq stays gapless across them (the log's seq and turn constraints) and one of them
+leads the relay.
 """
 
 import uvicorn
@@ -12,12 +13,8 @@ from lifeline_ingest.settings import IngestSettings
 
 def main() -> None:
     settings = IngestSettings()
-    common = {"host": settings.host, "port": settings.port, "log_config": None,
-              "timeout_graceful_shutdown": int(settings.shutdown_grace_s), "access_log": False}
-    if settings.workers > 1:
-        uvicorn.run("lifeline_ingest.app:build_app", factory=True, workers=settings.workers, **common)
-    else:
-        uvicorn.run(build_app(settings), **common)
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_s), access_log=False)
 
 
 if __name__ == "__main__":

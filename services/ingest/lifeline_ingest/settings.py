@@ -7,7 +7,6 @@ class IngestSettings(ServiceSettings):
     """Limits, batching and relay behaviour of the ingest service."""
 
     port: int = 8001
-    workers: int = 1
     max_event_bytes: int = 64 * 1024
     max_restore_event_bytes: int = 1024 * 1024
     max_batch_events: int = 1000
