@@ -5,6 +5,8 @@ Loads, each against a fresh ingest on embedded PostgreSQL + Valkey:
   2. Single-event requests from 32 concurrent clients: events/s (needs group commit).
   3. The topic path: records XADDed to lifeline.turns.v1 → logged → published.
   4. accept→published latency p50/p99 at a paced 2,000 events/s.
+  5. load 1 again with the relay led by a second ingest process (the scale-out shape:
+     front processes run with LIFELINE_RELAY_ENABLED=false).
 Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load.
 """
 
@@ -176,17 +178,24 @@ async def main() -> None:
     valkey = start_valkey(root / "valkey")
     try:
         for name, load in (("batches", load_batches), ("singles", load_singles),
-                           ("topic", None), ("latency", None)):
+                           ("topic", None), ("latency", None), ("split", load_batches)):
             conn = await asyncpg.connect(pg.url)
             db = f"bench_{name}"
             await conn.execute(f"DROP DATABASE IF EXISTS {db}")
             await conn.execute(f"CREATE DATABASE {db}")
             await conn.close()
             db_url = pg.url.rsplit("/", 1)[0] + f"/{db}"
-            redis_url = valkey.url.rstrip("/") + f"/{['batches', 'singles', 'topic', 'latency'].index(name)}"
-            proc = ServiceProcess("lifeline_ingest", {
-                "LIFELINE_DATABASE_URL": db_url, "LIFELINE_BUS_URL": redis_url,
-                "LIFELINE_REDIS_URL": redis_url, "LIFELINE_LOG_LEVEL": "WARNING"}, log_dir=root)
+            names = ["batches", "singles", "topic", "latency", "split"]
+            redis_url = valkey.url.rstrip("/") + f"/{names.index(name)}"
+            env = {"LIFELINE_DATABASE_URL": db_url, "LIFELINE_BUS_URL": redis_url,
+                   "LIFELINE_REDIS_URL": redis_url, "LIFELINE_LOG_LEVEL": "WARNING"}
+            relay = None
+            if name == "split":
+                print("[5] = [1] with the relay led by a second ingest process:")
+                relay = ServiceProcess("lifeline_ingest", {**env, "LIFELINE_TURNS_CONSUMER_ENABLED": "false"},
+                                       log_dir=root).start()
+                env["LIFELINE_RELAY_ENABLED"] = "false"
+            proc = ServiceProcess("lifeline_ingest", env, log_dir=root)
             proc.start()
             try:
                 if name == "topic":
@@ -197,6 +206,8 @@ async def main() -> None:
                     await load(proc.url, db_url)  # type: ignore[misc]
             finally:
                 proc.terminate()
+                if relay is not None:
+                    relay.terminate()
     finally:
         valkey.stop()
         pg.stop()
