@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from lifeline_events import Event, SessionState, fold
+from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
 
 
@@ -72,16 +73,7 @@ async def append(client: httpx.AsyncClient, ingest_url: str, session: str, event
 async def log_events(client: httpx.AsyncClient, ingest_url: str, session: str,
                      key: str = TEST_API_KEY) -> list[Event]:
     """Every event of the session in ingest's log, in seq order."""
-    out: list[Event] = []
-    while True:
-        r = await client.get(f"{ingest_url}/v1/sessions/{session}/events",
-                             params={"after_seq": out[-1].seq if out else 0, "limit": 1000},
-                             headers=auth(key))
-        r.raise_for_status()
-        page = [Event.from_json(e) for e in r.json()["events"]]
-        out.extend(page)
-        if len(page) < 1000:
-            return out
+    return await log_of(ingest_url, session, key)
 
 
 async def oracle(client: httpx.AsyncClient, ingest_url: str, session: str,

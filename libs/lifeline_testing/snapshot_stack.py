@@ -17,6 +17,7 @@ import httpx
 import orjson
 
 from lifeline_events import Event, SessionState, fold
+from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth, free_port
 
 
@@ -78,17 +79,7 @@ async def append(ingest_url: str, session: str, events: list[dict[str, Any]],
 
 async def ingest_log(ingest_url: str, session: str, key: str = TEST_API_KEY) -> list[Event]:
     """Every event of `session` from ingest's log, in seq order."""
-    out: list[Event] = []
-    async with httpx.AsyncClient(base_url=ingest_url, timeout=30) as client:
-        while True:
-            r = await client.get(f"/v1/sessions/{session}/events",
-                                 params={"after_seq": out[-1].seq if out else 0, "limit": 1000},
-                                 headers=auth(key))
-            r.raise_for_status()
-            page = [Event.from_json(e) for e in r.json()["events"]]
-            out.extend(page)
-            if len(page) < 1000:
-                return out
+    return await log_of(ingest_url, session, key)
 
 
 async def oracle(ingest_url: str, session: str, key: str = TEST_API_KEY) -> SessionState:
