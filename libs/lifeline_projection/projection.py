@@ -9,6 +9,7 @@ makes the projection read the missing range from ingest's log first.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from prometheus_client import Counter
 from lifeline_bus import Delivery
 from lifeline_events import Event, EventValidationError
 from lifeline_projection.ingest_client import IngestClient
+from lifeline_projection.spans import consumer_spans
 from lifeline_store import wrap_errors
 
 log = structlog.get_logger("lifeline.projection")
@@ -53,13 +55,15 @@ class Projection:
     """Bus handler for one projection; pass it to `bus.consume(TOPIC_EVENTS, name, projection)`."""
 
     def __init__(self, pool: asyncpg.Pool, *, schema: str, name: str, apply: ApplyFn,
-                 ingest: IngestClient | None = None, after_commit: AfterCommit | None = None) -> None:
+                 ingest: IngestClient | None = None, after_commit: AfterCommit | None = None,
+                 bus_kind: str = "") -> None:
         self._pool = pool
         self._schema = schema
         self.name = name
         self._apply = apply
         self._ingest = ingest
         self._after_commit = after_commit
+        self._bus_kind = bus_kind
 
     async def ensure_schema(self) -> None:
         with wrap_errors(f"create {self._schema}.checkpoints"):
@@ -74,6 +78,7 @@ class Projection:
         return int(value or 0)
 
     async def __call__(self, batch: list[Delivery]) -> Mapping[str, str]:
+        started = time.time_ns()
         rejected: dict[str, str] = {}
         by_session: dict[SessionKey, dict[int, Event]] = {}
         for delivery in batch:
@@ -86,6 +91,9 @@ class Projection:
         if by_session:
             await self.apply_events(
                 {k: sorted(v.values(), key=lambda e: e.seq) for k, v in by_session.items()})
+            consumer_spans(batch[0].topic, self.name, self._bus_kind,
+                           [e for events in by_session.values() for e in events.values()],
+                           started, time.time_ns())
         return rejected
 
     async def apply_events(self, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:

@@ -1,4 +1,4 @@
-"""One W3C trace follows an event end to end: HTTP → ingest's log → bus → trace-store's handler → trace."""
+"""One W3C trace follows an event end to end: HTTP → ingest's log → bus → every consumer → trace."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import httpx
 from lifeline_events import TOPIC_EVENTS
 from lifeline_testing.builders import turn
 from lifeline_testing.otlp_receiver import OtlpReceiver, ReceivedSpan
-from lifeline_testing.processes import auth
+from lifeline_testing.processes import TEST_API_KEY, auth
 from lifeline_testing.topics import read_topic
-from lifeline_testing.tracestore import post_events, services, wait_session_traces
+from lifeline_testing.tracestore import post_events, service_env, services, wait_session_traces
 from lifeline_testing.waiting import eventually
 
 
@@ -20,13 +20,18 @@ def _json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-async def test_a_traceparent_is_followed_from_request_to_stored_trace(fresh_database, bus_url,
+async def test_a_traceparent_is_followed_from_request_to_stored_trace(fresh_database, bus_url, redis_url,
                                                                      tmp_path) -> None:
-    """The request's trace id is in ingest's JSON log, the bus headers, the trace and trace-store's span."""
+    """The request's trace id is in ingest's JSON log, the bus headers, the stored trace and the
+    CONSUMER spans of every service that consumed the event (trace-store, replay, snapshot)."""
     trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
     with OtlpReceiver() as otlp, services(tmp_path) as procs:
         ingest = procs.ingest(fresh_database, bus_url, extra=otlp.env())
         store = procs.tracestore(fresh_database, bus_url, ingest=ingest, extra=otlp.env())
+        peers = {"LIFELINE_INGEST_URL": ingest.url, "LIFELINE_SERVICE_API_KEY": TEST_API_KEY,
+                 "LIFELINE_REDIS_URL": redis_url, **otlp.env()}
+        for module in ("lifeline_replay", "lifeline_snapshot"):
+            procs.start(module, service_env(fresh_database, bus_url), extra=peers)
         await post_events(ingest.url, "s-obs", [turn(1, person_id="p-obs"), turn(2, person_id="p-obs")],
                           headers={"traceparent": f"00-{trace_id}-{caller_span}-01"})
         traces = await wait_session_traces(store.url, "p-obs", "s-obs", 2)
@@ -53,9 +58,11 @@ async def test_a_traceparent_is_followed_from_request_to_stored_trace(fresh_data
             consumed = [s for s in got if s.kind == "SPAN_KIND_CONSUMER"]
             handled = {e for s in consumed for e in s.attributes["lifeline.event_ids"]}
             served = any(s.service == "ingest" and s.kind == "SPAN_KIND_SERVER" for s in got)
-            return got if served and stored <= handled else None
+            consumers = {s.service for s in consumed}
+            return got if served and stored <= handled and {"replay", "snapshot"} <= consumers else None
 
-        got = await eventually(spans, timeout=20, what="spans of ingest and trace-store at the OTLP receiver")
+        got = await eventually(spans, timeout=30,
+                               what="spans of ingest, trace-store, replay and snapshot at the OTLP receiver")
     server = next(s for s in got if s.service == "ingest" and s.kind == "SPAN_KIND_SERVER")
     assert server.parent_span_id == caller_span
     consumer = next(s for s in got if s.service == "tracestore" and s.kind == "SPAN_KIND_CONSUMER")
@@ -63,3 +70,7 @@ async def test_a_traceparent_is_followed_from_request_to_stored_trace(fresh_data
     assert any(s.span_id == message_span and s.service == "ingest" for s in got)
     assert consumer.attributes["messaging.destination.name"] == TOPIC_EVENTS
     assert consumer.attributes["messaging.consumer.group.name"] == "tracestore"
+    for service in ("replay", "snapshot"):
+        theirs = [s for s in got if s.service == service and s.kind == "SPAN_KIND_CONSUMER"]
+        assert theirs and all(s.parent_span_id == message_span for s in theirs), service
+        assert theirs[0].attributes["messaging.consumer.group.name"] == service

@@ -64,10 +64,10 @@ async def _wire(app: FastAPI, settings: ReplaySettings) -> None:
                                 snapshot_keep=settings.snapshot_keep,
                                 cache_sessions=settings.projection_cache_sessions,
                                 sync_commit=settings.projection_sync_commit)
-    projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
-                            after_commit=projector.after_commit)
-    await projection.ensure_schema()
     bus = bus_from_settings(settings, "replay")
+    projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
+                            after_commit=projector.after_commit, bus_kind=bus.kind)
+    await projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, "replay", projection, max_records=settings.projection_max_records)
     app.state.pool, app.state.hot, app.state.ingest, app.state.memory = pool, hot, ingest, memory
     app.state.bus, app.state.projection = bus, projection

@@ -46,7 +46,7 @@ async def _wire(app: FastAPI, settings: SnapshotSettings) -> None:
     peers = PeerApi(settings.replay_url, settings.memory_url)
     announcer = Announcer(pool, bus)
     projector = SnapshotProjector(pool, announcer, every=settings.snapshot_every, keep=settings.snapshot_keep,
-                                  ingest=healer)
+                                  ingest=healer, bus_kind=bus.kind)
     await projector.projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
     app.state.lag = lag_monitor(settings, bus)

@@ -31,7 +31,7 @@ class SnapshotProjector:
     """Folds sessions and takes snapshots; `apply` is the projection's ApplyFn."""
 
     def __init__(self, pool: asyncpg.Pool, announcer: Announcer, *, every: int, keep: int,
-                 ingest: IngestClient | None) -> None:
+                 ingest: IngestClient | None, bus_kind: str = "") -> None:
         self._pool = pool
         self._announcer = announcer
         self._every = every
@@ -39,7 +39,7 @@ class SnapshotProjector:
         self._ingest = ingest
         self._to_announce: set[SessionKey] = set()
         self.projection = Projection(pool, schema="snapshot", name="snapshot", apply=self.apply,
-                                     ingest=ingest, after_commit=self.after_commit)
+                                     ingest=ingest, after_commit=self.after_commit, bus_kind=bus_kind)
 
     async def apply(self, conn: asyncpg.Connection, key: SessionKey, events: Sequence[Event]) -> None:
         stored = await store.load_state(conn, key.tenant_id, key.session_id)

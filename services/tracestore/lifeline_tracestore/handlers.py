@@ -10,17 +10,16 @@ per distinct `traceparent`, parented on it.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 
 import asyncpg
-from opentelemetry import trace
 
 from lifeline_bus import Delivery
 from lifeline_events import Event, EventValidationError
 from lifeline_projection import SessionKey
+from lifeline_projection.spans import consumer_spans
 from lifeline_store import wrap_errors
-from lifeline_telemetry import context_from_traceparent
 from lifeline_tracestore import store
 from lifeline_tracestore.domain import SOURCE_LIFECYCLE, day_of, lifecycle_trace
 from lifeline_tracestore.metrics import TRACES_STORED
@@ -41,28 +40,6 @@ def _decode(batch: list[Delivery], rejected: dict[str, str]) -> list[Event]:
         except EventValidationError as exc:
             rejected[delivery.id] = f"not a valid event: {exc}"
     return events
-
-
-def consumer_spans(topic: str, group: str, bus_kind: str, events: Sequence[Event], start_ns: int,
-                   end_ns: int) -> None:
-    """One CONSUMER span per distinct traceparent, covering this batch's handling."""
-    tracer = trace.get_tracer("lifeline.tracestore")
-    by_parent: dict[str, list[Event]] = {}
-    for event in events:
-        if event.traceparent:
-            by_parent.setdefault(event.traceparent, []).append(event)
-    for traceparent, handled in by_parent.items():
-        parent = context_from_traceparent(traceparent)
-        if parent is None:
-            continue
-        span = tracer.start_span(f"{topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
-                                 start_time=start_ns, attributes={
-                                     "messaging.system": bus_kind, "messaging.destination.name": topic,
-                                     "messaging.consumer.group.name": group,
-                                     "messaging.batch.message_count": len(handled),
-                                     "lifeline.session_id": handled[0].session_id,
-                                     "lifeline.event_ids": [str(e.event_id) for e in handled[:32]]})
-        span.end(end_time=end_ns)
 
 
 async def with_partitions(partitions: Partitions, days: set[date], work: Callable[[], Awaitable[int]]) -> int:
