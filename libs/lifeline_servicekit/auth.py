@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from lifeline_servicekit.problems import ProblemError
+from lifeline_servicekit.settings import ApiKeyGrant
 
 SCOPES = ("ingest", "read", "admin")
 
@@ -28,16 +29,23 @@ def _bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+def principal_for(keys: Mapping[str, ApiKeyGrant], token: str) -> Principal | None:
+    """The principal an API key maps to (constant-time comparison), or None."""
+    for key, grant in keys.items():
+        if hmac.compare_digest(key.encode(), token.encode()):
+            return Principal(tenant=grant.tenant, scopes=frozenset(grant.scopes))
+    return None
+
+
 def authenticate(request: Request) -> Principal:
     """Resolve the key in `Authorization: Bearer …` (or `X-API-Key`); 401 otherwise."""
     token = _bearer(request)
     if not token:
         raise ProblemError(401, "Unauthorized", "missing API key: send Authorization: Bearer <key>")
-    keys = request.app.state.settings.api_keys
-    for key, grant in keys.items():
-        if hmac.compare_digest(key.encode(), token.encode()):
-            return Principal(tenant=grant.tenant, scopes=frozenset(grant.scopes))
-    raise ProblemError(401, "Unauthorized", "unknown API key")
+    principal = principal_for(request.app.state.settings.api_keys, token)
+    if principal is None:
+        raise ProblemError(401, "Unauthorized", "unknown API key")
+    return principal
 
 
 def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:

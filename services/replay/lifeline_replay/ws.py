@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import re
 from typing import Any
 
@@ -30,6 +29,7 @@ from lifeline_replay.live import GapError, LiveFeed
 from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
 from lifeline_replay.recovery import Recovered, SessionNotFoundError
 from lifeline_servicekit import Principal
+from lifeline_servicekit.auth import principal_for
 
 router = APIRouter()
 log = structlog.get_logger("lifeline.replay.ws")
@@ -59,12 +59,12 @@ def _principal(ws: WebSocket, token: str | None) -> Principal:
     if not token:
         raise Refused(4401, 401, "Unauthorized", "missing API key: Authorization header, "
                       "'bearer.<key>' subprotocol or ?api_key=")
-    for key, grant in ws.app.state.settings.api_keys.items():
-        if hmac.compare_digest(key.encode(), token.encode()):
-            if "read" not in grant.scopes and "admin" not in grant.scopes:
-                raise Refused(4403, 403, "Forbidden", "this API key lacks the 'read' scope")
-            return Principal(grant.tenant, frozenset(grant.scopes))
-    raise Refused(4401, 401, "Unauthorized", "unknown API key")
+    principal = principal_for(ws.app.state.settings.api_keys, token)
+    if principal is None:
+        raise Refused(4401, 401, "Unauthorized", "unknown API key")
+    if "read" not in principal.scopes and "admin" not in principal.scopes:
+        raise Refused(4403, 403, "Forbidden", "this API key lacks the 'read' scope")
+    return principal
 
 
 def _last_seq(ws: WebSocket) -> int | None:
