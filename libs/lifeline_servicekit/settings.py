@@ -47,6 +47,11 @@ class ServiceSettings(BaseSettings):
     bus_reclaim_idle_ms: int = 15_000
     kafka_session_timeout_ms: int = 10_000
     lag_interval_s: float = 5.0
+    # where the other services are; a service uses the ones it talks to
+    ingest_url: str = "http://127.0.0.1:8001"
+    replay_url: str = "http://127.0.0.1:8002"
+    memory_url: str = ""
+    service_api_key: str = ""
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -54,6 +59,13 @@ class ServiceSettings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def effective_service_key(self) -> str:
+        """The key for calling other services: `service_api_key`, else the first admin key."""
+        if self.service_api_key:
+            return self.service_api_key
+        return next((k for k, g in self.api_keys.items() if "admin" in g.scopes), "")
 
     @property
     def effective_bus_url(self) -> str:

@@ -56,7 +56,7 @@ async def _wire(app: FastAPI, settings: ReplaySettings) -> None:
     pool = await open_database(settings, "replay", MIGRATIONS)
     hot = HotStore(settings.redis_url, timeout_s=settings.redis_timeout_s, retry_s=settings.redis_retry_s,
                    ttl_s=settings.hot_ttl_s, max_blocking=settings.ws_max_connections + 50)
-    key = settings.service_api_key
+    key = settings.effective_service_key
     ingest = IngestClient(settings.ingest_url, key, timeout=settings.ingest_timeout_s)
     memory = (MemoryClient(settings.memory_url, key, timeout=settings.memory_timeout_s)
               if settings.memory_url else None)

@@ -11,9 +11,6 @@ class ReplaySettings(ServiceSettings):
     """Where replay reads the log from, how often it snapshots, and its waiting limits."""
 
     port: int = 8002
-    ingest_url: str = "http://127.0.0.1:8001"
-    service_api_key: str = Field("", description="admin key replay uses to read ingest and memory")
-    memory_url: str = Field("", description="memory service; empty = no long-term bias")
     snapshot_every: int = Field(100, ge=1, description="snapshot (and trim the hot stream) every N events")
     snapshot_keep: int = Field(20, ge=1, description="snapshots kept per session in PostgreSQL")
     hot_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="idle sessions leave Redis after this; 0 = never")

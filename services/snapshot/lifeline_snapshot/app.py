@@ -41,8 +41,9 @@ async def _wire(app: FastAPI, settings: SnapshotSettings) -> None:
     pool = await open_database(settings, "snapshot", MIGRATIONS)
     bus = bus_from_settings(settings, "snapshot")
     bus.declare(TOPIC_LIFECYCLE)
-    healer = IngestClient(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
-    ingest = IngestApi(settings.ingest_url, settings.service_api_key, timeout=settings.http_timeout_s)
+    key, timeout = settings.effective_service_key, settings.http_timeout_s
+    healer = IngestClient(settings.ingest_url, key, timeout=timeout)
+    ingest = IngestApi(settings.ingest_url, key, timeout=timeout)
     peers = PeerApi(settings.replay_url, settings.memory_url)
     announcer = Announcer(pool, bus)
     projector = SnapshotProjector(pool, announcer, every=settings.snapshot_every, keep=settings.snapshot_keep,

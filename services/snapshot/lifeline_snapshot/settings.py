@@ -15,11 +15,6 @@ class SnapshotSettings(ServiceSettings):
     """Snapshots older than this are deleted by the periodic job (0 keeps them forever)."""
     maintenance_interval_s: float = 60.0
     """How often the periodic job announces leftovers and applies age retention."""
-    ingest_url: str = "http://127.0.0.1:8001"
-    replay_url: str = "http://127.0.0.1:8002"
-    memory_url: str = ""
-    service_api_key: str = ""
-    """An admin key for ingest: reads any tenant's log and asks for WAL repairs."""
     export_max_mb: float = 50.0
     export_stream_after_events: int = 1000
     """Exports of longer sessions stream page by page instead of being built in memory."""

@@ -33,13 +33,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.tracestore")
 
 
-def ingest_key(settings: TraceStoreSettings) -> str:
-    """The key trace-store reads ingest's log with: its own, else the first admin key it knows."""
-    if settings.service_api_key:
-        return settings.service_api_key
-    return next((k for k, g in settings.api_keys.items() if "admin" in g.scopes), "")
-
-
 @dataclass
 class Workers:
     """What the lifespan starts and stops, in that order."""
@@ -56,7 +49,7 @@ def _wire(app: FastAPI, settings: TraceStoreSettings, pool: asyncpg.Pool) -> Wor
     retention = RetentionJob(partitions, retention_days=settings.trace_retention_days,
                              interval_s=settings.trace_cleanup_interval_s,
                              gauges_interval_s=settings.trace_metrics_interval_s)
-    key = ingest_key(settings)
+    key = settings.effective_service_key
     ingest = IngestClient(settings.ingest_url, key) if key else None
     freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
     projector = TraceProjector(pool, partitions, freshness, ingest)

@@ -20,6 +20,3 @@ class TraceStoreSettings(ServiceSettings):
     trace_stream_max_gap_s: float = Field(5.0, ge=0, description="cap on one paced gap of a stream")
     trace_stream_max_events: int = Field(10_000, ge=1)
     trace_consumer_max_records: int = Field(500, ge=1, le=10_000)
-    ingest_url: str = Field("http://127.0.0.1:8001", description="ingest's log, to heal gaps")
-    service_api_key: str = Field("", description="admin key for ingest's log; default: the first admin "
-                                               "key in LIFELINE_API_KEYS")
