@@ -2,7 +2,7 @@
 
 Waiting for one durable commit per event caps a connection near 3,000 events/s on
 this class of machine (PERF-NOTES). Requests queue here; each committer worker takes
-everything queued (up to `max_events`), plans and writes it in one transaction,
+everything queued (up to `max_events`), plans it and writes it in one statement,
 and answers every request. Under light load a request commits alone and at once;
 under heavy load batches grow by themselves. A request that fails planning (seq
 conflict, foreign event id) fails alone; the rest of its group still commits. A group

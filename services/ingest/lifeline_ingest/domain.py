@@ -3,7 +3,8 @@
 Given what the log already holds for a session (its last seq and the rows matching
 the incoming turn and event ids), decide which incoming events are new, which are
 duplicates of what, and which seq each new one gets. No I/O: the store feeds it rows
-read under the session's row lock and writes what it returns.
+read just before, and writes what it returns in one statement that the log's constraints
+guard (a plan built on a stale read is refused there and re-planned).
 """
 
 from __future__ import annotations
