@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -211,6 +212,7 @@ async def main() -> None:
     finally:
         valkey.stop()
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)  # a run leaves ~1 GB of server data
 
 
 if __name__ == "__main__":

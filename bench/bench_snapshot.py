@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -190,6 +191,7 @@ async def main() -> None:
             stack.kill()
         valkey.stop()
         pg.stop()
+        shutil.rmtree(data, ignore_errors=True)  # a run leaves ~1 GB of server data
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -187,6 +188,7 @@ async def main() -> None:
         store.kill()
         valkey.stop()
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)  # a run leaves ~1 GB of server data
 
 
 if __name__ == "__main__":
