@@ -34,6 +34,9 @@ _UNAVAILABLE = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.ConnectionFailureError,
+    # raised when the server vanishes in the middle of a protocol exchange
+    # ("cannot switch to state …; another operation is in progress")
+    asyncpg.exceptions.InternalClientError,
 )
 
 
