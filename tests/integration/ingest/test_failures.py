@@ -122,7 +122,7 @@ async def test_sigkill_mid_batch_and_mid_relay_loses_and_doubles_nothing(
     assert set(acked) <= logged, "an acknowledged event was lost"
     assert_gapless(rows)
 
-    ingest = start_ingest(fresh_database, bus_url, relay_batch="20", relay_poll_s="0.05")
+    ingest = start_ingest(fresh_database, bus_url, relay_batch="5", relay_poll_s="0.05")
 
     async def relay_half_done() -> bool:
         rows = await log_rows(fresh_database)
