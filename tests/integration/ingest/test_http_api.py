@@ -94,9 +94,10 @@ async def test_auth_scopes_and_tenant_isolation(fresh_database, redis_url, start
         assert repair.status_code == 403
 
 
-async def test_relay_publishes_in_order_with_traceparent(fresh_database, redis_url, start_ingest) -> None:
-    """Accepted events reach lifeline.events.v1 in seq order carrying the request's trace id."""
-    ingest = start_ingest(fresh_database, redis_url)
+async def test_relay_publishes_in_order_with_traceparent(fresh_database, bus_url, start_ingest) -> None:
+    """Accepted events reach lifeline.events.v1 in seq order carrying the request's trace id,
+    on either bus (Kafka: keyed by session id)."""
+    ingest = start_ingest(fresh_database, bus_url)
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     headers = {**auth(), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
     async with httpx.AsyncClient(base_url=ingest.url, headers=headers) as c:
@@ -107,7 +108,7 @@ async def test_relay_publishes_in_order_with_traceparent(fresh_database, redis_u
         wal = (await c.get("/v1/sessions/s-tr/wal")).json()
 
     async def published() -> list:
-        records = await read_topic(redis_url, "lifeline.events.v1")
+        records = await read_topic(bus_url, "lifeline.events.v1")
         return records if len(records) >= 5 else []
 
     records = await eventually(published, what="5 published events")
