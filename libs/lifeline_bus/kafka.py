@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,13 +21,13 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 
+from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
 from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
-from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, DEAD_LETTERED, PUBLISHED
+from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED
 from lifeline_bus.policy import settle
 
 log = structlog.get_logger("lifeline.bus")
-DLQ_TOPIC = "lifeline.dlq.v1"
 _FASTSTREAM_HEADERS = {"content-type", "correlation_id"}
 
 
@@ -155,8 +154,7 @@ class KafkaBus:
         PUBLISHED.labels(topic).inc(len(messages))
 
     async def dead_letter(self, delivery: Delivery, reason: str, group: str) -> None:
-        headers = {"reason": reason[:4000], "source_topic": delivery.topic,
-                   "source_id": delivery.id, "group": group, "failed_at": f"{time.time():.3f}"}
+        headers = dlq_metadata(delivery, reason, group)
         producer = self._producer
         if producer is None:
             raise BusUnavailableError("Kafka bus is not connected")
@@ -166,9 +164,7 @@ class KafkaBus:
                                          headers=[(k, v.encode()) for k, v in headers.items()])
         except (KafkaError, OSError) as exc:
             raise BusUnavailableError(f"dead-letter to {DLQ_TOPIC}: {exc!r}") from exc
-        DEAD_LETTERED.labels(delivery.topic, group).inc()
-        log.warning("consumer.dead_lettered", topic=delivery.topic, group=group,
-                    delivery=delivery.id, reason=reason)
+        record_dead_letter(delivery, reason, group)
 
     async def ping(self) -> bool:
         try:

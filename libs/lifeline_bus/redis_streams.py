@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,13 +22,13 @@ from faststream import Context
 from faststream.redis import RedisBroker, StreamSub
 from redis.exceptions import RedisError, ResponseError
 
+from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
 from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
-from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, DEAD_LETTERED, PUBLISHED, REDELIVERED
+from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED, REDELIVERED
 from lifeline_bus.policy import settle
 
 log = structlog.get_logger("lifeline.bus")
-DLQ_TOPIC = "lifeline.dlq.v1"
 _RESERVED = {b"data", b"key"}
 
 
@@ -194,17 +193,14 @@ class RedisStreamsBus:
         PUBLISHED.labels(topic).inc(len(messages))
 
     async def dead_letter(self, delivery: Delivery, reason: str, group: str) -> None:
-        fields = {"data": delivery.value, "reason": reason, "source_topic": delivery.topic,
-                  "source_id": delivery.id, "group": group, "failed_at": f"{time.time():.3f}"}
+        fields: dict[str, Any] = {"data": delivery.value, **dlq_metadata(delivery, reason, group)}
         if delivery.key:
             fields["key"] = delivery.key
         try:
             await self._client.xadd(DLQ_TOPIC, fields, maxlen=self._maxlen, approximate=True)
         except (RedisError, OSError) as exc:
             raise BusUnavailableError(f"dead-letter to {DLQ_TOPIC}: {exc}") from exc
-        DEAD_LETTERED.labels(delivery.topic, group).inc()
-        log.warning("consumer.dead_lettered", topic=delivery.topic, group=group,
-                    delivery=delivery.id, reason=reason)
+        record_dead_letter(delivery, reason, group)
 
     async def ping(self) -> bool:
         try:

@@ -28,8 +28,8 @@ from lifeline_servers import (
     ServerNotControllableError,
     ServerStartError,
     ensure_kafka_topics,
-    source_for,
     start_postgres,
+    start_tansu,
     start_valkey,
 )
 from lifeline_servers.probes import accepts_tcp
@@ -117,12 +117,12 @@ async def test_kafka_topic_with_8_partitions_and_a_record_round_trip(kafka_url: 
 
 
 @pytest.mark.kafka
-async def test_tansu_auto_creates_a_touched_topic_with_4_partitions(kafka_url: str) -> None:
+async def test_tansu_auto_creates_a_touched_topic_with_4_partitions() -> None:
     """Pins a tansu quirk: merely describing an unknown topic creates it with 4 partitions,
-    which is why topics must be created explicitly before any client touches them."""
-    if source_for("kafka") != "embedded":
-        pytest.skip("pins the embedded tansu broker's behaviour; this run uses another broker")
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_url.removeprefix("kafka://"))
+    which is why topics must be created explicitly before any client touches them.
+    Starts its own tansu, whatever broker the rest of the run uses."""
+    tansu = await asyncio.to_thread(start_tansu)
+    admin = AIOKafkaAdminClient(bootstrap_servers=tansu.bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics(["never.created"])
@@ -130,6 +130,7 @@ async def test_tansu_auto_creates_a_touched_topic_with_4_partitions(kafka_url: s
         assert "never.created" in await admin.list_topics()
     finally:
         await admin.close()
+        await asyncio.to_thread(tansu.stop)
 
 
 async def test_postgres_data_survives_kill_and_restart(disposable_server: Factory) -> None:
