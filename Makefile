@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lifeline-installed
 PYTEST_ARGS ?= -q
 RUN_ARGS ?=
+MEMBERS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
 # pytest exits 5 when it collects nothing (an empty level is not a failure here).
 define pytest
@@ -14,14 +15,21 @@ define pytest
 	if [ $$rc -eq 5 ]; then echo "no tests collected in: $(or $(1),tests)"; exit 0; fi; exit $$rc
 endef
 
-.PHONY: install run test test-unit test-integration test-e2e bench lint schema
+.PHONY: install lock run test test-unit test-integration test-e2e bench lint schema
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# uv comes from the package registry into the venv itself when it is not on PATH;
+# it then syncs every workspace member (editable) and the dev group from uv.lock.
+$(STAMP): pyproject.toml uv.lock $(MEMBERS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q 'uv>=0.5'
+	UV_PYTHON_DOWNLOADS=never VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv sync -q --all-packages --frozen --python $(BIN)/python
 	@touch $(STAMP)
+
+lock:
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install -q 'uv>=0.5'; }
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv lock
 
 run: install
 	$(BIN)/python -m lifeline_launcher $(RUN_ARGS)

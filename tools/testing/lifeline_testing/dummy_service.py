@@ -1,6 +1,6 @@
 """A stand-in service for testing the launcher before real services exist.
 
-`python -m lifeline_launcher.dummy_service` listens on LIFELINE_PORT and answers
+`python -m lifeline_testing.dummy_service` listens on LIFELINE_PORT and answers
 `/health`, `/ready` and `/env` (the LIFELINE_* variables it was started with, so a
 test can check what the launcher passed). It exits cleanly on SIGTERM. If
 LIFELINE_DUMMY_CRASH_ONCE names a file that does not exist yet, it creates it and

@@ -1,0 +1,1 @@
+"""Memory consolidation: finished sessions become deterministic, provenance-linked profiles."""
