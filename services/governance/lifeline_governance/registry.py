@@ -115,7 +115,8 @@ def plan_manual(snapshot: IntentSnapshot, model_id: str, to_state: State, *,
     changes.append(Change(model_id, current, to_state))
     if current == "PRIMARY" and to_state == TERMINAL:
         states = {p.model_id: p.state for p in snapshot.placements}
-        heir = next((m for m in successors if m != model_id and states.get(m) in ("ACTIVE", "CANDIDATE")), None)
+        heirs = (m for m in successors if m != model_id and states.get(m) in ("ACTIVE", "CANDIDATE"))
+        heir = next(heirs, None)
         if heir is not None:
             changes.append(Change(heir, states[heir], "PRIMARY"))  # type: ignore[arg-type]
     return changes
@@ -132,7 +133,8 @@ def apply_change(states: dict[str, State], change: Change) -> dict[str, State]:
         raise FoldError(f"{change.model_id}: log says from {change.from_state}, fold has {current}")
     if current == TERMINAL:
         raise FoldError(f"{change.model_id}: left QUARANTINED")
-    if change.to_state == "PRIMARY" and any(s == "PRIMARY" for m, s in states.items() if m != change.model_id):
+    others = (s for m, s in states.items() if m != change.model_id)
+    if change.to_state == "PRIMARY" and "PRIMARY" in others:
         raise FoldError(f"{change.model_id}: a second PRIMARY")
     return {**states, change.model_id: change.to_state}
 

@@ -126,7 +126,8 @@ class SessionCursor:
         return [[t, m, [k.intent, k.minute], _fields_json(f)] for t, m, k, f in self.ring]
 
     @classmethod
-    def from_json(cls, tenant: str, current_intent: str | None, ring: Sequence[Sequence[Any]]) -> SessionCursor:
+    def from_json(cls, tenant: str, current_intent: str | None,
+                  ring: Sequence[Sequence[Any]]) -> SessionCursor:
         return cls(current_intent, [
             (int(t), str(m), BucketKey(tenant, str(k[0]), str(m), int(k[1])), CallFields(*f))
             for t, m, k, f in ring])
