@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from lifeline_bus.supervise import start_when_available
+from lifeline_clients import IngestClient, MemoryClient, PeerRefusedError, ReplayClient
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
-from lifeline_projection import IngestClient
 from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
@@ -22,11 +23,11 @@ from lifeline_servicekit import (
     lag_monitor,
     open_database,
 )
+from lifeline_servicekit.problems import problem
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.api import router as snapshot_router
 from lifeline_snapshot.api_export import router as export_router
 from lifeline_snapshot.api_wal import router as wal_router
-from lifeline_snapshot.clients import IngestApi, PeerApi
 from lifeline_snapshot.exporter import Exporter
 from lifeline_snapshot.handlers import SnapshotProjector
 from lifeline_snapshot.maintenance import Maintenance
@@ -42,18 +43,17 @@ async def _wire(app: FastAPI, settings: SnapshotSettings) -> None:
     bus = bus_from_settings(settings, "snapshot")
     bus.declare(TOPIC_LIFECYCLE)
     key, timeout = settings.effective_service_key, settings.http_timeout_s
-    healer = IngestClient(settings.ingest_url, key, timeout=timeout)
-    ingest = IngestApi(settings.ingest_url, key, timeout=timeout)
-    peers = PeerApi(settings.replay_url, settings.memory_url)
+    ingest = IngestClient(settings.ingest_url, key, timeout=timeout)
+    replay, memory = ReplayClient(settings.replay_url), MemoryClient(settings.memory_url)
     announcer = Announcer(pool, bus)
     projector = SnapshotProjector(pool, announcer, every=settings.snapshot_every, keep=settings.snapshot_keep,
-                                  ingest=healer, bus_kind=bus.kind)
+                                  ingest=ingest, bus_kind=bus.kind)
     await projector.projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
     app.state.lag = lag_monitor(settings, bus)
     app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
-    app.state.ingest, app.state.peers, app.state.clients = ingest, peers, (healer, ingest, peers)
-    app.state.exporter = Exporter(pool, ingest, peers, page=settings.export_page_events)
+    app.state.ingest, app.state.peers, app.state.clients = ingest, replay, (ingest, replay, memory)
+    app.state.exporter = Exporter(pool, ingest, memory, page=settings.export_page_events)
     app.state.maintenance = Maintenance(pool, announcer, interval_s=settings.maintenance_interval_s,
                                         max_age_days=settings.snapshot_max_age_days,
                                         keep=settings.snapshot_keep)
@@ -91,5 +91,12 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
         return [database_check(lambda: app.state.pool), bus_check(lambda: app.state.bus, critical=True),
                 ReadinessCheck("ingest", ingest, critical=False)]
 
-    return create_app(service="snapshot", settings=settings, lifespan=lifespan,
-                      routers=[snapshot_router, export_router, wal_router], readiness=readiness)
+    app = create_app(service="snapshot", settings=settings, lifespan=lifespan,
+                     routers=[snapshot_router, export_router, wal_router], readiness=readiness)
+    app.add_exception_handler(PeerRefusedError, _peer_refused)  # type: ignore[arg-type]
+    return app
+
+
+async def _peer_refused(_: Request, exc: PeerRefusedError) -> JSONResponse:
+    """ingest refused a restore/import/repair: answer with its status, title and detail."""
+    return problem(exc.status, exc.title, exc.detail, **exc.extra)

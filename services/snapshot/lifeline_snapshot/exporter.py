@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from lifeline_clients import IngestClient, MemoryClient
 from lifeline_events import new_event_id
 from lifeline_snapshot import store
 from lifeline_snapshot.bundle import (
@@ -27,16 +28,16 @@ from lifeline_snapshot.bundle import (
     redact_snapshot,
     to_new_events,
 )
-from lifeline_snapshot.clients import IngestApi, PeerApi
 from lifeline_snapshot.redaction import KINDS, redact
 
 
 class Exporter:
-    def __init__(self, pool: asyncpg.Pool, ingest: IngestApi, peers: PeerApi, *, page: int = 1000) -> None:
+    def __init__(self, pool: asyncpg.Pool, ingest: IngestClient, memory: MemoryClient, *,
+                 page: int = 1000) -> None:
         self._page = page
         self._pool = pool
         self._ingest = ingest
-        self._peers = peers
+        self._memory = memory
 
     async def stream(self, tenant: str, session: str, last_seq: int, authorization: str,
                      person_id: str | None) -> AsyncIterator[bytes]:
@@ -58,7 +59,7 @@ class Exporter:
         snapshots = SectionHasher()
         rows = await store.snapshots_with_state(self._pool, tenant, session)
         yield b",".join(snapshots.add(redact_snapshot(r.summary(with_state=True), counts)) for r in rows)
-        profile = await self._peers.profile(person_id, authorization)
+        profile = await self._memory.profile(person_id, authorization)
         profile_hasher = SectionHasher()
         redacted_profile = profile_hasher.add(None if profile is None else redact(profile, counts))
         hashes = {"events": events.hexdigest(), "snapshots": snapshots.hexdigest(),

@@ -14,8 +14,9 @@ import asyncpg
 import structlog
 from prometheus_client import Counter
 
+from lifeline_clients import IngestClient
 from lifeline_events import Event, SessionState, apply
-from lifeline_projection import IngestClient, Projection, SessionKey
+from lifeline_projection import Projection, SessionKey
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.domain import SnapshotRow, Trigger, draft, trigger_for
