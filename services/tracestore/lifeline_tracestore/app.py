@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from lifeline_bus import Bus
 from lifeline_bus.lag import LagMonitor
 from lifeline_bus.supervise import start_when_available
+from lifeline_clients import IngestClient
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
-from lifeline_projection import IngestClient
 from lifeline_servicekit import ReadinessCheck, bus_from_settings, create_app, lag_monitor
 from lifeline_store import apply_migrations, create_pool
 from lifeline_tracestore.api import router

@@ -19,9 +19,10 @@ from typing import Any
 import asyncpg
 import structlog
 
+from lifeline_clients import IngestClient
 from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState
-from lifeline_projection import IngestClient, SessionKey
+from lifeline_projection import SessionKey
 from lifeline_projection.projection import APPLIED, HEALED, SKIPPED
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store

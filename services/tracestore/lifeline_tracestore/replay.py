@@ -16,8 +16,8 @@ import asyncpg
 import orjson
 import structlog
 
+from lifeline_clients import IngestClient
 from lifeline_events import Event, SessionState, canonical_json, fold
-from lifeline_projection import IngestClient
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
 from lifeline_tracestore.domain import context_matches, iso, stream_delays, trace_document

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from lifeline_clients import IngestClient
 from lifeline_events import Event, SessionState, fold
-from lifeline_projection import IngestClient
 from lifeline_testing.processes import TEST_API_KEY, TEST_KEYS
 
 
