@@ -15,7 +15,7 @@ define pytest
 	if [ $$rc -eq 5 ]; then echo "no tests collected in: $(or $(1),tests)"; exit 0; fi; exit $$rc
 endef
 
-.PHONY: install lock run test test-unit test-integration test-e2e bench lint schema
+.PHONY: install lock run test test-unit test-integration test-e2e bench lint typecheck schema
 
 install: $(STAMP)
 
@@ -53,6 +53,10 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# mypy over libs/, services/ and tools/ (settings: [tool.mypy] in pyproject.toml).
+typecheck: install
+	$(BIN)/mypy
 
 schema: install
 	$(BIN)/python -m lifeline_events.schema_export schema/
