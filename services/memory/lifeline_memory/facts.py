@@ -29,7 +29,7 @@ def fold_facts(sessions: Sequence[dict[str, Any]], as_of: datetime, stale_days: 
     for _finished, session_id, _seq, f in timeline:
         key = f["key"]
         if key not in keys:
-            if len(keys) >= MAX_KEYS:
+            if f["retracted"] or len(keys) >= MAX_KEYS:  # retracting the unknown: nothing to end
                 continue
             keys[key] = {"current": None, "history": [], "confirmations": []}
         _step(keys[key], session_id, f)
