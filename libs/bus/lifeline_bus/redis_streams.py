@@ -14,19 +14,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
 from faststream import Context
 from faststream.redis import RedisBroker, StreamSub
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import EncodableT, FieldT
 
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
 from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED, REDELIVERED
 from lifeline_bus.policy import settle
+
+# redis' stubs type stream fields as an invariant dict of their own key and value types.
+_Fields = dict[FieldT, EncodableT]
 
 log = structlog.get_logger("lifeline.bus")
 _RESERVED = {b"data", b"key"}
@@ -186,7 +190,7 @@ class RedisStreamsBus:
             async with self._client.pipeline(transaction=False) as pipe:
                 for m in messages:
                     fields: dict[str, Any] = {"data": m.value, "key": m.key, **m.headers}
-                    pipe.xadd(topic, fields, maxlen=self._maxlen, approximate=True)
+                    pipe.xadd(topic, cast(_Fields, fields), maxlen=self._maxlen, approximate=True)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise BusUnavailableError(f"publish to {topic}: {exc}") from exc
@@ -197,7 +201,7 @@ class RedisStreamsBus:
         if delivery.key:
             fields["key"] = delivery.key
         try:
-            await self._client.xadd(DLQ_TOPIC, fields, maxlen=self._maxlen, approximate=True)
+            await self._client.xadd(DLQ_TOPIC, cast(_Fields, fields), maxlen=self._maxlen, approximate=True)
         except (RedisError, OSError) as exc:
             raise BusUnavailableError(f"dead-letter to {DLQ_TOPIC}: {exc}") from exc
         record_dead_letter(delivery, reason, group)

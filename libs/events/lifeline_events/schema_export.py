@@ -113,7 +113,7 @@ def _operation(action: str, channel: str, names: Sequence[str], summary: str) ->
 
 def asyncapi_document() -> dict[str, Any]:
     """The AsyncAPI 3.0 document for the four topics."""
-    models = [NewEvent, Event, *EVENT_TYPES.values()]
+    models: list[type[BaseModel]] = [NewEvent, Event, *EVENT_TYPES.values()]
     _, top = models_json_schema(
         [(model, "validation") for model in models], ref_template=_COMPONENT_REF
     )

@@ -81,7 +81,7 @@ def announcement(row: SnapshotRow, person_id: str | None = None) -> Event:
     is at least once) dedupes by either; ``seq`` is the snapshot's ``at_seq``.
     """
     payload = SnapshotCreated(snapshot_id=row.id, content_hash=row.content_hash, at_seq=row.at_seq,
-                              trigger=row.trigger, label=row.label)  # type: ignore[arg-type]
+                              trigger=row.trigger, label=row.label)
     return Event.model_validate({
         "event_id": uuid.UUID(row.id), "event_type": "snapshot.created",
         "tenant_id": row.tenant_id, "session_id": row.session_id, "person_id": person_id,

@@ -10,11 +10,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 TEST_API_KEY = "test-admin-key"
-TEST_KEYS = {
+TEST_KEYS: dict[str, dict[str, Any]] = {
     TEST_API_KEY: {"tenant": "default", "scopes": ["ingest", "read", "admin"]},
     "test-other-tenant": {"tenant": "other", "scopes": ["ingest", "read"]},
     "test-read-only": {"tenant": "default", "scopes": ["read"]},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -24,7 +24,8 @@ async def read_topic(bus_url: str, topic: str, *, limit: int = 100_000) -> list[
     if bus_kind(bus_url) == "redis":
         client = aioredis.from_url(bus_url)
         try:
-            entries = await client.xrange(topic, count=limit)
+            # Without decode_responses the client answers bytes; its stubs allow str too.
+            entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await client.xrange(topic, count=limit))
         finally:
             await client.aclose()
         out = []

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0,
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0,
     interval: float = 0.05, what: str = "condition",
 ) -> T:
     """Return the first truthy result of `probe`; fail naming `what` on timeout."""
