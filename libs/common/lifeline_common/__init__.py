@@ -1,5 +1,19 @@
-"""Small pieces every Lifeline library and service shares (the error roots)."""
+"""Small pieces every Lifeline library and service shares (the error roots and kinds)."""
 
-from lifeline_common.errors import LifelineError, TransientError
+from lifeline_common.errors import (
+    ConflictError,
+    InvalidInputError,
+    LifelineError,
+    NotFoundError,
+    TooLargeError,
+    TransientError,
+)
 
-__all__ = ["LifelineError", "TransientError"]
+__all__ = [
+    "ConflictError",
+    "InvalidInputError",
+    "LifelineError",
+    "NotFoundError",
+    "TooLargeError",
+    "TransientError",
+]

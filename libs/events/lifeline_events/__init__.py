@@ -21,7 +21,7 @@ from .acts import (
 )
 from .canonical import canonical_json, content_hash
 from .envelope import Event, NewEvent, parse_new_event, validate_traceparent
-from .errors import EventValidationError, SessionMismatchError
+from .errors import EventsError, EventValidationError, SessionMismatchError
 from .fold import apply, fold
 from .ids import new_event_id
 from .payloads import (
@@ -78,6 +78,7 @@ __all__ = [
     "ErrorAct",
     "Event",
     "EventValidationError",
+    "EventsError",
     "FlagAct",
     "FlagState",
     "ModelAnomalyDetected",

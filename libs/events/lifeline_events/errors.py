@@ -1,10 +1,15 @@
-"""The library's error type and the conversion from pydantic's.
+"""The library's error types and the conversion from pydantic's.
 
-    ValueError
-     └── EventValidationError        bad input: names each failing field
-          └── (no subclasses; ``.errors`` carries the detail)
-    ValueError
-     └── SessionMismatchError        fold given an event of another session/tenant
+    LifelineError
+     └── EventsError                  base of this library's errors
+          ├── EventValidationError    bad input (also InvalidInputError): names each failing field
+          ├── UpcastError             an event's version cannot be brought current (registry)
+          └── SessionMismatchError    fold given an event of another session/tenant
+
+None derives from ``ValueError``: a caller catches them by name. Inside pydantic
+validators they are never raised as such: the envelope's upcast validator turns an
+``UpcastError`` into a pydantic error at ``schema_version``, so parsing still reports it
+as an ``EventValidationError`` field.
 
 Callers at a boundary (HTTP, topic consumer) see ``EventValidationError`` only, never
 ``pydantic.ValidationError``, so they can map it to a 422 or a DLQ record without
@@ -18,6 +23,8 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+
+from lifeline_common.errors import InvalidInputError, LifelineError
 
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 
@@ -62,7 +69,11 @@ def _drop_union_tags(loc: Sequence[str | int], tags: frozenset[str]) -> list[str
     return out
 
 
-class EventValidationError(ValueError):
+class EventsError(LifelineError):
+    """Base of the events library's errors."""
+
+
+class EventValidationError(EventsError, InvalidInputError):
     """An event (or a field of one) is invalid.
 
     ``errors`` is a list of ``{"loc": "payload.role", "msg": "...", "type": "..."}``
@@ -70,11 +81,12 @@ class EventValidationError(ValueError):
     """
 
     def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
-        self.errors: list[dict[str, Any]] = [
+        listed: list[dict[str, Any]] = [
             {"loc": str(e.get("loc", "")), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
             for e in errors
         ] or [{"loc": "", "msg": "invalid event", "type": "invalid"}]
-        super().__init__(self._render())
+        self.errors = listed
+        super().__init__(self._render(), listed)
 
     def _render(self) -> str:
         n = len(self.errors)
@@ -113,7 +125,7 @@ class EventValidationError(ValueError):
         return cls([{"loc": loc, "msg": msg, "type": type_}])
 
 
-class SessionMismatchError(ValueError):
+class SessionMismatchError(EventsError):
     """The fold was handed an event that belongs to another session or tenant.
 
     That is a wiring bug in the caller (events of two sessions interleaved), so it is

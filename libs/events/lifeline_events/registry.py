@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .errors import EventsError
 from .payloads import (
     ModelAnomalyDetected,
     ModelCallRecorded,
@@ -49,7 +50,7 @@ CURRENT_SCHEMA_VERSIONS["turn.recorded"] = 2
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 
-class UpcastError(ValueError):
+class UpcastError(EventsError):
     """An event's version cannot be brought to the current one."""
 
 

@@ -1,4 +1,9 @@
-"""RFC 9457 problem+json errors, so every failure names what went wrong."""
+"""RFC 9457 problem+json errors, so every failure names what went wrong.
+
+This is the one place where error kinds become HTTP statuses (`PROBLEM_KINDS`): domain
+and adapter errors name their kind by class (lifeline_common.errors draws the tree) and
+never carry a status. `ProblemError` is the API layer's own way to answer directly.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lifeline_common.errors import TransientError
-from lifeline_store import StoreConflictError
+from lifeline_common.errors import (
+    ConflictError,
+    InvalidInputError,
+    LifelineError,
+    NotFoundError,
+    TooLargeError,
+    TransientError,
+)
 
 PROBLEM = "application/problem+json"
+
+PROBLEM_KINDS: tuple[tuple[type[LifelineError], int, str], ...] = (
+    (TransientError, 503, "Dependency unavailable"),
+    (TooLargeError, 413, "Payload too large"),
+    (InvalidInputError, 422, "Invalid request"),
+    (NotFoundError, 404, "Not found"),
+    (ConflictError, 409, "Conflict"),
+)
+"""Error kind → (status, default title), most specific first; an error's own `title` wins."""
 
 
 class ProblemError(Exception):
@@ -52,10 +72,29 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail))
 
-    @app.exception_handler(StoreConflictError)
-    async def _conflict(_: Request, exc: StoreConflictError) -> JSONResponse:
-        return problem(409, "Conflict", str(exc))
+    @app.exception_handler(LifelineError)
+    async def _lifeline(_: Request, exc: LifelineError) -> JSONResponse:
+        answer = lifeline_problem(exc)
+        if answer is None:
+            raise exc  # no kind: an internal error (500), logged as before
+        return answer
 
-    @app.exception_handler(TransientError)
-    async def _transient(_: Request, exc: TransientError) -> JSONResponse:
-        return problem(503, "Dependency unavailable", str(exc))
+
+def lifeline_problem(exc: LifelineError) -> JSONResponse | None:
+    """The problem document for a Lifeline error, by its kind; None for an unkinded one.
+
+    An error relaying a peer service's answer (lifeline_clients' `PeerRefusedError`)
+    carries that answer's `status` and keeps it. Members: the error's `title`, `detail`
+    (else `str(exc)`), `errors` and `extra`, when it has them.
+    """
+    status, title = next(((s, t) for kind, s, t in PROBLEM_KINDS if isinstance(exc, kind)), (None, ""))
+    relayed = getattr(exc, "status", None)
+    if status is None and isinstance(relayed, int):
+        status = relayed
+    if status is None:
+        return None
+    extra: dict[str, Any] = dict(getattr(exc, "extra", None) or {})
+    if getattr(exc, "errors", None) is not None:
+        extra["errors"] = exc.errors  # type: ignore[attr-defined]
+    return problem(status, getattr(exc, "title", None) or title,
+                   getattr(exc, "detail", None) or str(exc), **extra)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import asyncpg
 
-from lifeline_common.errors import LifelineError, TransientError
+from lifeline_common.errors import ConflictError, LifelineError, TransientError
 
 
 class StoreError(LifelineError):
@@ -19,7 +19,7 @@ class StoreUnavailableError(StoreError, TransientError):
     """PostgreSQL cannot be reached or is shutting down; retry later."""
 
 
-class StoreConflictError(StoreError):
+class StoreConflictError(StoreError, ConflictError):
     """A uniqueness or serialization conflict: the caller's view is stale."""
 
 

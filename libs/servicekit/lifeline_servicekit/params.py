@@ -1,0 +1,56 @@
+"""The HTTP edge's shared parameters and rules, written once for every service.
+
+A service's routes take `SessionId` (the session-id path segment and its pattern) and
+`TenantParam` (`?tenant_id=`), resolve the tenant they act in with `tenant_for`, answer
+an unknown session with `session_not_found`, and act as the caller on a peer service with
+`forwarded_authorization`. Keeping these here is what makes "who may read what" the same
+rule in every service.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from starlette.requests import HTTPConnection
+
+from lifeline_servicekit.auth import Principal
+from lifeline_servicekit.problems import ProblemError
+
+ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+"""Session ids (and the person ids trace-store scopes by): safe in URLs, keys and logs."""
+
+CROSS_TENANT_SCOPE = "admin"
+"""The scope that may name another tenant: the service key's (other services read for
+any tenant through it). DESIGN §3 moves this to a separate `operator` scope; that change
+is made here, once, when the scope exists."""
+
+SessionId = Annotated[str, Path(pattern=ID_PATTERN, description="the session's id")]
+TenantParam = Annotated[str | None, Query(description="admin keys only: act for this tenant")]
+
+
+def tenant_for(principal: Principal, tenant_param: str | None) -> str:
+    """The tenant a request acts in: the key's own, unless a cross-tenant key names another.
+
+    Naming one's own tenant is always allowed; naming another without the cross-tenant
+    scope is a 403 (never a silent fallback to the key's tenant).
+    """
+    if tenant_param and tenant_param != principal.tenant:
+        if CROSS_TENANT_SCOPE not in principal.scopes:
+            raise ProblemError(403, "Forbidden", f"only an {CROSS_TENANT_SCOPE} key may name another tenant")
+        return tenant_param
+    return principal.tenant
+
+
+def session_not_found(session_id: str, detail: str | None = None) -> ProblemError:
+    """The one 404 for a session the tenant does not have (raise it)."""
+    return ProblemError(404, "Session not found", detail or f"no session {session_id!r} for this tenant")
+
+
+def forwarded_authorization(connection: HTTPConnection) -> str:
+    """The caller's credentials as an `Authorization` header value, to act as the caller on a
+    peer service (which takes the tenant from the key, so the caller cannot widen it)."""
+    header = connection.headers.get("authorization")
+    if header:
+        return header
+    return f"Bearer {connection.headers.get('x-api-key', '')}"
