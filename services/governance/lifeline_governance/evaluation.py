@@ -1,4 +1,4 @@
-"""What one evaluation of one intent at one tick produces: decisions, verdicts, counters.
+"""What one evaluation of one intent at one tick produces: decisions, verdicts, counters (pure).
 
 Plain frozen values with a canonical JSON form, so equal inputs give byte-identical
 output — what `/v1/admin/lifecycle/verify` compares, and what the audit stores.

@@ -1,4 +1,4 @@
-"""The guards every rule has (spec §B.4.2): too little evidence is `inconclusive`.
+"""The guards every rule has (spec §B.4.2): too little evidence is `inconclusive` (pure).
 
 Each check returns None when it passes, else a `GuardFailure` naming the guard, the
 value and the threshold — what a verdict's reason and a refused manual transition

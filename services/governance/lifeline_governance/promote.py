@@ -1,4 +1,4 @@
-"""The promoting rules: candidate → PRIMARY and shadow → CANDIDATE (spec §B.4.3 rules 4–5).
+"""The promoting rules: candidate → PRIMARY and shadow → CANDIDATE (spec §B.4.3 rules 4–5) (pure).
 
 The candidate rule is a Schmitt trigger over `ratio = ES(c) / ES(P)`: above
 PROMOTE_MARGIN a look counts (only with SUSTAIN_MIN_NEW_CALLS fresh outcomes since the

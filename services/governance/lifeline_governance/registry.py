@@ -1,4 +1,4 @@
-"""Placements, the legal transitions between their states, and the fold of the log.
+"""Placements, the legal transitions between their states, and the fold of the log (pure).
 
 A placement is a model's lifecycle for one intent. Every state change is one decision
 row; the placements are `fold(decisions)`, so the table can always be rebuilt from the

@@ -1,4 +1,4 @@
-"""The decision-relevant settings as one frozen value, and its hash for the audit.
+"""The decision-relevant settings as one frozen value, and its hash for the audit (pure).
 
 `evaluate()` takes a `Rules`, never the settings object, so the pure rules can be
 re-run later (`/v1/admin/lifecycle/verify`) on exactly the thresholds a decision was

@@ -1,4 +1,4 @@
-"""The protective rules: anomaly, quarantine and failover (spec §B.4.3 rules 1–3).
+"""The protective rules: anomaly, quarantine and failover (spec §B.4.3 rules 1–3) (pure).
 
 They run before any promotion, so a failing or anomalous model is dealt with before
 anyone is compared against it; failover ignores the cool-down.

@@ -1,4 +1,4 @@
-"""What one event contributes to governance's windows: a call sample, merged per turn.
+"""What one event contributes to governance's windows: a call sample, merged per turn (pure).
 
 A model call can be described twice — by the assistant's `turn.recorded` and by a
 `model.call.recorded` naming the same turn. Both are keyed `(turn_id, model_id)` and

@@ -1,4 +1,4 @@
-"""The two named statistics governance reports (spec §B.4.4), textbook and total.
+"""The two named statistics governance reports (spec §B.4.4), textbook and total (pure).
 
 Both return finite numbers for every input (no NaN or infinity can reach the wire:
 payloads reject them), so callers never special-case an empty window.

@@ -1,4 +1,4 @@
-"""The working state of one evaluation: placements as they change, decisions, verdicts.
+"""The working state of one evaluation: placements as they change, decisions, verdicts (pure).
 
 `decide.evaluate` creates one per (intent, tick); the rule modules (`safety`, `promote`)
 read figures through its guards and record changes through `change()`, which keeps the

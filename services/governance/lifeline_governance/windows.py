@@ -1,4 +1,4 @@
-"""Aligned ticks, the two windows a tick looks at, and the figures of one window.
+"""Aligned ticks, the two windows a tick looks at, and the figures of one window (pure).
 
 Windows are built from integer per-minute buckets keyed by ingest's time, so the
 same log always yields the same figures whatever the bus's batching was.

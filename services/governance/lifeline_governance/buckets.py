@@ -1,0 +1,125 @@
+"""SQL of the call windows: the projection's bucket upserts and cursors, the job's sums.
+
+Bucket counters are integers added with `+`, so two batches — or two consumers — adding
+to the same minute commute. Rows are written in key order so concurrent consumers take
+row locks in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from lifeline_governance.evaluation import ModelStats
+from lifeline_governance.samples import HIST_SIZE, BucketKey, Counters, SessionCursor
+from lifeline_projection import SessionKey
+
+_COLUMNS = ("calls", "outcomes", "successes", "scored", "score_milli_sum", "score_milli_sq",
+            "latency_n", "latency_sum_ms", "latency_hist", "tokens_in", "tokens_out")
+
+_UPSERT = f"""
+INSERT INTO governance.call_buckets (tenant_id, intent, model_id, bucket, {", ".join(_COLUMNS)})
+SELECT r.tenant_id, r.intent, r.model_id, to_timestamp(r.minute), {", ".join("r." + c for c in _COLUMNS)}
+FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, intent text, model_id text, minute bigint,
+     calls bigint, outcomes bigint, successes bigint, scored bigint, score_milli_sum bigint,
+     score_milli_sq bigint, latency_n bigint, latency_sum_ms bigint, latency_hist bigint[],
+     tokens_in bigint, tokens_out bigint)
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (tenant_id, intent, model_id, bucket) DO UPDATE SET
+    {", ".join(f"{c} = call_buckets.{c} + EXCLUDED.{c}" for c in _COLUMNS if c != "latency_hist")},
+    latency_hist = ARRAY(SELECT a + b FROM unnest(call_buckets.latency_hist, EXCLUDED.latency_hist)
+                         WITH ORDINALITY AS u(a, b, i) ORDER BY i)
+"""
+
+
+async def add(conn: asyncpg.Connection, deltas: Mapping[BucketKey, Counters]) -> None:
+    """Add the deltas to their buckets (one statement for the whole batch)."""
+    if not deltas:
+        return
+    rows = [{"tenant_id": k.tenant_id, "intent": k.intent, "model_id": k.model_id, "minute": k.minute,
+             **dict(zip(_COLUMNS, c.as_row(), strict=True))} for k, c in deltas.items()]
+    await conn.execute(_UPSERT, orjson.dumps(rows).decode())
+
+
+async def load_cursors(conn: asyncpg.Connection, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionCursor]:
+    rows = await conn.fetch(
+        "SELECT tenant_id, session_id, current_intent, ring FROM governance.session_cursor "
+        "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        [k.tenant_id for k in keys], [k.session_id for k in keys])
+    return {SessionKey(r["tenant_id"], r["session_id"]):
+            SessionCursor.from_json(r["tenant_id"], r["current_intent"], orjson.loads(r["ring"]))
+            for r in rows}
+
+
+async def save_cursors(conn: asyncpg.Connection, cursors: Mapping[SessionKey, SessionCursor]) -> None:
+    if not cursors:
+        return
+    keys = sorted(cursors)
+    await conn.execute(
+        "INSERT INTO governance.session_cursor (tenant_id, session_id, current_intent, ring) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) "
+        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET current_intent = EXCLUDED.current_intent, "
+        "ring = EXCLUDED.ring",
+        [k.tenant_id for k in keys], [k.session_id for k in keys],
+        [cursors[k].current_intent for k in keys],
+        [orjson.dumps(cursors[k].to_json()).decode() for k in keys])
+
+
+def _sums(alias: str, where: str) -> str:
+    plain = [f"coalesce(sum({c}) FILTER (WHERE {where}), 0)::bigint AS {alias}_{c}"
+             for c in _COLUMNS if c != "latency_hist"]
+    hist = [f"coalesce(sum(latency_hist[{i + 1}]) FILTER (WHERE {where}), 0)::bigint AS {alias}_h{i}"
+            for i in range(HIST_SIZE)]
+    return ", ".join(plain + hist)
+
+
+_WINDOWS = f"""
+SELECT b.intent, b.model_id,
+       {_sums("cur", "b.bucket >= $2 AND b.bucket < $3")},
+       {_sums("prev", "b.bucket >= $4 AND b.bucket < $2")},
+       coalesce(sum(b.outcomes) FILTER (WHERE b.bucket >= $2 AND b.bucket < $3
+                AND b.bucket >= coalesce(p.counted_until, '-infinity')), 0)::bigint AS fresh
+FROM governance.call_buckets b
+LEFT JOIN governance.placements p USING (tenant_id, intent, model_id)
+WHERE b.tenant_id = $1 AND b.bucket >= $4 AND b.bucket < $3 {{intent_filter}}
+GROUP BY b.intent, b.model_id
+"""
+
+
+def _counters(row: Mapping[str, Any], alias: str) -> Counters:
+    values = {c: int(row[f"{alias}_{c}"]) for c in _COLUMNS if c != "latency_hist"}
+    return Counters(**values, latency_hist=[int(row[f"{alias}_h{i}"]) for i in range(HIST_SIZE)])
+
+
+def ts(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+async def window_stats(conn: asyncpg.Connection | asyncpg.Pool, tenant: str, current: tuple[int, int],
+                       previous_start: int, intents: Iterable[str] | None = None,
+                       ) -> dict[str, dict[str, ModelStats]]:
+    """{intent: {model: sums of the current and previous windows, fresh outcomes}}."""
+    args: list[Any] = [tenant, ts(current[0]), ts(current[1]), ts(previous_start)]
+    sql = _WINDOWS.format(intent_filter="")
+    if intents is not None:
+        args.append(list(intents))
+        sql = _WINDOWS.format(intent_filter="AND b.intent = ANY($5::text[])")
+    out: dict[str, dict[str, ModelStats]] = {}
+    for row in await conn.fetch(sql, *args):
+        out.setdefault(row["intent"], {})[row["model_id"]] = ModelStats(
+            _counters(row, "cur"), _counters(row, "prev"), int(row["fresh"]))
+    return out
+
+
+async def purge(conn: asyncpg.Pool, bucket_days: int, evaluation_days: int) -> None:
+    """Retention: old buckets and evaluations go; decisions are kept for ever."""
+    await conn.execute("DELETE FROM governance.call_buckets WHERE bucket < now() - make_interval(days => $1)",
+                       bucket_days)
+    await conn.execute("DELETE FROM governance.evaluations WHERE tick < now() - make_interval(days => $1)",
+                       evaluation_days)
+    await conn.execute("DELETE FROM governance.tick_inputs WHERE tick < now() - make_interval(days => $1)",
+                       evaluation_days)

@@ -1,0 +1,34 @@
+"""JSON forms of `evaluate()`'s inputs (pure), stored per (intent, tick) for verify.
+
+`/v1/admin/lifecycle/verify` decodes these and re-runs the rules; the output's SHA-256
+must match the one stored when the tick ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+
+from lifeline_governance.evaluation import Evaluation, ModelStats
+from lifeline_governance.registry import IntentSnapshot, Placement
+from lifeline_governance.samples import Counters
+
+
+def encode_input(snap: IntentSnapshot, stats: dict[str, ModelStats]) -> str:
+    return orjson.dumps({"snapshot": asdict(snap), "stats": {m: asdict(s) for m, s in stats.items()}},
+                        option=orjson.OPT_SORT_KEYS).decode()
+
+
+def decode_input(data: dict[str, Any]) -> tuple[IntentSnapshot, dict[str, ModelStats]]:
+    raw = dict(data["snapshot"])
+    raw["placements"] = tuple(Placement(**p) for p in raw["placements"])
+    stats = {m: ModelStats(Counters(**s["current"]), Counters(**s["previous"]), s["fresh_outcomes"])
+             for m, s in data["stats"].items()}
+    return IntentSnapshot(**raw), stats
+
+
+def output_hash(evaluation: Evaluation) -> str:
+    return hashlib.sha256(evaluation.to_json()).hexdigest()

@@ -1,0 +1,169 @@
+"""The LifecycleJob: one leader across processes evaluates every intent on aligned ticks.
+
+Leadership is a PostgreSQL advisory lock held on a dedicated connection (a leader that
+dies loses it with its connection). Per tick and tenant: one aggregation over the
+buckets of both windows, `evaluate()` per intent, then one transaction per intent that
+first claims (tenant, intent, tick) — a re-run of the tick, or a second leader, finds
+it claimed and adds nothing. While the projection lags, the tick is skipped and the
+skip recorded; missed ticks are not back-filled (the next tick sees the same windows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+import structlog
+
+from lifeline_governance import buckets, decisions, store
+from lifeline_governance.codec import encode_input, output_hash
+from lifeline_governance.decide import evaluate
+from lifeline_governance.evaluation import Evaluation, job_decision_id
+from lifeline_governance.metrics import JOB_RUNS, JOB_SECONDS, observe_decisions
+from lifeline_governance.records import DecisionRecord
+from lifeline_governance.rules import Rules
+from lifeline_governance.windows import Figures, align_tick, windows_at
+from lifeline_store import wrap_errors
+
+log = structlog.get_logger("lifeline.governance.job")
+LOCK_KEY = "lifeline.governance.job"
+
+LagProbe = Callable[[], Awaitable[str | None]]  # None = fresh enough, else why not
+
+
+@dataclass
+class TickReport:
+    tick: int
+    outcome: str  # ran | skipped | dry_run
+    reason: str | None = None
+    intents: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[DecisionRecord] = field(default_factory=list)
+
+
+def records_of(ev: Evaluation) -> list[DecisionRecord]:
+    tick = datetime.fromtimestamp(ev.tick, UTC)
+    return [DecisionRecord(job_decision_id(ev.tenant_id, ev.intent, ev.tick, d.rule, d.model_id), d.kind,
+                           ev.intent, d.model_id, d.from_state, d.to_state, d.rule, d.reason, d.inputs,
+                           ev.settings_hash, tick=tick, effective_score=d.effective_score, anomaly=d.anomaly)
+            for d in ev.decisions]
+
+
+class LifecycleJob:
+    def __init__(self, pool: asyncpg.Pool, rules: Rules, *, default_weights: dict[str, float],
+                 lag_probe: LagProbe, after_commit: Callable[[], Awaitable[Any]],
+                 enabled: bool = True) -> None:
+        self._pool, self.rules = pool, rules
+        self._weights = default_weights
+        self._lag = lag_probe
+        self._after_commit = after_commit
+        self._enabled = enabled
+        self._task: asyncio.Task[None] | None = None
+        self.last_run: TickReport | None = None
+
+    async def run_tick(self, tick: int | None = None, *, intent: str | None = None, tenant: str | None = None,
+                       dry_run: bool = False, check_lag: bool = True) -> TickReport:
+        """Evaluate every (or one) intent at `tick` (default: now, aligned to the second)."""
+        tick = int(time.time()) if tick is None else tick
+        started = time.perf_counter()
+        if check_lag and (why := await self._lag()):
+            report = TickReport(tick, "skipped", why)
+            await self._record_run(report, dry_run)
+            return report
+        report = TickReport(tick, "dry_run" if dry_run else "ran")
+        current, previous = windows_at(tick, self.rules.window_s, self.rules.settle_s)
+        with wrap_errors("lifecycle tick"):
+            tenants = await self._tenants(current.start, tenant)
+            for name in sorted(tenants):
+                await self._run_tenant(report, name, tenants[name], (current.start, current.end),
+                                       previous.start, intent, dry_run)
+        await self._record_run(report, dry_run)
+        JOB_SECONDS.observe(time.perf_counter() - started)
+        if report.decisions and not dry_run:
+            await self._after_commit()
+        return report
+
+    async def _tenants(self, since: int, only: str | None) -> dict[str, set[str]]:
+        placed = await store.intents_with_placements(self._pool)
+        for name in await store.tenants_with_buckets(self._pool, buckets.ts(since)):
+            placed.setdefault(name, set())
+        return {k: v for k, v in placed.items() if only is None or k == only}
+
+    async def _run_tenant(self, report: TickReport, tenant: str, placed: set[str], current: tuple[int, int],
+                          previous_start: int, only: str | None, dry_run: bool) -> None:
+        stats = await buckets.window_stats(self._pool, tenant, current, previous_start,
+                                           [only] if only is not None else None)
+        intents = sorted((placed | set(stats)) if only is None else {only} & (placed | set(stats)))
+        snaps = await store.snapshots(self._pool, tenant, intents, self._weights)
+        for name in intents:
+            ev = evaluate(snaps[name], stats.get(name, {}), report.tick, self.rules)
+            figures = {m: Figures.of(s.current, snaps[name].weight) for m, s in stats.get(name, {}).items()}
+            written = [] if dry_run else await self._persist(ev, encode_input(snaps[name], stats.get(name, {})),
+                                                             figures)
+            report.decisions += written if not dry_run else records_of(ev)
+            report.intents.append({"tenant_id": tenant, "intent": name,
+                                   "decisions": [d.rule + ":" + d.model_id for d in ev.decisions],
+                                   "verdicts": {v.model_id: {"verdict": v.verdict, "reasons": list(v.reasons)}
+                                                for v in ev.verdicts}})
+
+    async def _persist(self, ev: Evaluation, input_json: str, figures: dict[str, Figures]) -> list[DecisionRecord]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await store.claim_tick(conn, ev, input_json, orjson.dumps(self.rules.as_json()).decode(),
+                                          output_hash(ev)):
+                return []  # this (tenant, intent, tick) was decided already
+            written = await decisions.write(conn, ev.tenant_id, records_of(ev), datetime.now(UTC))
+            await store.save_counters(conn, ev, figures)
+        observe_decisions(written)
+        return written
+
+    async def _record_run(self, report: TickReport, dry_run: bool) -> None:
+        JOB_RUNS.labels(report.outcome).inc()
+        self.last_run = report
+        if dry_run:
+            return
+        with contextlib.suppress(Exception):
+            await self._pool.execute(
+                "INSERT INTO governance.job_runs (tick, outcome, detail) VALUES ($1, $2, $3) "
+                "ON CONFLICT (tick) DO UPDATE SET outcome = EXCLUDED.outcome, detail = EXCLUDED.detail",
+                datetime.fromtimestamp(report.tick, UTC), report.outcome, report.reason)
+        if report.outcome == "skipped":
+            log.info("governance.tick_skipped", tick=report.tick, reason=report.reason)
+
+    def start(self) -> None:
+        if self._enabled:
+            self._task = asyncio.create_task(self._loop(), name="lifecycle-job")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _loop(self) -> None:
+        """Hold the leader lock while alive; run each aligned tick once."""
+        interval = self.rules.interval_s
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await self._pool.acquire()
+                while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LOCK_KEY):
+                    await asyncio.sleep(interval / 2)
+                while True:
+                    now = time.time()
+                    await asyncio.sleep(align_tick(now, interval) + interval - now)
+                    await self.run_tick(align_tick(time.time(), interval))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("governance.job_failed", error=repr(exc))
+                await asyncio.sleep(min(5.0, interval))
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await self._pool.release(conn)
