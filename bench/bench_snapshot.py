@@ -22,8 +22,10 @@ import httpx
 
 from lifeline_events import fold
 from lifeline_servers import start_postgres, start_valkey
+from lifeline_testing.appends import append
+from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import auth
-from lifeline_testing.snapshot_stack import SnapshotStack, append, ingest_log, start_stack
+from lifeline_testing.snapshot_stack import SnapshotStack, start_stack
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 
@@ -72,7 +74,7 @@ async def projection(stack: SnapshotStack) -> float:
     finally:
         await conn.close()
     total = sessions * per
-    log = await ingest_log(stack.ingest.url, "p-0")
+    log = await log_of(stack.ingest.url, "p-0")
     t0 = time.perf_counter()
     for _ in range(3):
         fold(log)

@@ -22,11 +22,12 @@ import websockets
 import yaml
 
 from lifeline_events import TOPIC_EVENTS, TOPIC_TURNS
+from lifeline_testing.appends import append
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
 from lifeline_testing.prometheus import PrometheusServer
 from lifeline_testing.topics import produce_raw
-from lifeline_testing.tracestore import Services, post_events, wait_session_traces
+from lifeline_testing.tracestore import Services, wait_session_traces
 from lifeline_testing.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,7 @@ async def _steady_traffic(ingest: ServiceProcess) -> None:
     while True:
         turn_id += 1
         for s in range(3):
-            await post_events(ingest.url, f"dash-{s}", [turn(turn_id, person_id="p-dash")])
+            await append(ingest.url, f"dash-{s}", [turn(turn_id, person_id="p-dash")])
         await asyncio.sleep(0.5)
 
 

@@ -8,11 +8,12 @@ import secrets
 import httpx
 
 from lifeline_events import TOPIC_EVENTS
+from lifeline_testing.appends import append
 from lifeline_testing.builders import turn
 from lifeline_testing.otlp_receiver import OtlpReceiver, ReceivedSpan
 from lifeline_testing.processes import TEST_API_KEY, auth
 from lifeline_testing.topics import read_topic
-from lifeline_testing.tracestore import post_events, service_env, services, wait_session_traces
+from lifeline_testing.tracestore import service_env, services, wait_session_traces
 from lifeline_testing.waiting import eventually
 
 
@@ -32,7 +33,7 @@ async def test_a_traceparent_is_followed_from_request_to_stored_trace(fresh_data
                  "LIFELINE_REDIS_URL": redis_url, **otlp.env()}
         for module in ("lifeline_replay", "lifeline_snapshot"):
             procs.start(module, service_env(fresh_database, bus_url), extra=peers)
-        await post_events(ingest.url, "s-obs", [turn(1, person_id="p-obs"), turn(2, person_id="p-obs")],
+        await append(ingest.url, "s-obs", [turn(1, person_id="p-obs"), turn(2, person_id="p-obs")],
                           headers={"traceparent": f"00-{trace_id}-{caller_span}-01"})
         traces = await wait_session_traces(store.url, "p-obs", "s-obs", 2)
 

@@ -11,9 +11,11 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from lifeline_events import canonical_json
+from lifeline_testing.appends import append
 from lifeline_testing.builders import turn
+from lifeline_testing.oracle import fold_of_log
 from lifeline_testing.processes import TEST_API_KEY, auth
-from lifeline_testing.replay_stack import append, oracle, replay_state
+from lifeline_testing.replay_stack import replay_state
 from lifeline_testing.waiting import eventually
 
 
@@ -39,7 +41,7 @@ async def assert_state_matches_log(http: httpx.AsyncClient, replay_url: str, ing
     r = await replay_state(http, replay_url, session, min_seq=min_seq, key=key)
     assert r.status_code == 200, r.text
     body = r.json()
-    truth = await oracle(http, ingest_url, session, key)
+    truth = await fold_of_log(ingest_url, session, key)
     assert canonical_json(body["state"]) == canonical_json(truth)
     return body
 
@@ -57,7 +59,7 @@ async def wait_mode(http: httpx.AsyncClient, replay_url: str, session: str, mode
 
 async def post_turns(http: httpx.AsyncClient, ingest_url: str, session: str, first: int, count: int) -> int:
     """Append turns; return the last seq."""
-    return int((await append(http, ingest_url, session, turns(first, count)))[-1]["seq"])
+    return int((await append(ingest_url, session, turns(first, count)))[-1]["seq"])
 
 
 def ws_url(replay_url: str, session: str, query: str = "") -> str:

@@ -9,8 +9,10 @@ import redis.asyncio as aioredis
 
 from lifeline_events import canonical_json, content_hash, fold
 from lifeline_replay import keys
+from lifeline_testing.appends import append
+from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import auth
-from lifeline_testing.replay_stack import append, log_events, replay_state
+from lifeline_testing.replay_stack import replay_state
 from lifeline_testing.waiting import eventually
 
 from .conftest import SNAPSHOT_EVERY
@@ -67,7 +69,7 @@ async def test_hot_stream_is_trimmed_behind_the_latest_snapshot(stack, http) -> 
     finally:
         await client.aclose()
     assert [keys.seq_of(i) for i, _ in entries] == list(range(snap_seq + 1, last + 1))
-    log = await log_events(http, stack.ingest.url, session)
+    log = await log_of(stack.ingest.url, session)
     truth = fold([e for e in log if e.seq <= snap_seq])
     assert int(snapshot[b"seq"]) == snap_seq and snapshot[b"state"] == canonical_json(truth)
 
@@ -79,7 +81,7 @@ async def test_time_travel_by_seq_and_by_time_matches_the_fold_of_the_prefix(sta
     await asyncio.sleep(0.05)
     last = await post_turns(http, stack.ingest.url, session, 15, 13)
     await wait_mode(http, stack.replay.url, session, "replay", last)
-    log = await log_events(http, stack.ingest.url, session)
+    log = await log_of(stack.ingest.url, session)
     url = f"{stack.replay.url}/v1/sessions/{session}/replay"
     for until in (1, 9, 10, 14, 23, last):
         for snapshots in (True, False):
@@ -106,7 +108,7 @@ async def test_context_window_in_each_provider_format(stack, http) -> None:
     events.append({"event_type": "turn.recorded", "turn_id": 14, "payload": {
         "role": "user", "text": "Actually, no budget yet.", "intent": "booking",
         "acts": [{"op": "retract_fact", "key": "budget"}]}})
-    last = (await append(http, stack.ingest.url, session, events))[-1]["seq"]
+    last = (await append(stack.ingest.url, session, events))[-1]["seq"]
     url = f"{stack.replay.url}/v1/sessions/{session}/context"
     shapes = {"openai": "messages", "anthropic": "messages", "gemini": "contents"}
     for provider, field in shapes.items():
@@ -167,10 +169,10 @@ async def test_restored_session_converges_to_the_restored_state(stack, http) -> 
     """A session.restored event (an earlier state with its hash) is folded like the oracle does."""
     session = new_session()
     await post_turns(http, stack.ingest.url, session, 1, 6)
-    earlier = fold((await log_events(http, stack.ingest.url, session))[:3]).model_dump(mode="json")
+    earlier = fold((await log_of(stack.ingest.url, session))[:3]).model_dump(mode="json")
     restore = {"event_type": "session.restored",
                "payload": {"snapshot_id": "snap-3", "content_hash": content_hash(earlier), "state": earlier}}
-    last = (await append(http, stack.ingest.url, session, [restore, *turns(7, 2)]))[-1]["seq"]
+    last = (await append(stack.ingest.url, session, [restore, *turns(7, 2)]))[-1]["seq"]
     body = await assert_state_matches_log(http, stack.replay.url, stack.ingest.url, session, last)
     assert body["state"]["restored_from"] == "snap-3"
     await wait_mode(http, stack.replay.url, session, "replay", last)

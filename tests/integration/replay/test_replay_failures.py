@@ -10,8 +10,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from lifeline_events import canonical_json
+from lifeline_testing.oracle import fold_of_log
 from lifeline_testing.processes import auth
-from lifeline_testing.replay_stack import oracle
 from lifeline_testing.waiting import eventually
 
 from .helpers import FakeMemory, assert_state_matches_log, new_session, open_ws, post_turns, recv, wait_mode
@@ -70,13 +70,13 @@ async def test_ladder_redis_down_then_ingest_down_then_redis_back(
         await hot.akill()
         last = await post_turns(http, ingest.url, session, 13, 3)
         body = await wait_mode(http, replay.url, session, "log", last)
-        assert canonical_json(body["state"]) == canonical_json(await oracle(http, ingest.url, session))
+        assert canonical_json(body["state"]) == canonical_json(await fold_of_log(ingest.url, session))
         async with open_ws(replay.url, session) as ws:
             sync = await recv(ws)
             assert sync["mode"] == "log" and sync["seq"] == last
             last = await post_turns(http, ingest.url, session, 16, 1)
             assert (await recv(ws))["seq"] == last
-        truth = await oracle(http, ingest.url, session)
+        truth = await fold_of_log(ingest.url, session)
 
         ingest.kill()
         body = await wait_mode(http, replay.url, session, "cold")

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lifeline_events import content_hash, fold
-from lifeline_testing.replay_stack import append, log_events
+from lifeline_testing.appends import append
+from lifeline_testing.oracle import log_of
 
 from .helpers import assert_state_matches_log, new_session, wait_mode
 
@@ -49,7 +50,7 @@ class Conversation:
         self.last_seq = 0
 
     async def post(self, events: list[dict[str, Any]]) -> None:
-        results = await append(self.http, self.ingest_url, self.session, events)
+        results = await append(self.ingest_url, self.session, events)
         self.last_seq = max([self.last_seq, *(r["seq"] for r in results)])
         self.batches.append(events)
 
@@ -65,7 +66,7 @@ class Conversation:
         return out
 
     async def restore(self, fraction: float) -> None:
-        log = await log_events(self.http, self.ingest_url, self.session)
+        log = await log_of(self.ingest_url, self.session)
         earlier = fold(log[: int(len(log) * fraction)]).model_dump(mode="json")
         await self.post([{"event_type": "session.restored", "event_id": str(uuid.uuid4()), "payload": {
             "snapshot_id": f"snap-{len(log)}", "content_hash": content_hash(earlier), "state": earlier}}])

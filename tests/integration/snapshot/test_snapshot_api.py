@@ -13,15 +13,10 @@ import pytest
 
 from lifeline_events import TOPIC_LIFECYCLE, Event, SessionState, canonical_json, content_hash, fold
 from lifeline_snapshot.recap import build_recap
+from lifeline_testing.appends import append
+from lifeline_testing.oracle import fold_of_log, log_of
 from lifeline_testing.processes import auth
-from lifeline_testing.snapshot_stack import (
-    SnapshotStack,
-    append,
-    ingest_log,
-    oracle,
-    projected_state,
-    snapshot_rows,
-)
+from lifeline_testing.snapshot_stack import SnapshotStack, projected_state, snapshot_rows
 from lifeline_testing.topics import read_topic
 from lifeline_testing.waiting import eventually
 
@@ -49,7 +44,7 @@ def client(stack: SnapshotStack, key: str | None = None) -> httpx.AsyncClient:
 async def converged(stack: SnapshotStack, session: str) -> dict[str, Any]:
     """Wait until snapshot's folded state equals the fold of ingest's log; return it."""
     async def probe() -> dict[str, Any] | None:
-        want = canonical_json(await oracle(stack.ingest.url, session))
+        want = canonical_json(await fold_of_log(stack.ingest.url, session))
         have = await projected_state(stack.database_url, session)
         return have if have is not None and canonical_json(have) == want else None
 
@@ -62,7 +57,7 @@ async def test_snapshot_every_n_events_and_announced(stack: SnapshotStack) -> No
     await append(stack.ingest.url, session, turns(1, 12))
     await converged(stack, session)
     rows = await eventually(lambda: _rows_if(stack, session, 2), what="two periodic snapshots")
-    log = await ingest_log(stack.ingest.url, session)
+    log = await log_of(stack.ingest.url, session)
     assert [(r["at_seq"], r["trigger"]) for r in rows] == [(5, "periodic"), (10, "periodic")]
     assert [r["content_hash"] for r in rows] == [content_hash(fold(log[:5])), content_hash(fold(log[:10]))]
 
@@ -186,11 +181,11 @@ async def test_restore_round_trip_through_ingest(stack: SnapshotStack) -> None:
         snap = (await c.get(f"/v1/sessions/{session}/snapshots/{rows[0]['id']}")).json()
         restored = await c.post(f"/v1/sessions/{session}/restore/{rows[0]['id']}")
     assert restored.status_code == 200 and restored.json()["seq"] == 8
-    log = await ingest_log(stack.ingest.url, session)
+    log = await log_of(stack.ingest.url, session)
     assert [e.event_type for e in log] == ["turn.recorded"] * 7 + ["session.restored"]
     at_restore = SessionState.model_validate(snap["state"]).model_copy(
         update={"seq": 8, "restored_from": rows[0]["id"]})
-    assert canonical_json(await oracle(stack.ingest.url, session)) == canonical_json(at_restore)
+    assert canonical_json(await fold_of_log(stack.ingest.url, session)) == canonical_json(at_restore)
     await append(stack.ingest.url, session, [{"event_type": "turn.recorded", "turn_id": 100, "payload": {
         "role": "user", "text": "after", "acts": [{"op": "confirm_fact", "key": "late", "value": 1}]}}])
     final = SessionState.model_validate(await converged(stack, session))
@@ -214,7 +209,7 @@ async def test_restore_of_unknown_or_corrupted_snapshot(stack: SnapshotStack) ->
         assert (await c.post(f"/v1/sessions/{session}/restore/nope")).status_code == 404
         corrupted = await c.post(f"/v1/sessions/{session}/restore/{rows[0]['id']}")
     assert corrupted.status_code == 409
-    assert len(await ingest_log(stack.ingest.url, session)) == 5
+    assert len(await log_of(stack.ingest.url, session)) == 5
 
 
 async def test_recap_is_deterministic_and_matches_the_fold(stack: SnapshotStack) -> None:
@@ -226,7 +221,7 @@ async def test_recap_is_deterministic_and_matches_the_fold(stack: SnapshotStack)
         second = await c.get(f"/v1/sessions/{session}/recap", params={"lastTurns": 2})
         bad = await c.get(f"/v1/sessions/{session}/recap", params={"lastTurns": -1})
     assert first.content == second.content
-    expected = build_recap(await oracle(stack.ingest.url, session), 2)
+    expected = build_recap(await fold_of_log(stack.ingest.url, session), 2)
     body = orjson.loads(first.content)
     assert body["sentences"] == list(expected.sentences) and body["recap"] == expected.text
     assert 2 <= len(body["sentences"]) <= 6

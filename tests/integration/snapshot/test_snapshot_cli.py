@@ -10,9 +10,12 @@ import orjson
 from typer.testing import CliRunner, Result
 
 from lifeline_cli.main import app
+from lifeline_servers import free_port
 from lifeline_snapshot.bundle import validate_bundle
-from lifeline_testing.processes import TEST_API_KEY, auth, free_port
-from lifeline_testing.snapshot_stack import SnapshotStack, append, ingest_log, snapshot_rows
+from lifeline_testing.appends import append
+from lifeline_testing.oracle import log_of
+from lifeline_testing.processes import TEST_API_KEY, auth
+from lifeline_testing.snapshot_stack import SnapshotStack, snapshot_rows
 from lifeline_testing.waiting import eventually
 
 
@@ -50,7 +53,7 @@ async def test_snapshot_commands_round_trip(stack: SnapshotStack) -> None:
     assert table.exit_code == 0 and snap["snapshot_id"] in table.stdout and "before" in table.stdout
     restored = lifeline(stack, "snapshot", "restore", session, snap["snapshot_id"])
     assert restored.exit_code == 0 and "as seq 7" in restored.stdout
-    assert (await ingest_log(stack.ingest.url, session))[-1].event_type == "session.restored"
+    assert (await log_of(stack.ingest.url, session))[-1].event_type == "session.restored"
     deleted = lifeline(stack, "snapshot", "delete", session, snap["snapshot_id"])
     assert deleted.exit_code == 0
     assert snap["snapshot_id"] not in [r["id"] for r in await snapshot_rows(stack.database_url, session)]
@@ -91,7 +94,7 @@ async def test_export_then_import_through_files(stack: SnapshotStack, tmp_path: 
     assert imported.exit_code == 0, imported.output
     body = orjson.loads(imported.stdout)
     assert body["session_id"].startswith("sandbox-") and body["events"] == 45
-    assert [e.turn_id for e in await ingest_log(stack.ingest.url, body["session_id"])] == list(range(1, 46))
+    assert [e.turn_id for e in await log_of(stack.ingest.url, body["session_id"])] == list(range(1, 46))
     target.write_bytes(target.read_bytes().replace(b"turn 1,", b"turn 9,"))
     tampered = lifeline(stack, "import", str(target))
     assert tampered.exit_code == 1 and "Invalid bundle (422)" in tampered.stderr

@@ -7,7 +7,9 @@ import asyncio
 from collections import Counter
 
 from lifeline_events import TOPIC_LIFECYCLE, Event, canonical_json, content_hash, fold
-from lifeline_testing.snapshot_stack import append, ingest_log, oracle, projected_state, snapshot_rows
+from lifeline_testing.appends import append
+from lifeline_testing.oracle import fold_of_log, log_of
+from lifeline_testing.snapshot_stack import projected_state, snapshot_rows
 from lifeline_testing.topics import read_topic
 from lifeline_testing.waiting import eventually
 
@@ -48,10 +50,10 @@ async def test_killed_snapshot_service_converges_without_duplicates(
     async def converged() -> bool:
         have = await projected_state(fresh_database, SESSION)
         return have is not None and canonical_json(have) == canonical_json(
-            await oracle(stack.ingest.url, SESSION))
+            await fold_of_log(stack.ingest.url, SESSION))
 
     await eventually(converged, timeout=60, what="snapshot's state = fold of ingest's log after restart")
-    log = await ingest_log(stack.ingest.url, SESSION)
+    log = await log_of(stack.ingest.url, SESSION)
     rows = await snapshot_rows(fresh_database, SESSION)
     assert [r["at_seq"] for r in rows] == list(range(5, len(log) + 1, 5))
     assert [r["content_hash"] for r in rows] == [content_hash(fold(log[: r["at_seq"]])) for r in rows]

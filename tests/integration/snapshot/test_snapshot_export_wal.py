@@ -13,15 +13,10 @@ import orjson
 from lifeline_events import canonical_json, fold
 from lifeline_snapshot.bundle import validate_bundle
 from lifeline_snapshot.redaction import KINDS
+from lifeline_testing.appends import append
+from lifeline_testing.oracle import fold_of_log, log_of
 from lifeline_testing.processes import auth
-from lifeline_testing.snapshot_stack import (
-    SnapshotStack,
-    append,
-    ingest_log,
-    oracle,
-    projected_state,
-    snapshot_rows,
-)
+from lifeline_testing.snapshot_stack import SnapshotStack, projected_state, snapshot_rows
 from lifeline_testing.waiting import eventually
 
 SECRETS = {
@@ -52,7 +47,7 @@ async def _converged(stack: SnapshotStack, session: str) -> None:
     async def probe() -> bool:
         have = await projected_state(stack.database_url, session)
         return have is not None and canonical_json(have) == canonical_json(
-            await oracle(stack.ingest.url, session))
+            await fold_of_log(stack.ingest.url, session))
 
     await eventually(probe, timeout=20, what=f"{session} folded by snapshot")
 
@@ -89,9 +84,9 @@ async def test_import_creates_a_sandbox_session(stack: SnapshotStack) -> None:
     assert plain.status_code == kept.status_code == 201
     sandbox, sandbox_kept = plain.json()["session_id"], kept.json()["session_id"]
     assert sandbox.startswith("sandbox-") and sandbox != sandbox_kept and plain.json()["events"] == 4
-    log = await ingest_log(stack.ingest.url, sandbox)
+    log = await log_of(stack.ingest.url, sandbox)
     assert [e.turn_id for e in log] == [1, 2, 3, 4]
-    assert [e.turn_id for e in await ingest_log(stack.ingest.url, sandbox_kept)] == [11, 12, 13, 14]
+    assert [e.turn_id for e in await log_of(stack.ingest.url, sandbox_kept)] == [11, 12, 13, 14]
     assert log[0].payload.text == "mail [redacted:email] or call [redacted:phone]"
     await _converged(stack, sandbox)
 
@@ -168,7 +163,7 @@ async def test_wal_view_shows_published_and_applied(stack: SnapshotStack) -> Non
 
 async def _roll_back_projection(stack: SnapshotStack, session: str, to_seq: int) -> None:
     """Put snapshot's checkpoint and folded state back to `to_seq`, as if it had lagged."""
-    state = fold((await ingest_log(stack.ingest.url, session))[:to_seq]).model_dump(mode="json")
+    state = fold((await log_of(stack.ingest.url, session))[:to_seq]).model_dump(mode="json")
     conn = await asyncpg.connect(stack.database_url)
     try:
         async with conn.transaction():

@@ -17,8 +17,10 @@ import httpx
 import orjson
 import pytest
 
-from lifeline_testing.processes import TEST_API_KEY, auth, free_port
-from lifeline_testing.snapshot_stack import SnapshotStack, append, snapshot_process, snapshot_rows
+from lifeline_servers import free_port
+from lifeline_testing.appends import append
+from lifeline_testing.processes import TEST_API_KEY, auth
+from lifeline_testing.snapshot_stack import SnapshotStack, snapshot_process, snapshot_rows
 from lifeline_testing.waiting import eventually
 
 PROFILE = {"person_id": "p-9", "summary": "prefers e-mail: zed@example.com", "top_errors": ["late"]}

@@ -11,9 +11,10 @@ import orjson
 from typer.testing import CliRunner
 
 from lifeline_cli.main import app
+from lifeline_testing.appends import append
 from lifeline_testing.processes import TEST_API_KEY, auth
 from lifeline_testing.replay_stack import replay_process
-from lifeline_testing.snapshot_stack import SnapshotStack, append, snapshot_process
+from lifeline_testing.snapshot_stack import SnapshotStack, snapshot_process
 from lifeline_testing.waiting import eventually
 
 

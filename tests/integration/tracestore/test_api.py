@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+from lifeline_testing.appends import append
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
-from lifeline_testing.tracestore import post_events, wait_session_traces
+from lifeline_testing.tracestore import wait_session_traces
 
 TRACE_KEYS = {"trace_id", "person_id", "session_id", "event_type", "timestamp", "event_data",
               "context_snapshot", "otel_trace_id"}
@@ -23,8 +24,8 @@ async def test_replay_rebuilds_the_stored_context_and_answers_the_seed_shapes(fr
     """GET/POST/DELETE /replay/{id}, session and person listings answer seed 004's shapes."""
     ingest = procs.ingest(fresh_database, redis_url)
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
-    await post_events(ingest.url, "s-1", _session(4, "p-7"), headers={"traceparent": TRACEPARENT})
-    await post_events(ingest.url, "s-2", _session(3, "p-7"))
+    await append(ingest.url, "s-1", _session(4, "p-7"), headers={"traceparent": TRACEPARENT})
+    await append(ingest.url, "s-2", _session(3, "p-7"))
     traces = await wait_session_traces(store.url, "p-7", "s-1", 4)
     await wait_session_traces(store.url, "p-7", "s-2", 3)
     async with httpx.AsyncClient(base_url=store.url, headers=auth()) as c:
@@ -66,7 +67,7 @@ async def test_scopes_tenants_and_bad_input(fresh_database, redis_url, procs) ->
     """Other tenants get 404/empty, admin endpoints refuse read keys, bad input names its field."""
     ingest = procs.ingest(fresh_database, redis_url)
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
-    await post_events(ingest.url, "s-1", _session(2, "p-7"))
+    await append(ingest.url, "s-1", _session(2, "p-7"))
     traces = await wait_session_traces(store.url, "p-7", "s-1", 2)
     tid = traces[0]["trace_id"]
     async with httpx.AsyncClient(base_url=store.url) as c:
@@ -110,11 +111,11 @@ async def test_read_after_write_and_by_otel(fresh_database, redis_url, procs) ->
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest, trace_read_wait_ms=400)
     async with httpx.AsyncClient(base_url=store.url, headers=auth()) as c:
         for n in range(1, 6):
-            results = await post_events(ingest.url, "s-1", [turn(n, person_id="p-7")],
-                                        headers={"traceparent": TRACEPARENT})
+            results = await append(ingest.url, "s-1", [turn(n, person_id="p-7")],
+                                   headers={"traceparent": TRACEPARENT})
             got = (await c.get("/replay/session/p-7/s-1", params={"min_seq": results[0]["seq"]})).json()
             assert len(got) == n, f"read-your-writes broken at seq {n}"
-        await post_events(ingest.url, "s-2", [turn(1, person_id="p-8")], headers={"traceparent": TRACEPARENT})
+        await append(ingest.url, "s-2", [turn(1, person_id="p-8")], headers={"traceparent": TRACEPARENT})
         await wait_session_traces(store.url, "p-8", "s-2", 1)
         late = await c.get("/replay/session/p-7/s-1", params={"min_seq": 99})
         assert late.status_code == 503 and late.json()["stored_seq"] == 5

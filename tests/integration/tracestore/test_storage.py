@@ -10,10 +10,11 @@ import httpx
 import orjson
 
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE, Event, canonical_json, fold
+from lifeline_testing.appends import append
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
 from lifeline_testing.topics import produce_raw, read_topic
-from lifeline_testing.tracestore import post_events, wait_session_traces
+from lifeline_testing.tracestore import wait_session_traces
 from lifeline_testing.waiting import eventually
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -47,9 +48,9 @@ async def test_each_event_stored_once_with_the_folds_context(fresh_database, bus
     """A trace per event with person, session, otel id and the fold's state after it; redelivery adds none."""
     ingest = procs.ingest(fresh_database, bus_url)
     store = procs.tracestore(fresh_database, bus_url, ingest=ingest)
-    await post_events(ingest.url, "s-1", _acts_turns(6)[:4], headers={"traceparent": TRACEPARENT})
-    await post_events(ingest.url, "s-1", _acts_turns(6)[4:])
-    await post_events(ingest.url, "s-2", _acts_turns(2))
+    await append(ingest.url, "s-1", _acts_turns(6)[:4], headers={"traceparent": TRACEPARENT})
+    await append(ingest.url, "s-1", _acts_turns(6)[4:])
+    await append(ingest.url, "s-2", _acts_turns(2))
     traces = await wait_session_traces(store.url, "p-7", "s-1", 7)
     log = await _log(ingest.url, "s-1")
     assert [t["trace_id"] for t in traces] == [str(e.event_id) for e in log]
@@ -64,7 +65,7 @@ async def test_each_event_stored_once_with_the_folds_context(fresh_database, bus
     # Redelivery: the same records again, as a relay re-publishing after a crash would.
     again = [(r.key, r.value) for r in await read_topic(bus_url, TOPIC_EVENTS)]
     await produce_raw(bus_url, TOPIC_EVENTS, again)
-    marker = await post_events(ingest.url, "s-3", [turn(1, person_id="p-8")])
+    marker = await append(ingest.url, "s-3", [turn(1, person_id="p-8")])
     await wait_session_traces(store.url, "p-8", "s-3", 1)
     assert marker[0]["seq"] == 1
     assert await _count(fresh_database) == 11
@@ -75,7 +76,7 @@ async def test_lifecycle_event_gets_latest_context_and_is_stored_once(fresh_data
     """A lifecycle announcement is stored once (even redelivered) with its session's latest context."""
     ingest = procs.ingest(fresh_database, redis_url)
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
-    await post_events(ingest.url, "s-1", _acts_turns(3))
+    await append(ingest.url, "s-1", _acts_turns(3))
     traces = await wait_session_traces(store.url, "p-7", "s-1", 4)
     now = datetime.now(UTC).isoformat()
     announcement = {"event_id": str(uuid.uuid4()), "event_type": "snapshot.created", "tenant_id": "default",
@@ -102,7 +103,7 @@ async def test_a_gap_on_the_bus_is_healed_from_ingests_log(fresh_database, redis
     """An event ahead of the checkpoint makes trace-store read the missing seqs from ingest, in order."""
     ingest = procs.ingest(fresh_database, redis_url, relay_enabled="false")
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
-    await post_events(ingest.url, "s-gap", _acts_turns(3))
+    await append(ingest.url, "s-gap", _acts_turns(3))
     log = await _log(ingest.url, "s-gap")
     await produce_raw(redis_url, TOPIC_EVENTS, [("s-gap", log[-1].to_json_bytes())])
     traces = await wait_session_traces(store.url, "p-7", "s-gap", 4)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from lifeline_cli.config import DEFAULTS, find_stack_env, load_config, parse_env_file
 from lifeline_cli.main import app
-from lifeline_testing.processes import free_port
+from lifeline_servers import free_port
 
 
 def test_env_file_lines() -> None:

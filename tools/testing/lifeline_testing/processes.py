@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,14 @@ from typing import Any
 
 import httpx
 
+from lifeline_servers import free_port
+
 TEST_API_KEY = "test-admin-key"
 TEST_KEYS: dict[str, dict[str, Any]] = {
     TEST_API_KEY: {"tenant": "default", "scopes": ["ingest", "read", "admin"]},
     "test-other-tenant": {"tenant": "other", "scopes": ["ingest", "read"]},
     "test-read-only": {"tenant": "default", "scopes": ["read"]},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import yaml
 
-from lifeline_testing.processes import free_port
+from lifeline_servers import free_port
 
 INSTALL_HINT = "Prometheus is not installed: apt-get install -y prometheus (Debian's package)"
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from lifeline_events import Event, SessionState, fold
-from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
 
 
@@ -59,27 +56,6 @@ def start_stack(database_url: str, bus_url: str, redis_url: str, *, log_dir: Pat
         ingest.kill()
         raise
     return ReplayStack(ingest, replay)
-
-
-async def append(client: httpx.AsyncClient, ingest_url: str, session: str, events: list[dict[str, Any]],
-                 key: str = TEST_API_KEY) -> list[dict[str, Any]]:
-    """POST a batch to ingest; return its per-event results (raises on a non-200)."""
-    r = await client.post(f"{ingest_url}/v1/sessions/{session}/events", json={"events": events},
-                          headers=auth(key))
-    r.raise_for_status()
-    return list(r.json()["results"])
-
-
-async def log_events(client: httpx.AsyncClient, ingest_url: str, session: str,
-                     key: str = TEST_API_KEY) -> list[Event]:
-    """Every event of the session in ingest's log, in seq order."""
-    return await log_of(ingest_url, session, key)
-
-
-async def oracle(client: httpx.AsyncClient, ingest_url: str, session: str,
-                 key: str = TEST_API_KEY) -> SessionState:
-    """The truth: the shared fold of ingest's log."""
-    return fold(await log_events(client, ingest_url, session, key))
 
 
 async def replay_state(client: httpx.AsyncClient, replay_url: str, session: str, *,

@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 
-from lifeline_events import Event, SessionState, fold
-from lifeline_testing.oracle import log_of
-from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth, free_port
+from lifeline_servers import free_port
+from lifeline_testing.processes import TEST_API_KEY, ServiceProcess
 
 
 @dataclass
@@ -67,24 +65,6 @@ def start_stack(database_url: str, bus_url: str, log_dir: Path, **snapshot_env: 
 
 async def start_stack_async(database_url: str, bus_url: str, log_dir: Path, **env: str) -> SnapshotStack:
     return await asyncio.to_thread(start_stack, database_url, bus_url, log_dir, **env)
-
-
-async def append(ingest_url: str, session: str, events: list[dict[str, Any]],
-                 key: str = TEST_API_KEY) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=ingest_url, timeout=30) as client:
-        r = await client.post(f"/v1/sessions/{session}/events", json={"events": events}, headers=auth(key))
-    r.raise_for_status()
-    return r.json()["results"]
-
-
-async def ingest_log(ingest_url: str, session: str, key: str = TEST_API_KEY) -> list[Event]:
-    """Every event of `session` from ingest's log, in seq order."""
-    return await log_of(ingest_url, session, key)
-
-
-async def oracle(ingest_url: str, session: str, key: str = TEST_API_KEY) -> SessionState:
-    """The state the log implies: the fold of everything ingest holds for `session`."""
-    return fold(await ingest_log(ingest_url, session, key))
 
 
 async def projected_state(database_url: str, session: str, tenant: str = "default") -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
 from lifeline_testing.waiting import eventually
@@ -58,16 +57,6 @@ def services(log_dir: Path) -> Iterator[Services]:
         yield running
     finally:
         running.stop_all()
-
-
-async def post_events(ingest_url: str, session: str, events: list[dict[str, Any]], *,
-                      key: str = TEST_API_KEY, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Append through ingest's HTTP API; return its results (event_id, seq, duplicate)."""
-    async with httpx.AsyncClient(base_url=ingest_url, timeout=30) as client:
-        r = await client.post(f"/v1/sessions/{session}/events", content=orjson.dumps({"events": events}),
-                              headers={**auth(key), "content-type": "application/json", **(headers or {})})
-    r.raise_for_status()
-    return list(r.json()["results"])
 
 
 async def wait_session_traces(url: str, person: str, session: str, count: int, *,
