@@ -6,18 +6,25 @@ from typing import Annotated, Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lifeline_ingest import store
 from lifeline_ingest.committer import EVENTS, AppendRequest
-from lifeline_ingest.domain import AppendRejectedError
+from lifeline_ingest.deps import Deps
 from lifeline_ingest.intake import IntakeError, parse_batch
-from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_servicekit import (
+    Principal,
+    ProblemError,
+    SessionId,
+    TenantParam,
+    require_scope,
+    session_not_found,
+    tenant_for,
+)
 from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
-SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
 
 _APPEND_EXAMPLE = {"events": [
     {"event_type": "turn.recorded", "turn_id": 1, "person_id": "p-7",
@@ -42,18 +49,14 @@ class RepairRequest(BaseModel):
     from_seq: int = Field(default=1, ge=1)
 
 
-def _state(request: Request) -> Any:
-    return request.app.state
-
-
 @router.post("/sessions/{session_id}/events", response_model=AppendResponse,
              openapi_extra={"requestBody": {"content": {"application/json": {"example": _APPEND_EXAMPLE}}}})
 async def append_events(
-    request: Request, session_id: SessionId,
+    request: Request, deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> Response:
     """Append one event or a batch; duplicates answer with their original seq."""
-    settings = request.app.state.settings
+    settings = deps.settings
     declared = int(request.headers.get("content-length") or 0)
     if declared > settings.max_batch_bytes:
         raise ProblemError(413, "Payload too large",
@@ -68,19 +71,15 @@ async def append_events(
                             max_event_bytes=settings.max_event_bytes,
                             max_batch_events=settings.max_batch_events,
                             max_restore_bytes=settings.max_restore_event_bytes)
-    except IntakeError as exc:
+    except IntakeError:  # answered by its kind (422, or 413 over a limit): counted here
         EVENTS.labels("rejected", "http").inc()
-        raise ProblemError(exc.status, "Invalid events" if exc.status == 422 else "Payload too large",
-                           exc.detail, errors=exc.errors) from exc
+        raise
     with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,
                                current_traceparent(), "http")
-        try:
-            outcomes = await _state(request).committer.append(append)
-        except AppendRejectedError as exc:
-            raise ProblemError(exc.status, exc.title, exc.detail, **exc.extra) from exc
+        outcomes = await deps.committer.append(append)  # a refusal is answered 409 by its kind
     structlog.get_logger("lifeline.ingest").info(
         "events.appended", events=len(outcomes), duplicates=sum(o.duplicate for o in outcomes),
         last_seq=max(o.seq for o in outcomes))
@@ -91,37 +90,25 @@ async def append_events(
     return Response(body, media_type="application/json")
 
 
-def _tenant(principal: Principal, tenant_id: str | None) -> str:
-    """Admin keys (other services) may read for any tenant; everyone else reads their own."""
-    if tenant_id and tenant_id != principal.tenant:
-        if "admin" not in principal.scopes:
-            raise ProblemError(403, "Forbidden", "only an admin key may name another tenant")
-        return tenant_id
-    return principal.tenant
-
-
-TenantParam = Annotated[str | None, Query(description="admin keys only: read for this tenant")]
-
-
-async def _require_session(request: Request, tenant: str, session_id: str) -> int:
-    last_seq = await store.session_last_seq(_state(request).pool, tenant, session_id)
+async def _require_session(deps: Deps, tenant: str, session_id: str) -> int:
+    last_seq = await store.session_last_seq(deps.pool, tenant, session_id)
     if last_seq is None:
-        raise ProblemError(404, "Session not found", f"no session {session_id!r} for this tenant")
+        raise session_not_found(session_id)
     return last_seq
 
 
 @router.get("/sessions/{session_id}/events")
 async def read_events(
-    request: Request, session_id: SessionId,
+    deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     tenant_id: TenantParam = None,
 ) -> Response:
     """Events after `after_seq`, in seq order (the log is the truth; projections heal from here)."""
-    tenant = _tenant(principal, tenant_id)
-    last_seq = await _require_session(request, tenant, session_id)
-    rows = await store.read_events(_state(request).pool, tenant, session_id, after_seq, limit)
+    tenant = tenant_for(principal, tenant_id)
+    last_seq = await _require_session(deps, tenant, session_id)
+    rows = await store.read_events(deps.pool, tenant, session_id, after_seq, limit)
     next_after = rows[-1][0] if rows else after_seq
     body = (b'{"session_id":"' + session_id.encode() + b'","last_seq":' + str(last_seq).encode()
             + b',"next_after_seq":' + str(next_after).encode()
@@ -131,34 +118,34 @@ async def read_events(
 
 @router.get("/sessions/{session_id}")
 async def read_session(
-    request: Request, session_id: SessionId,
+    deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
     tenant_id: TenantParam = None,
 ) -> dict[str, Any]:
-    tenant = _tenant(principal, tenant_id)
-    last_seq = await _require_session(request, tenant, session_id)
+    tenant = tenant_for(principal, tenant_id)
+    last_seq = await _require_session(deps, tenant, session_id)
     return {"session_id": session_id, "tenant_id": tenant, "last_seq": last_seq}
 
 
 @router.get("/sessions/{session_id}/wal")
 async def read_wal(
-    request: Request, session_id: SessionId,
+    deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     tenant_id: TenantParam = None,
 ) -> dict[str, Any]:
     """Each event's place in the log and whether the relay has published it."""
-    tenant = _tenant(principal, tenant_id)
-    last_seq = await _require_session(request, tenant, session_id)
-    entries = await store.read_wal(_state(request).pool, tenant, session_id, after_seq, limit)
+    tenant = tenant_for(principal, tenant_id)
+    last_seq = await _require_session(deps, tenant, session_id)
+    entries = await store.read_wal(deps.pool, tenant, session_id, after_seq, limit)
     return {"session_id": session_id, "last_seq": last_seq, "entries": entries,
             "unpublished": sum(not e["published"] for e in entries)}
 
 
 @router.post("/admin/wal/repair")
 async def repair_wal(
-    request: Request,
+    deps: Deps,
     principal: Annotated[Principal, Depends(require_scope("admin"))],
     body: Annotated[RepairRequest, Body()] = RepairRequest(),
 ) -> dict[str, Any]:
@@ -167,13 +154,12 @@ async def repair_wal(
     With `session_id`, also re-queue that session's events from `from_seq` so every
     projection re-applies them (they dedupe by seq, so nothing doubles).
     """
-    state = _state(request)
-    report: dict[str, Any] = {"dry_run": body.dry_run, "before": await store.outbox_report(state.pool)}
+    report: dict[str, Any] = {"dry_run": body.dry_run, "before": await store.outbox_report(deps.pool)}
     if body.session_id and not body.dry_run:
         tenant = body.tenant_id or principal.tenant
-        await _require_session(request, tenant, body.session_id)
-        report["requeued"] = await store.mark_unpublished(state.pool, tenant, body.session_id, body.from_seq)
+        await _require_session(deps, tenant, body.session_id)
+        report["requeued"] = await store.mark_unpublished(deps.pool, tenant, body.session_id, body.from_seq)
     if not body.dry_run:
-        state.relay.wake()
-    report["relay"] = {"leader": state.relay.is_leader, "bus_ok": state.relay.bus_ok}
+        deps.relay.wake()
+    report["relay"] = {"leader": deps.relay.is_leader, "bus_ok": deps.relay.bus_ok}
     return report

@@ -15,6 +15,7 @@ from lifeline_events import TOPIC_EVENTS, TOPIC_TURNS
 from lifeline_ingest import store
 from lifeline_ingest.api import router
 from lifeline_ingest.committer import GroupCommitter
+from lifeline_ingest.deps import IngestDeps
 from lifeline_ingest.handlers import TurnsHandler
 from lifeline_ingest.relay import OutboxRelay
 from lifeline_ingest.settings import IngestSettings
@@ -24,12 +25,29 @@ from lifeline_servicekit import (
     bus_from_settings,
     create_app,
     database_check,
+    deps_from,
     lag_monitor,
     open_database,
+    provide,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.ingest")
+
+
+async def _wire(settings: IngestSettings) -> IngestDeps:
+    """Build every adapter and register the consumer (nothing is started here)."""
+    pool = await open_database(settings, "ingest", MIGRATIONS)
+    bus = bus_from_settings(settings, "ingest")
+    bus.declare(TOPIC_EVENTS)
+    relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
+    committer = GroupCommitter(pool, workers=settings.committers,
+                               max_events=settings.commit_max_events, on_commit=relay.wake)
+    if settings.turns_consumer_enabled:
+        bus.consume(TOPIC_TURNS, "ingest", TurnsHandler(
+            committer, default_tenant=settings.default_tenant,
+            max_event_bytes=settings.max_event_bytes), max_records=settings.turns_max_records)
+    return IngestDeps(settings, pool, bus, committer, relay)
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -37,21 +55,12 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await open_database(settings, "ingest", MIGRATIONS)
-        bus = bus_from_settings(settings, "ingest")
-        bus.declare(TOPIC_EVENTS)
-        relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
-        committer = GroupCommitter(pool, workers=settings.committers,
-                                   max_events=settings.commit_max_events, on_commit=relay.wake)
+        deps = await _wire(settings)
+        provide(app, deps)
+        pool, bus, committer, relay = deps.pool, deps.bus, deps.committer, deps.relay
         committer.start()
-        if settings.turns_consumer_enabled:
-            bus.consume(TOPIC_TURNS, "ingest", TurnsHandler(
-                committer, default_tenant=settings.default_tenant,
-                max_event_bytes=settings.max_event_bytes), max_records=settings.turns_max_records)
         lag = lag_monitor(settings, bus)
         lag.start()
-        app.state.pool, app.state.bus = pool, bus
-        app.state.committer, app.state.relay = committer, relay
         log.info("wal.repair.startup", **await store.outbox_report(pool))
         # ingest keeps accepting while the bus is away; it connects when the bus appears
         bus_starter = asyncio.create_task(start_when_available(bus), name="bus-starter")
@@ -69,13 +78,17 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             await pool.close()
             log.info("shutdown.done")
 
-    def readiness(app: FastAPI) -> list[ReadinessCheck]:
-        async def relay() -> tuple[bool, str]:
-            r = app.state.relay
-            return r.bus_ok, f"leader={r.is_leader} published={r.published_total}"
-
-        return [database_check(lambda: app.state.pool), bus_check(lambda: app.state.bus),
-                ReadinessCheck("relay", relay, critical=False)]
-
     return create_app(service="ingest", settings=settings, lifespan=lifespan,
-                      routers=[router], readiness=readiness)
+                      routers=[router], readiness=_readiness)
+
+
+def _readiness(app: FastAPI) -> list[ReadinessCheck]:
+    def deps() -> IngestDeps:
+        return deps_from(app, IngestDeps)
+
+    async def relay() -> tuple[bool, str]:
+        r = deps().relay
+        return r.bus_ok, f"leader={r.is_leader} published={r.published_total}"
+
+    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus),
+            ReadinessCheck("relay", relay, critical=False)]

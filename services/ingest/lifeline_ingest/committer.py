@@ -22,9 +22,9 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Histogram
 
-from lifeline_common.errors import TransientError
 from lifeline_events import Event, NewEvent, new_event_id
-from lifeline_ingest.domain import AppendRejectedError, Outcome, SessionCursor, plan_append
+from lifeline_ingest.domain import Outcome, SessionCursor, plan_append
+from lifeline_ingest.errors import AppendContentionError, AppendRejectedError
 from lifeline_ingest.store import SessionKey, read_cursors, write_appends
 from lifeline_store import StoreConflictError, wrap_errors
 
@@ -39,10 +39,6 @@ RETRIES = Counter("lifeline_ingest_commit_retries_total",
 _ATTEMPTS = 5
 COMMIT_SECONDS = Histogram("lifeline_ingest_commit_seconds", "Duration of one group commit.",
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
-
-
-class AppendContentionError(TransientError):
-    """Other ingest processes kept winning the race for these sessions; retry shortly."""
 
 
 @dataclass

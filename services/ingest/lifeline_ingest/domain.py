@@ -15,6 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from lifeline_events import Event, NewEvent, TurnRecorded, score_turn
+from lifeline_ingest.errors import AppendRejectedError, SeqConflictError
 
 
 @dataclass(frozen=True)
@@ -45,23 +46,6 @@ class Outcome:
     event_id: UUID
     seq: int
     duplicate: bool
-
-
-class AppendRejectedError(Exception):
-    """The whole request is refused and nothing of it is written."""
-
-    status = 409
-
-    def __init__(self, title: str, detail: str, **extra: object) -> None:
-        super().__init__(detail)
-        self.title, self.detail, self.extra = title, detail, extra
-
-
-class SeqConflictError(AppendRejectedError):
-    def __init__(self, expected: int, current: int) -> None:
-        super().__init__("Session moved on",
-                         f"expected_seq is {expected} but the session is at seq {current}",
-                         current_seq=current, expected_seq=expected)
 
 
 def _find_duplicate(cursor: SessionCursor, event: NewEvent, event_id: UUID | None) -> Known | None:

@@ -18,8 +18,8 @@ import structlog
 from lifeline_bus import Delivery
 from lifeline_events import NewEvent
 from lifeline_ingest.committer import EVENTS, AppendRequest, GroupCommitter
-from lifeline_ingest.domain import AppendRejectedError
-from lifeline_ingest.intake import IntakeError, parse_record
+from lifeline_ingest.errors import AppendRejectedError, IntakeError
+from lifeline_ingest.intake import parse_record
 from lifeline_store import StoreConflictError
 
 log = structlog.get_logger("lifeline.ingest.turns")

@@ -12,15 +12,7 @@ from typing import Any
 import orjson
 
 from lifeline_events import EventValidationError, NewEvent, parse_new_event
-
-
-class IntakeError(Exception):
-    """Bad input: `status` is 413 for size limits, 422 otherwise; `errors` name fields."""
-
-    def __init__(self, status: int, detail: str, errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
-        self.errors = errors or [{"field": "", "msg": detail}]
+from lifeline_ingest.errors import IntakeError, IntakeTooLargeError
 
 
 @dataclass(frozen=True)
@@ -46,30 +38,30 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
     try:
         doc: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise IntakeError(422, f"body is not valid JSON: {exc}") from exc
+        raise IntakeError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise IntakeError(422, "body must be a JSON object: an event or {\"events\": [...]}")
+        raise IntakeError("body must be a JSON object: an event or {\"events\": [...]}")
     if "events" not in doc:
         doc = {"events": [doc]}
     unknown = set(doc) - {"events", "expected_seq"}
     if unknown:
-        raise IntakeError(422, f"unknown field(s) {sorted(unknown)}",
+        raise IntakeError(f"unknown field(s) {sorted(unknown)}",
                           [{"field": f, "msg": "unknown field"} for f in sorted(unknown)])
     raw_events, expected = doc["events"], doc.get("expected_seq")
     if not isinstance(raw_events, list) or not raw_events:
-        raise IntakeError(422, "events must be a non-empty list",
+        raise IntakeError("events must be a non-empty list",
                           [{"field": "events", "msg": "must be a non-empty list"}])
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 0):
-        raise IntakeError(422, "expected_seq must be a non-negative integer",
+        raise IntakeError("expected_seq must be a non-negative integer",
                           [{"field": "expected_seq", "msg": "must be a non-negative integer"}])
     if len(raw_events) > max_batch_events:
-        raise IntakeError(413, f"batch has {len(raw_events)} events; the limit is {max_batch_events}",
+        raise IntakeTooLargeError(f"batch has {len(raw_events)} events; the limit is {max_batch_events}",
                           [{"field": "events", "msg": f"more than {max_batch_events} events"}])
     events, errors = [], []
     for i, raw in enumerate(raw_events):
         size, limit = len(orjson.dumps(raw)), _limit(raw, max_event_bytes, max_restore_bytes)
         if size > limit:
-            raise IntakeError(413, f"events.{i} is {size} bytes; the limit is {limit}",
+            raise IntakeTooLargeError(f"events.{i} is {size} bytes; the limit is {limit}",
                               [{"field": f"events.{i}", "msg": f"event larger than {limit} bytes"}])
         if isinstance(raw, dict) and raw.get("tenant_id") not in (None, tenant_id):
             errors.append({"field": f"events.{i}.tenant_id",
@@ -80,25 +72,25 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
         except EventValidationError as exc:
             errors.extend(_prefixed(f"events.{i}.", exc))
     if errors:
-        raise IntakeError(422, "; ".join(f"{e['field']}: {e['msg']}" for e in errors), errors)
+        raise IntakeError("; ".join(f"{e['field']}: {e['msg']}" for e in errors), errors)
     return Batch(events, expected)
 
 
 def parse_record(value: bytes, *, default_tenant: str, max_event_bytes: int) -> NewEvent:
     """Validate one topic record (an event JSON carrying its `session_id`)."""
     if len(value) > max_event_bytes:
-        raise IntakeError(413, f"record is {len(value)} bytes; the limit is {max_event_bytes}")
+        raise IntakeTooLargeError(f"record is {len(value)} bytes; the limit is {max_event_bytes}")
     try:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        raise IntakeError(422, f"record is not valid JSON: {exc}") from exc
+        raise IntakeError(f"record is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise IntakeError(422, "record must be a JSON object (one event)")
+        raise IntakeError("record must be a JSON object (one event)")
     if not doc.get("session_id"):
-        raise IntakeError(422, "session_id: required on topic records",
+        raise IntakeError("session_id: required on topic records",
                           [{"field": "session_id", "msg": "required on topic records"}])
     try:
         return parse_new_event(doc, tenant_id=doc.get("tenant_id") or default_tenant)
     except EventValidationError as exc:
         errors = _prefixed("", exc)
-        raise IntakeError(422, "; ".join(f"{e['field']}: {e['msg']}" for e in errors), errors) from exc
+        raise IntakeError("; ".join(f"{e['field']}: {e['msg']}" for e in errors), errors) from exc

@@ -22,8 +22,16 @@ from prometheus_client import Gauge, Histogram
 from lifeline_bus import Bus, OutMessage
 from lifeline_common.errors import TransientError
 from lifeline_events import TOPIC_EVENTS
-from lifeline_ingest.store import OUTBOX_CHANNEL, OutboxRow, fetch_unpublished, mark_published
-from lifeline_store import StoreUnavailableError, wrap_errors
+from lifeline_ingest.store import (
+    OutboxRow,
+    fetch_unpublished,
+    listen_outbox,
+    mark_published,
+    stop_leading,
+    try_lead,
+    unlisten_outbox,
+)
+from lifeline_store import StoreError, StoreUnavailableError, wrap_errors
 from lifeline_telemetry import context_from_traceparent
 
 log = structlog.get_logger("lifeline.ingest.relay")
@@ -81,7 +89,7 @@ class OutboxRelay:
                 continue
             try:
                 await self._lead(conn)
-            except (TransientError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (TransientError, StoreError) as exc:  # the store and the bus map their drivers' errors
                 log.warning("relay.interrupted", error=str(exc))
                 await self._sleep(0.5)
             finally:
@@ -91,7 +99,7 @@ class OutboxRelay:
                     await self._pool.release(conn, timeout=2)
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):
+        while not await try_lead(conn, _LEADER_LOCK):
             if await self._sleep(1.0):
                 return
         self.is_leader = True
@@ -99,15 +107,15 @@ class OutboxRelay:
         def listener(*_: object) -> None:
             self._wakeup.set()
 
-        await conn.add_listener(OUTBOX_CHANNEL, listener)
+        await listen_outbox(conn, listener)
         try:
             while not self._stopping.is_set():
                 if await self._relay_once(conn) < self._batch:
                     await self._sleep(self._poll_s)
         finally:
             with contextlib.suppress(Exception):
-                await conn.remove_listener(OUTBOX_CHANNEL, listener)
-                await conn.execute("SELECT pg_advisory_unlock($1)", _LEADER_LOCK)
+                await unlisten_outbox(conn, listener)
+                await stop_leading(conn, _LEADER_LOCK)
 
     async def _relay_once(self, conn: asyncpg.Connection) -> int:
         self._wakeup.clear()

@@ -12,7 +12,7 @@ once even with several ingest processes, and no lock is held across a round trip
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,17 +152,41 @@ class OutboxRow:
 
 
 async def fetch_unpublished(conn: asyncpg.Connection, limit: int) -> list[OutboxRow]:
-    rows = await conn.fetch(
-        "SELECT id, session_id, envelope::text AS body, traceparent, recorded_at "
-        "FROM ingest.events WHERE published_at IS NULL ORDER BY id LIMIT $1", limit)
+    with wrap_errors("read unpublished events"):
+        rows = await conn.fetch(
+            "SELECT id, session_id, envelope::text AS body, traceparent, recorded_at "
+            "FROM ingest.events WHERE published_at IS NULL ORDER BY id LIMIT $1", limit)
     return [OutboxRow(r["id"], r["session_id"], r["body"].encode(), r["traceparent"],
                       r["recorded_at"]) for r in rows]
 
 
 async def mark_published(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
-    await conn.execute(
-        "UPDATE ingest.events SET published_at = now() WHERE id = ANY($1::bigint[]) "
-        "AND published_at IS NULL", list(ids))
+    with wrap_errors("mark events published"):
+        await conn.execute(
+            "UPDATE ingest.events SET published_at = now() WHERE id = ANY($1::bigint[]) "
+            "AND published_at IS NULL", list(ids))
+
+
+async def try_lead(conn: asyncpg.Connection, lock: int) -> bool:
+    """Take the relay's leader lock on `conn` if free (session-level advisory lock)."""
+    with wrap_errors("take the relay lock"):
+        return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock))
+
+
+async def stop_leading(conn: asyncpg.Connection, lock: int) -> None:
+    with wrap_errors("release the relay lock"):
+        await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+
+
+async def listen_outbox(conn: asyncpg.Connection, listener: Callable[..., None]) -> None:
+    """Call `listener` on every commit's NOTIFY (the append statement sends one)."""
+    with wrap_errors("listen for appends"):
+        await conn.add_listener(OUTBOX_CHANNEL, listener)
+
+
+async def unlisten_outbox(conn: asyncpg.Connection, listener: Callable[..., None]) -> None:
+    with wrap_errors("stop listening for appends"):
+        await conn.remove_listener(OUTBOX_CHANNEL, listener)
 
 
 async def outbox_report(pool: asyncpg.Pool) -> dict[str, Any]:

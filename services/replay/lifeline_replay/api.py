@@ -7,44 +7,38 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import httpx
 import structlog
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, Field, model_validator
 
+from lifeline_clients import PeerRefusedError
 from lifeline_events import canonical_json
 from lifeline_projection import SessionKey
 from lifeline_replay.context import assemble
+from lifeline_replay.deps import Deps, ReplayDeps
 from lifeline_replay.domain import staleness, state_document
-from lifeline_replay.recovery import Recovered, SessionNotFoundError
+from lifeline_replay.errors import SessionNotFoundError
+from lifeline_replay.recovery import Recovered
 from lifeline_replay.timetravel import travel
-from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_servicekit import (
+    Principal,
+    ProblemError,
+    SessionId,
+    TenantParam,
+    require_scope,
+    session_not_found,
+    tenant_for,
+)
 
 router = APIRouter(prefix="/v1", tags=["replay"])
-SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
-TenantParam = Annotated[str | None, Query(description="admin keys only: read for this tenant")]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 MinSeq = Annotated[int | None, Query(ge=0, description="wait until the state has reached this seq")]
 TimeoutMs = Annotated[int | None, Query(ge=1, description="longest wait for min_seq (capped by the setting)")]
 
 
-def _tenant(principal: Principal, tenant_id: str | None) -> str:
-    """Admin keys (other services) may read for any tenant; everyone else reads their own."""
-    if tenant_id and tenant_id != principal.tenant:
-        if "admin" not in principal.scopes:
-            raise ProblemError(403, "Forbidden", "only an admin key may name another tenant")
-        return tenant_id
-    return principal.tenant
-
-
-def _not_found(session: str) -> ProblemError:
-    return ProblemError(404, "Session not found", f"no session {session!r} for this tenant")
-
-
-async def recover_at_least(request: Request, tenant: str, session: str, min_seq: int | None,
+async def recover_at_least(app: ReplayDeps, tenant: str, session: str, min_seq: int | None,
                            timeout_ms: int | None) -> Recovered:
     """Recover; with `min_seq`, wait (bounded) until the state has reached it (read-your-writes)."""
-    app = request.app.state
     structlog.contextvars.bind_contextvars(session_id=session)
     limit = app.settings.state_wait_max_s
     timeout = min(limit, timeout_ms / 1000) if timeout_ms else limit
@@ -55,7 +49,7 @@ async def recover_at_least(request: Request, tenant: str, session: str, min_seq:
             found: Recovered | None = await app.recovery.recover(tenant, session)
         except SessionNotFoundError:
             if min_seq is None:
-                raise _not_found(session) from None
+                raise session_not_found(session) from None
             found = None
         seq = found.seq if found else 0
         if found is not None and (min_seq is None or seq >= min_seq):
@@ -63,7 +57,7 @@ async def recover_at_least(request: Request, tenant: str, session: str, min_seq:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             if found is None:
-                raise _not_found(session)
+                raise session_not_found(session)
             raise ProblemError(504, "Timeout", f"the state reached seq {seq}, not min_seq {min_seq}, "
                                f"within {timeout:g}s", seq=seq, min_seq=min_seq, mode=found.mode)
         if seq == previous:  # woken without progress: do not spin
@@ -74,11 +68,11 @@ async def recover_at_least(request: Request, tenant: str, session: str, min_seq:
 
 
 @router.get("/sessions/{session_id}/state")
-async def read_state(request: Request, session_id: SessionId, principal: Reader, min_seq: MinSeq = None,
+async def read_state(deps: Deps, session_id: SessionId, principal: Reader, min_seq: MinSeq = None,
                      timeout_ms: TimeoutMs = None, tenant_id: TenantParam = None) -> Response:
     """The recovered state (the fold of ingest's log) and which ladder step served it."""
-    tenant = _tenant(principal, tenant_id)
-    found = await recover_at_least(request, tenant, session_id, min_seq, timeout_ms)
+    tenant = tenant_for(principal, tenant_id)
+    found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms)
     extra = {"profile": found.profile} if found.profile is not None else None
     body = state_document(session_id=session_id, tenant_id=tenant, seq=found.seq, mode=found.mode,
                           stale=staleness(found.mode, found.as_of, found.reason), state_json=found.state_json,
@@ -103,18 +97,17 @@ class ReplayRequest(BaseModel):
 
 
 @router.post("/sessions/{session_id}/replay")
-async def replay_until(request: Request, session_id: SessionId, principal: Reader,
+async def replay_until(deps: Deps, session_id: SessionId, principal: Reader,
                        body: Annotated[ReplayRequest, Body()], tenant_id: TenantParam = None) -> Response:
     """Time travel: the state as it was at `until_seq` or at time `at`."""
-    tenant = _tenant(principal, tenant_id)
-    app = request.app.state
+    tenant = tenant_for(principal, tenant_id)
     started = time.perf_counter()
     try:
-        result = await travel(app.pool, app.hot, app.ingest, tenant, session_id, until_seq=body.until_seq,
+        result = await travel(deps.pool, deps.hot, deps.ingest, tenant, session_id, until_seq=body.until_seq,
                               at=body.at, use_snapshots=body.use_snapshots)
     except SessionNotFoundError:
-        raise _not_found(session_id) from None
-    except httpx.HTTPError as exc:
+        raise session_not_found(session_id) from None
+    except PeerRefusedError as exc:  # ingest refused to read its log for us: unavailable to this call
         raise ProblemError(503, "Dependency unavailable", f"ingest's log: {exc!r}") from exc
     extra: dict[str, Any] = {"until_seq": body.until_seq, "at": body.at.isoformat() if body.at else None,
                              "base_seq": result.base_seq, "events_folded": result.events_folded,
@@ -127,17 +120,17 @@ async def replay_until(request: Request, session_id: SessionId, principal: Reade
 
 @router.get("/sessions/{session_id}/context")
 async def context_window(
-    request: Request, session_id: SessionId, principal: Reader,
+    deps: Deps, session_id: SessionId, principal: Reader,
     budget_tokens: Annotated[int, Query(ge=1, le=10_000_000)] = 4000,
     provider: Literal["openai", "anthropic", "gemini"] = "openai",
     intent: Annotated[str | None, Query(max_length=128, description="the next call's intent")] = None,
     min_seq: MinSeq = None, timeout_ms: TimeoutMs = None, tenant_id: TenantParam = None,
 ) -> dict[str, Any]:
     """The context window for the next LLM call, in the provider's own message format."""
-    tenant = _tenant(principal, tenant_id)
-    found = await recover_at_least(request, tenant, session_id, min_seq, timeout_ms)
+    tenant = tenant_for(principal, tenant_id)
+    found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms)
     state = found.model()
-    memory = request.app.state.memory
+    memory = deps.memory
     bias = await memory.bias(tenant, state.person_id) if memory is not None else []
     window = assemble(state, budget_tokens=budget_tokens, provider=provider, bias=bias, intent=intent)
     return {"session_id": session_id, "mode": found.mode,
@@ -145,9 +138,9 @@ async def context_window(
 
 
 @router.get("/sessions/{session_id}/checkpoint")
-async def checkpoint(request: Request, session_id: SessionId, principal: Reader,
+async def checkpoint(deps: Deps, session_id: SessionId, principal: Reader,
                      tenant_id: TenantParam = None) -> dict[str, Any]:
     """The projection's applied position for the session (0 before anything was applied)."""
-    tenant = _tenant(principal, tenant_id)
-    last = await request.app.state.projection.checkpoint(SessionKey(tenant, session_id))
+    tenant = tenant_for(principal, tenant_id)
+    last = await deps.projection.checkpoint(SessionKey(tenant, session_id))
     return {"session_id": session_id, "tenant_id": tenant, "last_seq": last}

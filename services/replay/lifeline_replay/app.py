@@ -13,9 +13,11 @@ import structlog
 from fastapi import FastAPI
 
 from lifeline_bus.supervise import start_when_available
+from lifeline_clients import IngestClient
 from lifeline_events import TOPIC_EVENTS
-from lifeline_projection import IngestClient, Projection
+from lifeline_projection import Projection
 from lifeline_replay.api import router
+from lifeline_replay.deps import ReplayDeps
 from lifeline_replay.hot import HotStore
 from lifeline_replay.memory import MemoryClient
 from lifeline_replay.projector import ReplayProjector
@@ -28,8 +30,10 @@ from lifeline_servicekit import (
     bus_from_settings,
     create_app,
     database_check,
+    deps_from,
     lag_monitor,
     open_database,
+    provide,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -51,8 +55,8 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per ingest read
 log = structlog.get_logger("lifeline.replay")
 
 
-async def _wire(app: FastAPI, settings: ReplaySettings) -> None:
-    """Build every adapter and put it on `app.state` (nothing is started here)."""
+async def _wire(settings: ReplaySettings) -> ReplayDeps:
+    """Build every adapter and register the consumer (nothing is started here)."""
     pool = await open_database(settings, "replay", MIGRATIONS)
     hot = HotStore(settings.redis_url, timeout_s=settings.redis_timeout_s, retry_s=settings.redis_retry_s,
                    ttl_s=settings.hot_ttl_s, max_blocking=settings.ws_max_connections + 50)
@@ -69,10 +73,8 @@ async def _wire(app: FastAPI, settings: ReplaySettings) -> None:
                             after_commit=projector.after_commit, bus_kind=bus.kind)
     await projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, "replay", projection, max_records=settings.projection_max_records)
-    app.state.pool, app.state.hot, app.state.ingest, app.state.memory = pool, hot, ingest, memory
-    app.state.bus, app.state.projection = bus, projection
-    app.state.recovery = Recovery(hot, pool, ingest, memory)
-    app.state.ws_open = 0
+    return ReplayDeps(settings=settings, pool=pool, hot=hot, ingest=ingest, memory=memory, bus=bus,
+                      projection=projection, recovery=Recovery(hot, pool, ingest, memory))
 
 
 def build_app(settings: ReplaySettings | None = None) -> FastAPI:
@@ -80,39 +82,43 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await _wire(app, settings)
-        state = app.state
-        lag = lag_monitor(settings, state.bus)
+        deps = await _wire(settings)
+        provide(app, deps)
+        lag = lag_monitor(settings, deps.bus)
         lag.start()
         # replay serves (from the log) while the bus or Redis is away; it consumes once they are back
-        bus_starter = asyncio.create_task(start_when_available(state.bus), name="bus-starter")
-        redis_monitor = asyncio.create_task(state.hot.monitor(settings.redis_retry_s), name="redis-monitor")
+        bus_starter = asyncio.create_task(start_when_available(deps.bus), name="bus-starter")
+        redis_monitor = asyncio.create_task(deps.hot.monitor(settings.redis_retry_s), name="redis-monitor")
         try:
             yield
         finally:
             log.info("shutdown.draining")
             bus_starter.cancel()
             redis_monitor.cancel()
-            await state.bus.stop()
+            await deps.bus.stop()
             await lag.stop()
-            await state.hot.aclose()
-            await state.ingest.aclose()
-            if state.memory is not None:
-                await state.memory.aclose()
-            await state.pool.close()
+            await deps.hot.aclose()
+            await deps.ingest.aclose()
+            if deps.memory is not None:
+                await deps.memory.aclose()
+            await deps.pool.close()
             log.info("shutdown.done")
 
-    def readiness(app: FastAPI) -> list[ReadinessCheck]:
-        async def redis() -> tuple[bool, str]:
-            if await app.state.hot.ping():
-                return True, "ok"
-            return False, "Redis down: recovery serves from ingest's log (mode log) or cold"
-
-        async def ingest() -> tuple[bool, str]:
-            return (True, "ok") if await app.state.ingest.ping() else (False, "ingest unreachable")
-
-        return [database_check(lambda: app.state.pool), ReadinessCheck("redis", redis, critical=False),
-                bus_check(lambda: app.state.bus), ReadinessCheck("ingest", ingest, critical=False)]
-
     return create_app(service="replay", settings=settings, lifespan=lifespan,
-                      routers=[router, ws_router], readiness=readiness)
+                      routers=[router, ws_router], readiness=_readiness)
+
+
+def _readiness(app: FastAPI) -> list[ReadinessCheck]:
+    def deps() -> ReplayDeps:
+        return deps_from(app, ReplayDeps)
+
+    async def redis() -> tuple[bool, str]:
+        if await deps().hot.ping():
+            return True, "ok"
+        return False, "Redis down: recovery serves from ingest's log (mode log) or cold"
+
+    async def ingest() -> tuple[bool, str]:
+        return (True, "ok") if await deps().ingest.ping() else (False, "ingest unreachable")
+
+    return [database_check(lambda: deps().pool), ReadinessCheck("redis", redis, critical=False),
+            bus_check(lambda: deps().bus), ReadinessCheck("ingest", ingest, critical=False)]

@@ -27,12 +27,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from lifeline_common.errors import TransientError
 from lifeline_replay import keys
-
-
-class HotStoreUnavailableError(TransientError):
-    """Redis did not answer (or answered with an error); the caller falls back."""
+from lifeline_replay.errors import HotStoreUnavailableError
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
+from lifeline_clients import IngestClient, PeerRefusedError
 from lifeline_common.errors import TransientError
-from lifeline_projection import IngestClient
 from lifeline_replay.domain import contiguous_after
-from lifeline_replay.hot import Entry, HotStore, HotStoreUnavailableError
+from lifeline_replay.errors import GapError, HotStoreUnavailableError
+from lifeline_replay.hot import Entry, HotStore
 
 PAGE = 1000
-
-
-class GapError(TransientError):
-    """Events between the cursor and the hot stream could not be read from the log."""
 
 
 class LiveFeed:
@@ -36,7 +31,7 @@ class LiveFeed:
     async def _log(self, after: int, until: int) -> list[Entry]:
         try:
             events = await self._ingest.events(self._tenant, self._session, after_seq=after, until_seq=until)
-        except (TransientError, httpx.HTTPError) as exc:
+        except (TransientError, PeerRefusedError) as exc:
             raise GapError(f"events {after + 1}..{until} unreadable: {exc}") from exc
         return [(e.seq, e.to_json_bytes()) for e in events]
 

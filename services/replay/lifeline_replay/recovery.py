@@ -20,26 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 
-from lifeline_common.errors import LifelineError, TransientError
+from lifeline_clients import IngestClient, PeerRefusedError
+from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState, canonical_json, fold
-from lifeline_projection import IngestClient
 from lifeline_replay import store
 from lifeline_replay.domain import contiguous_after
-from lifeline_replay.hot import Folded, HotStore, HotStoreUnavailableError
+from lifeline_replay.errors import HotStoreUnavailableError, RecoveryUnavailableError, SessionNotFoundError
+from lifeline_replay.hot import Folded, HotStore
 from lifeline_replay.memory import MemoryClient
 from lifeline_replay.metrics import RECOVERIES, RECOVERY_SECONDS
 from lifeline_store import StoreError
-
-
-class SessionNotFoundError(LifelineError):
-    """Neither replay nor ingest's log knows this session (for this tenant)."""
-
-
-class RecoveryUnavailableError(TransientError):
-    """No step of the ladder could produce a state."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +83,7 @@ class Recovery:
                 reason = "not in replay's projection yet"
         try:
             return await self._from_log(tenant, session, reason)
-        except (TransientError, httpx.HTTPError) as exc:
+        except (TransientError, PeerRefusedError) as exc:
             return await self._cold(tenant, session, f"{reason}; ingest's log unreachable ({exc})")
 
     async def _pg_head(self, tenant: str, session: str) -> store.StoredState | None:

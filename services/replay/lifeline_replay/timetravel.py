@@ -14,12 +14,12 @@ from datetime import datetime
 
 import asyncpg
 
+from lifeline_clients import IngestClient
 from lifeline_events import Event, SessionState, fold
-from lifeline_projection import IngestClient
 from lifeline_replay import store
 from lifeline_replay.domain import contiguous_after
-from lifeline_replay.hot import HotStore, HotStoreUnavailableError
-from lifeline_replay.recovery import SessionNotFoundError
+from lifeline_replay.errors import HotStoreUnavailableError, SessionNotFoundError
+from lifeline_replay.hot import HotStore
 
 PAGE = 1000
 

@@ -24,16 +24,18 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from lifeline_common.errors import LifelineError, TransientError
+from lifeline_replay.deps import Deps, ReplayDeps
 from lifeline_replay.domain import error_message, event_message, recovery_sync, staleness
-from lifeline_replay.live import GapError, LiveFeed
+from lifeline_replay.errors import GapError, SessionNotFoundError
+from lifeline_replay.live import LiveFeed
 from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
-from lifeline_replay.recovery import Recovered, SessionNotFoundError
-from lifeline_servicekit import Principal
+from lifeline_replay.recovery import Recovered
+from lifeline_servicekit import ID_PATTERN, Principal
 from lifeline_servicekit.auth import principal_for
 
 router = APIRouter()
 log = structlog.get_logger("lifeline.replay.ws")
-_SESSION = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+_SESSION = re.compile(ID_PATTERN)
 PROTOCOL = "lifeline.v1"
 _BEARER = "bearer."
 
@@ -55,11 +57,11 @@ def _offered_key(ws: WebSocket) -> tuple[str | None, str | None]:
     return ws.headers.get("x-api-key") or from_protocol or ws.query_params.get("api_key"), echo
 
 
-def _principal(ws: WebSocket, token: str | None) -> Principal:
+def _principal(deps: ReplayDeps, token: str | None) -> Principal:
     if not token:
         raise Refused(4401, 401, "Unauthorized", "missing API key: Authorization header, "
                       "'bearer.<key>' subprotocol or ?api_key=")
-    principal = principal_for(ws.app.state.settings.api_keys, token)
+    principal = principal_for(deps.settings.api_keys, token)
     if principal is None:
         raise Refused(4401, 401, "Unauthorized", "unknown API key")
     if "read" not in principal.scopes and "admin" not in principal.scopes:
@@ -76,51 +78,52 @@ def _last_seq(ws: WebSocket) -> int | None:
     return int(raw)
 
 
-async def _recover(ws: WebSocket, tenant: str, session: str) -> Recovered:
+async def _recover(deps: ReplayDeps, tenant: str, session: str) -> Recovered:
     try:
-        return await ws.app.state.recovery.recover(tenant, session)
+        return await deps.recovery.recover(tenant, session)
     except SessionNotFoundError as exc:
         raise Refused(4404, 404, "Session not found", str(exc)) from exc
     except TransientError as exc:
         raise Refused(4503, 503, "Dependency unavailable", str(exc)) from exc
 
 
-async def _send(ws: WebSocket, body: bytes) -> None:
-    await asyncio.wait_for(ws.send_text(body.decode()), ws.app.state.settings.ws_send_timeout_s)
+async def _send(ws: WebSocket, deps: ReplayDeps, body: bytes) -> None:
+    await asyncio.wait_for(ws.send_text(body.decode()), deps.settings.ws_send_timeout_s)
 
 
-async def _send_sync(ws: WebSocket, session: str, found: Recovered) -> None:
+async def _send_sync(ws: WebSocket, deps: ReplayDeps, session: str, found: Recovered) -> None:
     stale = staleness(found.mode, found.as_of, found.reason)
-    await _send(ws, recovery_sync(found.state(), session_id=session, seq=found.seq, mode=found.mode,
+    await _send(ws, deps, recovery_sync(found.state(), session_id=session, seq=found.seq, mode=found.mode,
                                   stale=stale, profile=found.profile))
 
 
-async def _stream(ws: WebSocket, feed: LiveFeed, tenant: str, session: str, cursor: int) -> None:
+async def _stream(ws: WebSocket, deps: ReplayDeps, feed: LiveFeed, tenant: str, session: str,
+                  cursor: int) -> None:
     """Send events after `cursor` until the client leaves; resync when a gap cannot be filled."""
     while True:
         try:
             batch = await feed.next(cursor)
         except GapError as exc:
             log.warning("ws.gap_unfillable", session_id=session, cursor=cursor, error=str(exc))
-            cursor = await _resync(ws, tenant, session, cursor)
+            cursor = await _resync(ws, deps, tenant, session, cursor)
             continue
         for seq, body in batch:
-            await _send(ws, event_message(seq, body))
+            await _send(ws, deps, event_message(seq, body))
             cursor = seq
         WS_EVENTS.inc(len(batch))
 
 
-async def _resync(ws: WebSocket, tenant: str, session: str, cursor: int) -> int:
+async def _resync(ws: WebSocket, deps: ReplayDeps, tenant: str, session: str, cursor: int) -> int:
     """Events after `cursor` are unreadable (Redis trimmed or lost them, ingest is away): a
     fresh RECOVERY_SYNC stands in for them if it is newer; else wait. Returns the cursor."""
     try:
-        found = await ws.app.state.recovery.recover(tenant, session)
+        found = await deps.recovery.recover(tenant, session)
     except LifelineError:
         found = None
     if found is None or found.seq <= cursor:
-        await asyncio.sleep(ws.app.state.settings.ws_log_poll_s)
+        await asyncio.sleep(deps.settings.ws_log_poll_s)
         return cursor
-    await _send_sync(ws, session, found)
+    await _send_sync(ws, deps, session, found)
     return found.seq
 
 
@@ -130,16 +133,15 @@ async def _drain(ws: WebSocket) -> None:
         pass
 
 
-async def _serve(ws: WebSocket, session: str) -> None:
-    app = ws.app.state
-    principal = _principal(ws, _offered_key(ws)[0])
+async def _serve(ws: WebSocket, deps: ReplayDeps, session: str) -> None:
+    principal = _principal(deps, _offered_key(ws)[0])
     if not _SESSION.match(session):
-        raise Refused(4400, 422, "Invalid request", "session_id: must match ^[A-Za-z0-9._:@-]{1,128}$")
+        raise Refused(4400, 422, "Invalid request", f"session_id: must match {ID_PATTERN}")
     last_seq = _last_seq(ws)
-    found = await _recover(ws, principal.tenant, session)
-    await _send_sync(ws, session, found)
-    feed = LiveFeed(app.hot, app.ingest, principal.tenant, session, block_ms=app.settings.ws_block_ms,
-                    poll_s=app.settings.ws_log_poll_s)
+    found = await _recover(deps, principal.tenant, session)
+    await _send_sync(ws, deps, session, found)
+    feed = LiveFeed(deps.hot, deps.ingest, principal.tenant, session, block_ms=deps.settings.ws_block_ms,
+                    poll_s=deps.settings.ws_log_poll_s)
     cursor = found.seq if last_seq is None else last_seq
     while cursor < found.seq:
         try:
@@ -149,23 +151,22 @@ async def _serve(ws: WebSocket, session: str) -> None:
             cursor = found.seq
             break
         for seq, body in batch:
-            await _send(ws, event_message(seq, body))
+            await _send(ws, deps, event_message(seq, body))
             cursor = seq
-    await _stream(ws, feed, principal.tenant, session, cursor)
+    await _stream(ws, deps, feed, principal.tenant, session, cursor)
 
 
 @router.websocket("/v1/sessions/{session_id}/ws")
-async def session_ws(ws: WebSocket, session_id: str) -> None:
-    app = ws.app.state
+async def session_ws(ws: WebSocket, deps: Deps, session_id: str) -> None:
     await ws.accept(subprotocol=_offered_key(ws)[1])
-    if app.ws_open >= app.settings.ws_max_connections:
+    if deps.ws_open >= deps.settings.ws_max_connections:
         await ws.send_text(error_message(503, "Too many connections", "retry later").decode())
         await ws.close(1013)
         return
-    app.ws_open += 1
+    deps.ws_open += 1
     WS_CONNECTIONS.inc()
     structlog.contextvars.bind_contextvars(session_id=session_id)
-    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(_serve(ws, session_id)),
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(_serve(ws, deps, session_id)),
                                       asyncio.create_task(_drain(ws))]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -176,7 +177,7 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-        app.ws_open -= 1
+        deps.ws_open -= 1
         WS_CONNECTIONS.dec()
         structlog.contextvars.unbind_contextvars("session_id")
 

@@ -24,6 +24,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lifeline_events import Event, EventValidationError, content_hash
+from lifeline_snapshot.errors import BundleError
 from lifeline_snapshot.redaction import redact
 
 FORMAT = "lifeline.session-export"
@@ -80,14 +81,6 @@ def redact_snapshot(snapshot: dict[str, Any], counts: Counter[str]) -> dict[str,
 def header(*, exported_at: str, tenant_id: str, session_id: str, last_seq: int) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, "exported_at": exported_at,
             "tenant_id": tenant_id, "session_id": session_id, "last_seq": last_seq}
-
-
-class BundleError(ValueError):
-    """The bundle is not one we can import; `errors` name the fields."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['msg']}" for e in errors))
-        self.errors = errors
 
 
 class _Hashes(BaseModel):

@@ -11,20 +11,22 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
-from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_servicekit import ID_PATTERN, Principal, ProblemError, require_scope, session_not_found
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
+from lifeline_tracestore.deps import Deps
 from lifeline_tracestore.domain import OTEL_TRACE_ID, SOURCE_EVENTS, iso, trace_document
+from lifeline_tracestore.errors import TraceNotFoundError
 from lifeline_tracestore.metrics import REPLAYS, TRACES_REMOVED
 from lifeline_tracestore.replay import paced_stream
 
 router = APIRouter(tags=["trace-store"])
-ScopeId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+ScopeId = Annotated[str, Path(pattern=ID_PATTERN)]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 MinSeq = Annotated[int | None, Query(ge=1, description="wait (bounded) for the traces up to this seq")]
@@ -44,31 +46,27 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _state(request: Request) -> Any:
-    return request.app.state
-
-
-async def _trace_or_404(request: Request, tenant: str, trace_id: UUID) -> Any:
+async def _trace_or_404(deps: Deps, tenant: str, trace_id: UUID) -> Any:
     with wrap_errors("read trace"):
-        row = await store.get_trace(_state(request).pool, tenant, trace_id)
+        row = await store.get_trace(deps.pool, tenant, trace_id)
     if row is None:
-        raise ProblemError(404, "Trace not found", f"no trace {trace_id} for this tenant")
+        raise TraceNotFoundError(f"no trace {trace_id} for this tenant")
     return row
 
 
 @router.get("/replay/stats")
-async def trace_stats(request: Request, principal: Admin) -> Response:
+async def trace_stats(deps: Deps, principal: Admin) -> Response:
     """Counts of this tenant's traces: total, top persons, event types, the last 7 days."""
     with wrap_errors("trace stats"):
-        body = await store.stats(_state(request).pool, principal.tenant)
+        body = await store.stats(deps.pool, principal.tenant)
     return _json({**body, "stats_timestamp": iso(datetime.now(UTC))})
 
 
 @router.post("/replay/cleanup")
-async def cleanup(request: Request, _: Admin,
+async def cleanup(deps: Deps, _: Admin,
                   days_to_keep: Annotated[int | None, Query(ge=0, le=36_500)] = None) -> Response:
     """Remove traces (of every tenant) older than `days_to_keep` (default: the retention setting)."""
-    job = _state(request).retention
+    job = deps.retention
     report = await job.run_once("api", days_to_keep)
     return _json({"days_to_keep": job.retention_days if days_to_keep is None else days_to_keep,
                   "cutoff": iso(report.cutoff), "deleted_count": report.removed,
@@ -77,32 +75,30 @@ async def cleanup(request: Request, _: Admin,
 
 
 @router.get("/replay/session/{person_id}/{session_id}")
-async def session_traces(request: Request, principal: Reader, person_id: ScopeId, session_id: ScopeId,
+async def session_traces(deps: Deps, principal: Reader, person_id: ScopeId, session_id: ScopeId,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                          min_seq: MinSeq = None) -> Response:
     """A session's traces in time order (a JSON array, as in the seed)."""
-    state = _state(request)
-    await state.freshness.wait_for(principal.tenant, session_id, min_seq)
+    await deps.freshness.wait_for(principal.tenant, session_id, min_seq)
     with wrap_errors("read session traces"):
-        rows = await store.session_traces(state.pool, principal.tenant, person_id, session_id, limit)
+        rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, limit)
     return _json([trace_document(r) for r in rows])
 
 
 @router.post("/replay/session/{person_id}/{session_id}/stream")
-async def stream_session(request: Request, principal: Reader, person_id: ScopeId, session_id: ScopeId,
+async def stream_session(deps: Deps, principal: Reader, person_id: ScopeId, session_id: ScopeId,
                          time_scale: Annotated[float, Query(ge=0, le=1000)] = 1.0,
                          limit: Annotated[int | None, Query(ge=1)] = None,
                          min_seq: MinSeq = None) -> StreamingResponse:
     """Replay a session as Server-Sent Events, paced by the original gaps × time_scale."""
-    state = _state(request)
-    settings = state.settings
-    await state.freshness.wait_for(principal.tenant, session_id, min_seq)
+    settings = deps.settings
+    await deps.freshness.wait_for(principal.tenant, session_id, min_seq)
     cap = min(limit or settings.trace_stream_max_events, settings.trace_stream_max_events)
     with wrap_errors("read session traces"):
-        rows = await store.session_traces(state.pool, principal.tenant, person_id, session_id, cap)
+        rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, cap)
     if not rows:
-        raise ProblemError(404, "Session not found", f"no traces of session {session_id!r} for person "
-                           f"{person_id!r} in this tenant")
+        raise session_not_found(session_id, f"no traces of session {session_id!r} for person "
+                                f"{person_id!r} in this tenant")
     REPLAYS.labels("session_stream").inc()
     stream = paced_stream(rows, session_id=session_id, time_scale=time_scale,
                           max_gap_s=settings.trace_stream_max_gap_s)
@@ -111,58 +107,58 @@ async def stream_session(request: Request, principal: Reader, person_id: ScopeId
 
 
 @router.get("/replay/person/{person_id}")
-async def person_traces(request: Request, principal: Reader, person_id: ScopeId,
+async def person_traces(deps: Deps, principal: Reader, person_id: ScopeId,
                         offset: Annotated[int, Query(ge=0)] = 0,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
     """A person's traces, newest first, with the total and whether more follow."""
     with wrap_errors("read person traces"):
-        rows, total = await store.person_traces(_state(request).pool, principal.tenant, person_id,
+        rows, total = await store.person_traces(deps.pool, principal.tenant, person_id,
                                                 offset, limit)
     return _json({"traces": [trace_document(r) for r in rows], "total_count": total,
                   "has_more": offset + len(rows) < total})
 
 
 @router.get("/replay/{trace_id}")
-async def get_trace(request: Request, principal: Reader, trace_id: UUID) -> Response:
+async def get_trace(deps: Deps, principal: Reader, trace_id: UUID) -> Response:
     """One trace (seed 004's EventTrace, plus `otel_trace_id`)."""
-    return _json(trace_document(await _trace_or_404(request, principal.tenant, trace_id)))
+    return _json(trace_document(await _trace_or_404(deps, principal.tenant, trace_id)))
 
 
 @router.post("/replay/{trace_id}")
-async def replay_trace(request: Request, principal: Reader, trace_id: UUID,
+async def replay_trace(deps: Deps, principal: Reader, trace_id: UUID,
                        body: Annotated[ReplayRequest, Body()] = ReplayRequest()) -> Response:
     """Replay one trace: its context rebuilt by the fold from the session's log."""
     if body.trace_id is not None and body.trace_id != trace_id:
         raise ProblemError(422, "Invalid request", "trace_id: the body's trace_id differs from the path's",
                            errors=[{"field": "trace_id", "msg": "must equal the trace id in the path"}])
-    row = await _trace_or_404(request, principal.tenant, trace_id)
+    row = await _trace_or_404(deps, principal.tenant, trace_id)
     REPLAYS.labels("trace").inc()
-    return _json(await _state(request).replayer.replay(
+    return _json(await deps.replayer.replay(
         principal.tenant, row, include_context=body.include_context, time_scale=body.time_scale))
 
 
 @router.delete("/replay/{trace_id}")
-async def delete_trace(request: Request, principal: Admin, trace_id: UUID) -> Response:
+async def delete_trace(deps: Deps, principal: Admin, trace_id: UUID) -> Response:
     """Delete one trace of this tenant."""
     with wrap_errors("delete trace"):
-        deleted = await store.delete_trace(_state(request).pool, principal.tenant, trace_id)
+        deleted = await store.delete_trace(deps.pool, principal.tenant, trace_id)
     if not deleted:
-        raise ProblemError(404, "Trace not found", f"no trace {trace_id} for this tenant")
+        raise TraceNotFoundError(f"no trace {trace_id} for this tenant")
     TRACES_REMOVED.labels("api_delete").inc()
     return _json({"trace_id": str(trace_id), "deleted": True})
 
 
 @router.get("/v1/traces/by-otel/{otel_trace_id}")
-async def by_otel(request: Request, principal: Reader, otel_trace_id: Annotated[str, Path()]) -> Response:
+async def by_otel(deps: Deps, principal: Reader, otel_trace_id: Annotated[str, Path()]) -> Response:
     """Every event of one distributed trace, and every service known to have handled it."""
     if not OTEL_TRACE_ID.match(otel_trace_id):
         msg = "expected 32 lowercase hex digits"
         raise ProblemError(422, "Invalid request", f"otel_trace_id: {msg}",
                            errors=[{"field": "path.otel_trace_id", "msg": msg}])
     with wrap_errors("read traces by otel id"):
-        rows = await store.otel_traces(_state(request).pool, principal.tenant, otel_trace_id)
+        rows = await store.otel_traces(deps.pool, principal.tenant, otel_trace_id)
     if not rows:
-        raise ProblemError(404, "Trace not found", f"no events of OTel trace {otel_trace_id} for this tenant")
+        raise TraceNotFoundError(f"no events of OTel trace {otel_trace_id} for this tenant")
     events = [_handled(r) for r in rows]
     services = sorted({h["service"] for e in events for h in e["handled_by"]})
     return _json({"otel_trace_id": otel_trace_id, "events": events, "services": services})

@@ -1,0 +1,61 @@
+"""ingest's errors, rooted at `lifeline_common.errors` (the tree is drawn there).
+
+    IngestError
+    ├── IntakeError (InvalidInputError)          a body or topic record is invalid
+    │   └── IntakeTooLargeError (TooLargeError)  over an event or batch size limit
+    ├── AppendRejectedError (ConflictError)      the whole request is refused, nothing written
+    │   └── SeqConflictError                     `expected_seq` no longer matches the session
+    └── AppendContentionError (TransientError)   other writers kept winning the race: retry
+
+No status codes here: the HTTP edge maps the kinds (servicekit's problem handlers); the
+topic consumer dead-letters intake errors and refused appends with their detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifeline_common.errors import (
+    ConflictError,
+    InvalidInputError,
+    LifelineError,
+    TooLargeError,
+    TransientError,
+)
+
+
+class IngestError(LifelineError):
+    """Base of ingest's errors."""
+
+
+class IntakeError(IngestError, InvalidInputError):
+    """Bad input: `errors` name the failing fields (`[{"field", "msg"}]`)."""
+
+    title = "Invalid events"
+
+
+class IntakeTooLargeError(IntakeError, TooLargeError):
+    """An event, a record or a batch is over its size limit."""
+
+    title = "Payload too large"
+
+
+class AppendRejectedError(IngestError, ConflictError):
+    """The whole request is refused and nothing of it is written."""
+
+    def __init__(self, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.title, self.detail, self.extra = title, detail, extra
+
+
+class SeqConflictError(AppendRejectedError):
+    """The request's `expected_seq` is not the session's last seq."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__("Session moved on",
+                         f"expected_seq is {expected} but the session is at seq {current}",
+                         current_seq=current, expected_seq=expected)
+
+
+class AppendContentionError(IngestError, TransientError):
+    """Other ingest processes kept winning the race for these sessions; retry shortly."""
