@@ -1,5 +1,39 @@
 """Everything a Lifeline HTTP service shares: settings, auth, errors, health, shutdown,
-the edge's parameters (`params`), typed dependencies (`deps`) and serving (`serve`)."""
+the edge's parameters (`params`), typed dependencies (`deps`) and serving (`serve`).
+
+A service is built the same way every time (ingest, replay, snapshot, trace-store):
+
+    # deps.py — what the routes use, as one dataclass
+    @dataclass(frozen=True)
+    class MemoryDeps:
+        settings: MemorySettings
+        pool: asyncpg.Pool
+    Deps = Annotated[MemoryDeps, Depends(deps_of(MemoryDeps))]
+
+    # app.py — the composition root, the only place that names concrete adapters
+    async def _wire(settings) -> MemoryDeps: ...        # build adapters, register consumers
+    def build_app(settings=None) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(app):
+            deps = await _wire(settings); provide(app, deps)
+            ...start workers...; try: yield; finally: ...stop them, close the pool...
+        return create_app(service=..., settings=settings, lifespan=lifespan,
+                          routers=[router], readiness=_readiness)
+    def _readiness(app):                                # database_check, bus_check, …
+        return [database_check(lambda: deps_from(app, MemoryDeps).pool)]
+
+    # api.py — routes take the typed deps and the shared parameters
+    async def read(deps: Deps, session_id: SessionId, principal: Reader,
+                   tenant_id: TenantParam = None):
+        tenant = tenant_for(principal, tenant_id)       # 403 when crossing tenants
+        ... raise session_not_found(session_id) ...
+
+    # __main__.py
+    serve(build_app, MemorySettings)
+
+Errors: raise the service's own errors (errors.py, rooted at lifeline_common's
+LifelineError and one of its kinds); the problem handlers map kinds to statuses.
+"""
 
 from lifeline_servicekit.app import ReadinessCheck, create_app
 from lifeline_servicekit.auth import Principal, require_scope
