@@ -1,4 +1,4 @@
-# One target per level (STYLE.md). Every target installs first; the install is
+# One target per test level. Every target installs first; the install is
 # skipped while .venv is newer than pyproject.toml (stamp file).
 
 PYTHON ?= python3

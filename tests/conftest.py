@@ -1,4 +1,4 @@
-"""Real servers for the whole suite (DESIGN §4), started lazily: only what a test asks for.
+"""Real servers for the whole suite (README: test servers), started lazily: only what a test asks for.
 
 Session servers come from `LIFELINE_TEST_*_URL` if set, else testcontainers when a
 Docker engine answers, else the embedded packages (see `lifeline_servers.policy`).

@@ -2,7 +2,7 @@
 
 Every Lifeline service in the file must run an importable module, set only
 LIFELINE_* variables its settings class knows (with values it accepts), and listen
-on its DESIGN §3 port, which Prometheus scrapes.
+on its port from docs/architecture.md, which Prometheus scrapes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 DESIGN_PORTS = {"ingest": 8001, "replay": 8002, "snapshot": 8003, "memory": 8004, "governance": 8005,
                 "tracestore": 8006}
-"""DESIGN §3's port table (trace-store's compose service and Prometheus job are `tracestore`)."""
+"""docs/architecture.md's port table (trace-store's compose service and Prometheus job: `tracestore`)."""
 _DEFAULTED = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
 
 
@@ -85,7 +85,7 @@ def test_lifeline_variables_are_real_settings(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(lifeline_services()))
 def test_ports_match_the_design(name: str) -> None:
-    """A service's LIFELINE_PORT, published port and settings default are its DESIGN §3 port."""
+    """A service's LIFELINE_PORT, published port and settings default are its documented port."""
     port = DESIGN_PORTS[name]
     service = SERVICES[name]
     assert int(env_of(service)["LIFELINE_PORT"]) == port
@@ -107,7 +107,7 @@ def test_service_urls_point_at_compose_services() -> None:
 
 
 def test_prometheus_scrapes_every_service_on_its_port() -> None:
-    """deploy/prometheus/prometheus.yml has one job per DESIGN service, at <service>:<port>."""
+    """deploy/prometheus/prometheus.yml has one job per documented service, at <service>:<port>."""
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     for service, port in DESIGN_PORTS.items():

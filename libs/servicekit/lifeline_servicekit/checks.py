@@ -36,7 +36,7 @@ def database_check(pool: Callable[[], asyncpg.Pool], *, critical: bool = True) -
 
 def bus_check(bus: Callable[[], Bus], *, critical: bool = False) -> ReadinessCheck:
     """The bus answers ping AND every subscriber is really running (a NOGROUP-killed
-    subscriber leaves ping green: FASTSTREAM-NOTES §6)."""
+    subscriber leaves ping green: docs/operations.md, bus notes)."""
     async def probe() -> tuple[bool, str]:
         if not await bus().ping():
             return False, "bus does not answer ping"

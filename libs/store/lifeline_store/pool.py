@@ -36,7 +36,7 @@ async def create_pool(
 
     `plan_cache_mode=force_custom_plan` keeps asyncpg's prepared statements from
     switching to a generic plan after five runs, which turns `seq > $2 LIMIT n`
-    range reads into scans of every later event (PERF-NOTES).
+    range reads into scans of every later event (docs/operations.md, performance notes).
     """
     with wrap_errors("connect to PostgreSQL"):
         return await asyncpg.create_pool(

@@ -1,7 +1,7 @@
 """Group commit: many concurrent append requests share one transaction.
 
 Waiting for one durable commit per event caps a connection near 3,000 events/s on
-this class of machine (PERF-NOTES). Requests queue here; each committer worker takes
+this class of machine (docs/operations.md). Requests queue here; each committer worker takes
 everything queued (up to `max_events`), plans it and writes it in one statement,
 and answers every request. Under light load a request commits alone and at once;
 under heavy load batches grow by themselves. A request that fails planning (seq

@@ -1,4 +1,4 @@
-"""trace-store's HTTP routes: the seed's replay API (004) and traces by OTel trace id.
+"""trace-store's HTTP routes: the trace replay API (README) and traces by OTel trace id.
 
 Every query is scoped to the caller's tenant (another tenant's trace is a 404);
 cleanup, stats and deletion need the admin scope.
@@ -33,7 +33,7 @@ MinSeq = Annotated[int | None, Query(ge=1, description="wait (bounded) for the t
 
 
 class ReplayRequest(BaseModel):
-    """Body of `POST /replay/{trace_id}` (seed 004)."""
+    """Body of `POST /replay/{trace_id}`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -78,7 +78,7 @@ async def cleanup(deps: Deps, _: Admin,
 async def session_traces(deps: Deps, principal: Reader, person_id: ScopeId, session_id: ScopeId,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                          min_seq: MinSeq = None) -> Response:
-    """A session's traces in time order (a JSON array, as in the seed)."""
+    """A session's traces in time order (a bare JSON array, the public shape)."""
     await deps.freshness.wait_for(principal.tenant, session_id, min_seq)
     with wrap_errors("read session traces"):
         rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, limit)
@@ -120,7 +120,7 @@ async def person_traces(deps: Deps, principal: Reader, person_id: ScopeId,
 
 @router.get("/replay/{trace_id}")
 async def get_trace(deps: Deps, principal: Reader, trace_id: UUID) -> Response:
-    """One trace (seed 004's EventTrace, plus `otel_trace_id`)."""
+    """One trace (the public `EventTrace`, plus `otel_trace_id`)."""
     return _json(trace_document(await _trace_or_404(deps, principal.tenant, trace_id)))
 
 

@@ -47,7 +47,7 @@ class Replayer:
 
     async def replay(self, tenant: str, row: Mapping[str, Any], *, include_context: bool,
                      time_scale: float) -> dict[str, Any]:
-        """The seed's replay document for one stored trace."""
+        """The public replay document for one stored trace."""
         context_state: dict[str, Any] | None = None
         available = True
         if include_context:

@@ -1,4 +1,4 @@
-"""ingest's HTTP contract (DESIGN §3, §5, §6) on real PostgreSQL and Redis."""
+"""ingest's HTTP contract (README, docs/events.md) on real PostgreSQL and Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The replay API of seed 004 on real PostgreSQL and Redis: shapes, scopes, isolation, bad input."""
+"""trace-store's replay API on real PostgreSQL and Redis: shapes, scopes, isolation, bad input."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _session(n: int, person: str) -> list[dict]:
 
 async def test_replay_rebuilds_the_stored_context_and_answers_the_seed_shapes(fresh_database, redis_url,
                                                                              procs) -> None:
-    """GET/POST/DELETE /replay/{id}, session and person listings answer seed 004's shapes."""
+    """GET/POST/DELETE /replay/{id}, session and person listings answer the public shapes."""
     ingest = procs.ingest(fresh_database, redis_url)
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
     await append(ingest.url, "s-1", _session(4, "p-7"), headers={"traceparent": TRACEPARENT})

@@ -1,4 +1,4 @@
-"""README documents every setting of every service (DESIGN §4: every one documented)."""
+"""README documents every setting of every service (docs/operations.md: it is the settings reference)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from .events_builders import T0, turn
 
 
 def test_topic_names_are_the_contract() -> None:
-    """Topic names match DESIGN.md exactly."""
+    """Topic names match docs/events.md exactly."""
     assert (TOPIC_TURNS, TOPIC_EVENTS, TOPIC_LIFECYCLE, TOPIC_DLQ) == (
         "lifeline.turns.v1", "lifeline.events.v1", "lifeline.lifecycle.v1", "lifeline.dlq.v1")
 

@@ -29,7 +29,7 @@ def _locs(exc: pytest.ExceptionInfo[EventValidationError]) -> list[str]:
 
 
 def test_wire_example_from_design_parses() -> None:
-    """The DESIGN §6 batch elements validate, with acts typed by op."""
+    """The README's example batch elements validate, with acts typed by op."""
     raw = {
         "event_type": "turn.recorded", "turn_id": 2, "person_id": "p-7",
         "payload": {"role": "assistant", "text": "Happy to help …", "model_id": "gpt-a",

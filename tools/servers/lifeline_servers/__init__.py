@@ -2,7 +2,7 @@
 
 Each `start_*` returns a `RunningServer` once the server answers its own protocol;
 the servers run in their own process groups and cannot outlive this process.
-`servers_from_env_or_start` applies the test-suite policy of DESIGN §4.
+`servers_from_env_or_start` applies the test-suite policy the README describes.
 """
 
 from lifeline_servers.policy import (

@@ -1,4 +1,4 @@
-"""Which servers the test suite uses (DESIGN §4), decided the same way everywhere.
+"""Which servers the test suite uses (README: test servers), decided the same way everywhere.
 
 For each kind, first match wins:
 1. `LIFELINE_TEST_REDIS_URL` / `LIFELINE_TEST_DATABASE_URL` / `LIFELINE_TEST_KAFKA_URL`:

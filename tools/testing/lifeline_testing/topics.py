@@ -74,7 +74,7 @@ async def _read_kafka(bootstrap: str, topic: str, limit: int) -> list[Record]:
 
 
 async def produce_raw(bus_url: str, topic: str, records: list[tuple[str | None, bytes]]) -> None:
-    """Produce records exactly as a producer with no Lifeline code would (DESIGN §6)."""
+    """Produce records exactly as a producer with no Lifeline code would (docs/events.md)."""
     if bus_kind(bus_url) == "redis":
         client = aioredis.from_url(bus_url)
         try:
