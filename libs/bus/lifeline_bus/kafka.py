@@ -1,6 +1,6 @@
 """Kafka adapter: topics partitioned by session id, consumer groups, ACK-after-handler.
 
-Per FASTSTREAM-NOTES §8: the default ACK_FIRST (auto-commit) loses messages, and
+Per docs/operations.md (bus notes, Kafka): the default ACK_FIRST (auto-commit) loses messages, and
 NACK_ON_ERROR hot-loops a partition. So subscribers use `AckPolicy.ACK` (commit
 after the handler returns) and do their retrying and dead-lettering inside the
 handler (`policy.settle`); a batch cancelled at shutdown is not committed and is

@@ -1,4 +1,4 @@
-"""Redis Streams adapter, shaped by FASTSTREAM-NOTES' measured behaviour.
+"""Redis Streams adapter, shaped by FastStream's measured behaviour (docs/operations.md, bus notes).
 
 - Groups are created at `0` before FastStream starts, so a new group reads history.
 - Each group has a live batch subscriber and a reclaiming subscriber

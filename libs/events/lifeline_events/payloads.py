@@ -1,7 +1,7 @@
 """Payload models, one per event type.
 
 The envelope's ``event_type`` picks the model (see ``registry.EVENT_TYPES``); the
-payload itself carries no type tag, so the wire stays as in DESIGN.md §6.
+payload itself carries no type tag, so the wire stays as in docs/events.md.
 """
 
 from __future__ import annotations

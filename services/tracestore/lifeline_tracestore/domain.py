@@ -126,14 +126,14 @@ def stream_delays(timestamps: Sequence[datetime], *, time_scale: float, max_gap_
 
 
 def iso(ts: datetime | None) -> str | None:
-    """UTC ISO-8601 with a `Z`, as the seed's examples spell timestamps."""
+    """UTC ISO-8601 with a `Z`, as the replay API has always spelled timestamps."""
     if ts is None:
         return None
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def trace_document(row: Mapping[str, Any], *, include_context: bool = True) -> dict[str, Any]:
-    """The public `EventTrace` shape (seed 004) of a stored row."""
+    """The public `EventTrace` shape of a stored row."""
     return {
         "trace_id": str(row["trace_id"]),
         "person_id": row["person_id"],
