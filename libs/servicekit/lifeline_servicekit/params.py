@@ -22,8 +22,8 @@ ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 
 CROSS_TENANT_SCOPE = "admin"
 """The scope that may name another tenant: the service key's (other services read for
-any tenant through it). DESIGN §3 moves this to a separate `operator` scope; that change
-is made here, once, when the scope exists."""
+any tenant through it). Crossing tenants is meant to need a separate `operator` scope; that
+change is made here, once, when the scope exists."""
 
 SessionId = Annotated[str, Path(pattern=ID_PATTERN, description="the session's id")]
 TenantParam = Annotated[str | None, Query(description="admin keys only: act for this tenant")]
