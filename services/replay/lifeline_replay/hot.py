@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -43,6 +44,8 @@ class Folded:
 
 
 Entry = tuple[int, bytes]
+# The client answers bytes (no decode_responses); redis' stubs also allow str, hence the casts.
+_Raw = list[tuple[bytes, dict[bytes, bytes]]]
 """A hot-stream entry: (seq, event JSON)."""
 
 _WRITE = """
@@ -159,7 +162,8 @@ class HotStore:
 
     async def head(self, tenant: str, session: str) -> Folded | None:
         with self._guard("read head state"):
-            values = await self._client.hmget(keys.head_state(tenant, session), *_FIELDS)
+            values = cast(list[bytes | None],
+                          await self._client.hmget(keys.head_state(tenant, session), *_FIELDS))
         return _folded(values)
 
     async def snapshot_and_tail(self, tenant: str, session: str) -> tuple[Folded | None, list[Entry]]:
@@ -174,8 +178,8 @@ class HotStore:
     async def after(self, tenant: str, session: str, after_seq: int, count: int = 1000) -> list[Entry]:
         """Up to `count` stream entries with seq > after_seq, in order."""
         with self._guard("read stream range"):
-            entries = await self._client.xrange(keys.hot_stream(tenant, session),
-                                                min=f"({keys.entry_id(after_seq)}", count=count)
+            entries = cast(_Raw, await self._client.xrange(keys.hot_stream(tenant, session),
+                                                           min=f"({keys.entry_id(after_seq)}", count=count))
         return [(keys.seq_of(i), f[b"e"]) for i, f in entries]
 
     async def wait_after(self, tenant: str, session: str, after_seq: int, block_ms: int,
@@ -183,8 +187,9 @@ class HotStore:
         """Block up to `block_ms` for entries with seq > after_seq (XREAD BLOCK)."""
         stream = keys.hot_stream(tenant, session)
         with self._guard("wait on stream"):
-            found = await self._blocking.xread({stream: keys.entry_id(after_seq)}, count=count,
-                                               block=max(1, block_ms))
+            found = cast(list[tuple[bytes, _Raw]],
+                         await self._blocking.xread({stream: keys.entry_id(after_seq)}, count=count,
+                                                    block=max(1, block_ms)))
         if not found:
             return []
         return [(keys.seq_of(i), f[b"e"]) for i, f in found[0][1]]
