@@ -106,7 +106,9 @@ def _err(field: str, msg: str) -> dict[str, str]:
 
 
 def _parse_events(bundle: _Bundle) -> tuple[list[Event], list[dict[str, str]]]:
-    events, errors, last = [], [], 0
+    events: list[Event] = []
+    errors: list[dict[str, str]] = []
+    last = 0
     for i, raw in enumerate(bundle.events):
         try:
             event = Event.from_json(raw)
