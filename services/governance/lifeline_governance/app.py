@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from lifeline_bus.lag import LagMonitor
 from lifeline_bus.supervise import start_when_available
+from lifeline_clients import IngestClient
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_governance import api_errors
 from lifeline_governance.announcer import Announcer
@@ -24,7 +25,6 @@ from lifeline_governance.handlers import GROUP, apply_batch
 from lifeline_governance.job import LagProbe, LifecycleJob
 from lifeline_governance.routing import RoutingTable
 from lifeline_governance.settings import GovernanceSettings
-from lifeline_clients import IngestClient
 from lifeline_projection import Projection
 from lifeline_servicekit import (
     ReadinessCheck,

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from lifeline_governance.evaluation import ModelStats
 from lifeline_governance.samples import HIST_SIZE, BucketKey, Counters, SessionCursor
@@ -42,7 +41,7 @@ async def add(conn: asyncpg.Connection, deltas: Mapping[BucketKey, Counters]) ->
         return
     rows = [{"tenant_id": k.tenant_id, "intent": k.intent, "model_id": k.model_id, "minute": k.minute,
              **dict(zip(_COLUMNS, c.as_row(), strict=True))} for k, c in deltas.items()]
-    await conn.execute(_UPSERT, orjson.dumps(rows).decode())
+    await conn.execute(_UPSERT, rows)  # the pool encodes jsonb
 
 
 async def load_cursors(conn: asyncpg.Connection, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionCursor]:
@@ -51,22 +50,21 @@ async def load_cursors(conn: asyncpg.Connection, keys: Sequence[SessionKey]) -> 
         "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
         [k.tenant_id for k in keys], [k.session_id for k in keys])
     return {SessionKey(r["tenant_id"], r["session_id"]):
-            SessionCursor.from_json(r["tenant_id"], r["current_intent"], orjson.loads(r["ring"]))
+            SessionCursor.from_json(r["tenant_id"], r["current_intent"], r["ring"])
             for r in rows}
 
 
 async def save_cursors(conn: asyncpg.Connection, cursors: Mapping[SessionKey, SessionCursor]) -> None:
     if not cursors:
         return
-    keys = sorted(cursors)
+    rows = [{"tenant_id": k.tenant_id, "session_id": k.session_id, "current_intent": c.current_intent,
+             "ring": c.to_json()} for k, c in sorted(cursors.items())]
     await conn.execute(
         "INSERT INTO governance.session_cursor (tenant_id, session_id, current_intent, ring) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) "
+        "SELECT r.tenant_id, r.session_id, r.current_intent, r.ring FROM jsonb_to_recordset($1::jsonb) "
+        "AS r(tenant_id text, session_id text, current_intent text, ring jsonb) ORDER BY 1, 2 "
         "ON CONFLICT (tenant_id, session_id) DO UPDATE SET current_intent = EXCLUDED.current_intent, "
-        "ring = EXCLUDED.ring",
-        [k.tenant_id for k in keys], [k.session_id for k in keys],
-        [cursors[k].current_intent for k in keys],
-        [orjson.dumps(cursors[k].to_json()).decode() for k in keys])
+        "ring = EXCLUDED.ring", rows)
 
 
 def _sums(alias: str, where: str) -> str:

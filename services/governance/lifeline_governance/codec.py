@@ -10,16 +10,13 @@ import hashlib
 from dataclasses import asdict
 from typing import Any
 
-import orjson
-
 from lifeline_governance.evaluation import Evaluation, ModelStats
 from lifeline_governance.registry import IntentSnapshot, Placement
 from lifeline_governance.samples import Counters
 
 
-def encode_input(snap: IntentSnapshot, stats: dict[str, ModelStats]) -> str:
-    return orjson.dumps({"snapshot": asdict(snap), "stats": {m: asdict(s) for m, s in stats.items()}},
-                        option=orjson.OPT_SORT_KEYS).decode()
+def encode_input(snap: IntentSnapshot, stats: dict[str, ModelStats]) -> dict[str, Any]:
+    return {"snapshot": asdict(snap), "stats": {m: asdict(s) for m, s in stats.items()}}
 
 
 def decode_input(data: dict[str, Any]) -> tuple[IntentSnapshot, dict[str, ModelStats]]:

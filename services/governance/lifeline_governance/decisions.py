@@ -45,8 +45,8 @@ async def write(conn: asyncpg.Connection, tenant: str, records: Sequence[Decisio
         await conn.execute(
             _INSERT, tenant, rec.seq, rec.decision_id, rec.kind, rec.tick, decided_at, rec.intent, rec.model_id,
             rec.from_state, rec.to_state, rec.rule, rec.reason, rec.actor,
-            orjson.dumps({**rec.inputs, **rec.extra}).decode(), rec.settings_hash, rec.idempotency_key,
-            event.to_json_bytes().decode() if event is not None else None)
+            {**rec.inputs, **rec.extra}, rec.settings_hash, rec.idempotency_key,
+            orjson.loads(event.to_json_bytes()) if event is not None else None)
         if rec.changes_state:
             await _apply(conn, tenant, rec)
         written.append(rec)

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 import structlog
 
 from lifeline_governance import buckets, decisions, store
@@ -112,9 +111,9 @@ class LifecycleJob:
                                    "verdicts": {v.model_id: {"verdict": v.verdict, "reasons": list(v.reasons)}
                                                 for v in ev.verdicts}})
 
-    async def _persist(self, ev: Evaluation, input_json: str, figures: dict[str, Figures]) -> list[DecisionRecord]:
+    async def _persist(self, ev: Evaluation, input_json: dict[str, Any], figures: dict[str, Figures]) -> list[DecisionRecord]:
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await store.claim_tick(conn, ev, input_json, orjson.dumps(self.rules.as_json()).decode(),
+            if not await store.claim_tick(conn, ev, input_json, self.rules.as_json(),
                                           output_hash(ev)):
                 return []  # this (tenant, intent, tick) was decided already
             written = await decisions.write(conn, ev.tenant_id, records_of(ev), datetime.now(UTC))

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from lifeline_governance import decisions
 from lifeline_governance.errors import PreconditionFailedError, TransitionRefusedError
@@ -45,7 +44,7 @@ async def apply_registration(pool: asyncpg.Pool, rules: Rules, tenant: str, mode
             "display_name = EXCLUDED.display_name, provider = EXCLUDED.provider, metadata = EXCLUDED.metadata, "
             "registered = true, version = models.version + 1, updated_at = now() RETURNING version",
             tenant, model_id, body.get("display_name"), body.get("provider"),
-            orjson.dumps(body.get("metadata") or {}).decode())
+            body.get("metadata") or {})
         records = await _placements(conn, rules, tenant, model_id, intents, actor)
         await decisions.write(conn, tenant, records, datetime.now(UTC))
     return int(version)

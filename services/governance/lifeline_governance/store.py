@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from lifeline_governance.evaluation import Evaluation
 from lifeline_governance.registry import IntentSnapshot, Placement
@@ -65,7 +64,7 @@ async def tenants_with_buckets(conn: asyncpg.Connection | asyncpg.Pool, since: d
     return {r["tenant_id"] for r in rows}
 
 
-async def claim_tick(conn: asyncpg.Connection, ev: Evaluation, input_json: str, rules_json: str,
+async def claim_tick(conn: asyncpg.Connection, ev: Evaluation, input_json: dict[str, Any], rules_json: dict[str, Any],
                      output_sha256: str) -> bool:
     """Record what the tick saw; False when this (intent, tick) was already evaluated."""
     row = await conn.fetchval(
@@ -86,7 +85,7 @@ async def save_counters(conn: asyncpg.Connection, ev: Evaluation, figures: Mappi
                 "verdict": v.verdict if v else None, "reasons": list(v.reasons) if v else [],
                 "window": f.as_json() if f else None, "inputs": v.inputs if v else {}}
         rows.append((ev.tenant_id, ev.intent, p.model_id, p.streak, p.enter_streak, ts(p.counted_until),
-                     p.quarantine_streak, ts(p.last_anomaly_at), orjson.dumps(last).decode()))
+                     p.quarantine_streak, ts(p.last_anomaly_at), last))
     await conn.executemany(
         "UPDATE governance.placements SET streak = $4, enter_streak = $5, counted_until = $6, "
         "quarantine_streak = $7, last_anomaly_at = $8, last_eval = $9::jsonb "
@@ -95,4 +94,4 @@ async def save_counters(conn: asyncpg.Connection, ev: Evaluation, figures: Mappi
         "INSERT INTO governance.evaluations (tenant_id, intent, model_id, tick, verdict, reasons, inputs, "
         "settings_hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT DO NOTHING",
         [(ev.tenant_id, ev.intent, v.model_id, ts(ev.tick), v.verdict, list(v.reasons),
-          orjson.dumps(v.inputs).decode(), ev.settings_hash) for v in ev.verdicts])
+          v.inputs, ev.settings_hash) for v in ev.verdicts])
