@@ -155,6 +155,15 @@ class ProfileConsolidated(FrozenModel):
     summary: Annotated[str, Field(max_length=4000)] | None = None
 
 
+class ProfileForgotten(FrozenModel):
+    """Memory erased a person's (or one session's) derived data; downstream stores purge too."""
+
+    person_id: ScopeId
+    scope: Literal["person", "session"]
+    session_id: ScopeId | None = None
+    reason: Label | None = None
+
+
 class ModelCallRecorded(FrozenModel):
     """One model call and its outcome (governance's raw input)."""
 
@@ -202,6 +211,7 @@ PayloadModel = (
     | SessionRestored
     | SnapshotCreated
     | ProfileConsolidated
+    | ProfileForgotten
     | ModelCallRecorded
     | ModelStateChanged
     | ModelAnomalyDetected

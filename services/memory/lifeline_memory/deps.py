@@ -1,0 +1,54 @@
+"""What memory's routes, lifespan and readiness use, built by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends
+
+from lifeline_bus import Bus
+from lifeline_bus.lag import LagMonitor
+from lifeline_clients import IngestClient
+from lifeline_memory.announcer import Announcer
+from lifeline_memory.consolidator import Consolidator
+from lifeline_memory.forgetting import Forgetting
+from lifeline_memory.operations import Operations
+from lifeline_memory.policy import Policy
+from lifeline_memory.settings import MemorySettings
+from lifeline_memory.sweeper import Sweeper
+from lifeline_servicekit import deps_of
+
+
+@dataclass
+class BiasCache:
+    """(tenant, person) → (expires at, version, bias): the bias endpoint's 1 s cache."""
+
+    ttl_s: float = 1.0
+    entries: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
+
+    def drop(self, tenant: str, person: str) -> None:
+        self.entries.pop((tenant, person), None)
+
+
+@dataclass(frozen=True)
+class MemoryDeps:
+    """memory's adapters and workers; `ingest` is None without a service key (catch-up,
+    rebuild and gap healing then answer 503 / wait)."""
+
+    settings: MemorySettings
+    policy: Policy
+    pool: asyncpg.Pool
+    bus: Bus
+    lag: LagMonitor
+    consolidator: Consolidator
+    announcer: Announcer
+    sweeper: Sweeper
+    operations: Operations
+    forgetting: Forgetting
+    ingest: IngestClient | None
+    bias_cache: BiasCache
+
+
+Deps = Annotated[MemoryDeps, Depends(deps_of(MemoryDeps))]
