@@ -35,9 +35,14 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 @router.get("/{person_id}/profile", summary="The person's long-term profile")
-async def get_profile(person_id: PersonId, deps: Deps, principal: Reader, tenant_id: TenantParam = None,
-                      version: Annotated[int | None, Query(ge=1)] = None,
-                      after_session: Annotated[str | None, Query(pattern=ID_PATTERN)] = None) -> Response:
+async def get_profile(
+    person_id: PersonId,
+    deps: Deps,
+    principal: Reader,
+    tenant_id: TenantParam = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    after_session: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> Response:
     """404 unknown, 410 forgotten; `?version=` an older kept version; `?after_session=` waits
     until that session is consolidated (read-your-writes), else 503 with the version."""
     tenant = tenant_for(principal, tenant_id)
@@ -46,32 +51,46 @@ async def get_profile(person_id: PersonId, deps: Deps, principal: Reader, tenant
     if version is not None:
         return await _versioned(deps, tenant, person_id, version)
     row = await queries.person_row(deps.pool, tenant, person_id, "profile")
-    return _json({**row["body"], "version": row["version"],
-                  "consolidated_at": row["consolidated_at"].isoformat() if row["consolidated_at"] else None})
+    return _json(
+        {
+            **row["body"],
+            "version": row["version"],
+            "consolidated_at": row["consolidated_at"].isoformat() if row["consolidated_at"] else None,
+        }
+    )
 
 
 async def _versioned(deps: Deps, tenant: str, person: str, version: int) -> Response:
     await queries.person_row(deps.pool, tenant, person, "content_hash")
     row = await queries.version_profile(deps.pool, tenant, person, version)
     if row is None or row["profile"] is None:
-        raise VersionNotKeptError(f"version {version} of {person!r} is not kept "
-                                  f"(the last {deps.settings.memory_versions_keep} are)")
-    return _json({**row["profile"], "version": row["version"], "consolidated_at": row["created_at"].isoformat()})
+        raise VersionNotKeptError(
+            f"version {version} of {person!r} is not kept (the last {deps.settings.memory_versions_keep} are)"
+        )
+    return _json(
+        {**row["profile"], "version": row["version"], "consolidated_at": row["created_at"].isoformat()}
+    )
 
 
 async def _wait_for(deps: Deps, tenant: str, person: str, session: str) -> None:
     deadline = time.monotonic() + deps.settings.memory_read_wait_ms / 1000
     while not await queries.session_consolidated(deps.pool, tenant, person, session):
         if time.monotonic() >= deadline:
-            version = await deps.pool.fetchval("SELECT version FROM memory.persons WHERE tenant_id = $1 "
-                                               "AND person_id = $2", tenant, person)
+            version = await deps.pool.fetchval(
+                "SELECT version FROM memory.persons WHERE tenant_id = $1 AND person_id = $2", tenant, person
+            )
             raise NotConsolidatedYetError(session, int(version or 0))
         await asyncio.sleep(0.02)
 
 
 @router.get("/{person_id}/bias", summary="What the next session should focus on")
-async def get_bias(person_id: PersonId, deps: Deps, principal: Reader, tenant_id: TenantParam = None,
-                   intent: Annotated[str | None, Query(max_length=128)] = None) -> Response:
+async def get_bias(
+    person_id: PersonId,
+    deps: Deps,
+    principal: Reader,
+    tenant_id: TenantParam = None,
+    intent: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
     """At most 5 items and 2 KiB; `?intent=` puts that intent's (and intent-free) items first."""
     tenant = tenant_for(principal, tenant_id)
     key, now = (tenant, person_id), time.monotonic()
@@ -90,20 +109,33 @@ async def get_bias(person_id: PersonId, deps: Deps, principal: Reader, tenant_id
 class ConsolidateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    session_id: str | None = Field(None, pattern=ID_PATTERN, description="catch up and seal this session first")
+    session_id: str | None = Field(
+        None, pattern=ID_PATTERN, description="catch up and seal this session first"
+    )
     rebuild: bool = Field(False, description="recompute every session of the person from ingest's log")
     dry_run: bool = Field(False, description="answer the profile it would write; write nothing")
 
 
 @router.post("/{person_id}/consolidate", summary="Recompute the profile now")
-async def consolidate(person_id: PersonId, deps: Deps, principal: Writer, request: Request,
-                      body: ConsolidateRequest | None = None, tenant_id: TenantParam = None) -> Response:
+async def consolidate(
+    person_id: PersonId,
+    deps: Deps,
+    principal: Writer,
+    request: Request,
+    body: ConsolidateRequest | None = None,
+    tenant_id: TenantParam = None,
+) -> Response:
     """Idempotent: the same request gives the same content hash and `changed: false`."""
     tenant = tenant_for(principal, tenant_id)
     body = body or ConsolidateRequest()
-    outcome = await deps.operations.consolidate(tenant, person_id, session_id=body.session_id,
-                                                rebuild=body.rebuild, dry_run=body.dry_run,
-                                                traceparent=current_traceparent())
+    outcome = await deps.operations.consolidate(
+        tenant,
+        person_id,
+        session_id=body.session_id,
+        rebuild=body.rebuild,
+        dry_run=body.dry_run,
+        traceparent=current_traceparent(),
+    )
     deps.bias_cache.drop(tenant, person_id)
     answer = outcome.answer()
     if body.dry_run:

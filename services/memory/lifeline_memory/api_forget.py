@@ -20,25 +20,49 @@ Reason = Annotated[str | None, Query(max_length=500)]
 
 
 @router.delete("/{person_id}", summary="Forget a person (memory's derived data only)")
-async def forget_person(person_id: PersonId, deps: Deps, principal: Admin, tenant_id: TenantParam = None,
-                        block_future: bool = False, reason: Reason = None) -> Response:
+async def forget_person(
+    person_id: PersonId,
+    deps: Deps,
+    principal: Admin,
+    tenant_id: TenantParam = None,
+    block_future: bool = False,
+    reason: Reason = None,
+) -> Response:
     """Deletes observations, digests, versions and the profile; leaves a tombstone so a redelivered
     event cannot bring it back; `block_future=true` also ignores the person's later sessions.
     Ingest's log, snapshots and traces are NOT erased (the answer says so)."""
     tenant = tenant_for(principal, tenant_id)
-    answer = await deps.forgetting.forget_person(tenant, person_id, block_future=block_future, reason=reason,
-                                                 actor=principal.tenant, traceparent=current_traceparent())
+    answer = await deps.forgetting.forget_person(
+        tenant,
+        person_id,
+        block_future=block_future,
+        reason=reason,
+        actor=principal.tenant,
+        traceparent=current_traceparent(),
+    )
     deps.bias_cache.drop(tenant, person_id)
     return _json(answer)
 
 
 @router.delete("/{person_id}/sessions/{session_id}", summary="Forget one session's contribution")
-async def forget_session(person_id: PersonId, session_id: SessionId, deps: Deps, principal: Admin,
-                         tenant_id: TenantParam = None, reason: Reason = None) -> Response:
+async def forget_session(
+    person_id: PersonId,
+    session_id: SessionId,
+    deps: Deps,
+    principal: Admin,
+    tenant_id: TenantParam = None,
+    reason: Reason = None,
+) -> Response:
     """The profile is recomputed as if the session never existed."""
     tenant = tenant_for(principal, tenant_id)
-    answer = await deps.forgetting.forget_session(tenant, person_id, session_id, reason=reason,
-                                                  actor=principal.tenant, traceparent=current_traceparent())
+    answer = await deps.forgetting.forget_session(
+        tenant,
+        person_id,
+        session_id,
+        reason=reason,
+        actor=principal.tenant,
+        traceparent=current_traceparent(),
+    )
     deps.bias_cache.drop(tenant, person_id)
     return _json(answer)
 

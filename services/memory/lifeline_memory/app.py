@@ -56,18 +56,34 @@ async def _wire(settings: MemorySettings) -> MemoryDeps:
     consolidator = Consolidator(pool, policy, versions_keep=settings.memory_versions_keep)
     announcer = Announcer(pool, bus)
     handlers = MemoryHandlers(policy)
-    projection = Projection(pool, schema="memory", name=GROUP, apply=handlers.apply_batch, ingest=ingest,
-                            after_commit=AfterCommit(handlers, consolidator.consolidate, announcer.announce),
-                            bus_kind=bus.kind)
+    projection = Projection(
+        pool,
+        schema="memory",
+        name=GROUP,
+        apply=handlers.apply_batch,
+        ingest=ingest,
+        after_commit=AfterCommit(handlers, consolidator.consolidate, announcer.announce),
+        bus_kind=bus.kind,
+    )
     await projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, GROUP, projection, max_records=settings.memory_consumer_max_records)
-    operations = Operations(pool, policy, consolidator, announcer, ingest, projection.apply_events,
-                            projection.checkpoint)
-    return MemoryDeps(settings=settings, policy=policy, pool=pool, bus=bus, lag=lag_monitor(settings, bus),
-                      consolidator=consolidator, announcer=announcer,
-                      sweeper=Sweeper(pool, consolidator, announcer, interval_s=settings.memory_sweep_interval_s),
-                      operations=operations, forgetting=Forgetting(pool, consolidator, announcer),
-                      ingest=ingest, bias_cache=BiasCache())
+    operations = Operations(
+        pool, policy, consolidator, announcer, ingest, projection.apply_events, projection.checkpoint
+    )
+    return MemoryDeps(
+        settings=settings,
+        policy=policy,
+        pool=pool,
+        bus=bus,
+        lag=lag_monitor(settings, bus),
+        consolidator=consolidator,
+        announcer=announcer,
+        sweeper=Sweeper(pool, consolidator, announcer, interval_s=settings.memory_sweep_interval_s),
+        operations=operations,
+        forgetting=Forgetting(pool, consolidator, announcer),
+        ingest=ingest,
+        bias_cache=BiasCache(),
+    )
 
 
 def build_app(settings: MemorySettings | None = None) -> FastAPI:
@@ -95,8 +111,13 @@ def build_app(settings: MemorySettings | None = None) -> FastAPI:
             await deps.pool.close()
             log.info("shutdown.done")
 
-    app = create_app(service="memory", settings=settings, lifespan=lifespan,
-                     routers=[main_router, provenance_router, forget_router], readiness=_readiness)
+    app = create_app(
+        service="memory",
+        settings=settings,
+        lifespan=lifespan,
+        routers=[main_router, provenance_router, forget_router],
+        readiness=_readiness,
+    )
     app.add_exception_handler(PersonForgottenError, forgotten_problem)  # type: ignore[arg-type]
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return app
@@ -113,5 +134,8 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         return await client.check_key()
 
     # like snapshot: a projection is not ready without its consumer; ingest only degrades
-    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=True),
-            ReadinessCheck("ingest", ingest, critical=False)]
+    return [
+        database_check(lambda: deps().pool),
+        bus_check(lambda: deps().bus, critical=True),
+        ReadinessCheck("ingest", ingest, critical=False),
+    ]

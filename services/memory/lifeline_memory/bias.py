@@ -15,8 +15,12 @@ from .texts import day, sentence, times
 MAX_BIAS_BYTES = 2048
 MAX_CITES = 3
 MAX_FLAGS = 2
-_TREND_WORDS = {"worsening": "getting worse", "improving": "improving", "steady": "steady",
-                "new": "new in the latest session"}
+_TREND_WORDS = {
+    "worsening": "getting worse",
+    "improving": "improving",
+    "steady": "steady",
+    "new": "new in the latest session",
+}
 
 
 def _cites(item: dict[str, Any]) -> list[str]:
@@ -31,32 +35,51 @@ def _cites(item: dict[str, Any]) -> list[str]:
 
 
 def _flag_item(f: dict[str, Any]) -> dict[str, Any]:
-    text = (f"Compliance: avoid {f['label']} (flagged {times(f['occurrences'])}, "
-            f"last {day(f['last_seen'])})")
-    return {"text": sentence(text), "intent": None, "kind": "flag", "code": f["code"],
-            "weight": 1.0, "cites": _cites(f)}
+    text = f"Compliance: avoid {f['label']} (flagged {times(f['occurrences'])}, last {day(f['last_seen'])})"
+    return {
+        "text": sentence(text),
+        "intent": None,
+        "kind": "flag",
+        "code": f["code"],
+        "weight": 1.0,
+        "cites": _cites(f),
+    }
 
 
 def _error_item(e: dict[str, Any], sessions_count: int) -> dict[str, Any]:
-    text = (f"Work on {e['label']}: seen in {e['sessions']} of the last {sessions_count} sessions, "
-            f"{_TREND_WORDS[e['trend']]}")
-    return {"text": sentence(text), "intent": e["intent"], "kind": "error", "code": e["code"],
-            "cites": _cites(e), "_w": e["weight"]}
+    text = (
+        f"Work on {e['label']}: seen in {e['sessions']} of the last {sessions_count} sessions, "
+        f"{_TREND_WORDS[e['trend']]}"
+    )
+    return {
+        "text": sentence(text),
+        "intent": e["intent"],
+        "kind": "error",
+        "code": e["code"],
+        "cites": _cites(e),
+        "_w": e["weight"],
+    }
 
 
 def _strength_item(s: dict[str, Any]) -> dict[str, Any]:
     plural = "session" if s["sessions"] == 1 else "sessions"
-    return {"text": sentence(f"Build on {s['label']}: strong in {s['sessions']} {plural}"),
-            "intent": s["intent"], "kind": "strength", "code": s["code"], "cites": _cites(s),
-            "_w": s["weight"]}
+    return {
+        "text": sentence(f"Build on {s['label']}: strong in {s['sessions']} {plural}"),
+        "intent": s["intent"],
+        "kind": "strength",
+        "code": s["code"],
+        "cites": _cites(s),
+        "_w": s["weight"],
+    }
 
 
 def render_bias(profile: dict[str, Any], max_items: int = 5) -> dict[str, Any]:
     """Recent compliance flags (≤ 2, severity first), then frequent non-dormant errors by
     weight, then the top strength; weights are shares of the selected items' weight."""
     max_items = max(1, max_items)
-    items: list[dict[str, Any]] = [_flag_item(f) for f in profile["flags"]
-                                   if f["status"] == "recent"][:min(MAX_FLAGS, max_items)]
+    items: list[dict[str, Any]] = [_flag_item(f) for f in profile["flags"] if f["status"] == "recent"][
+        : min(MAX_FLAGS, max_items)
+    ]
     for e in profile["errors"]:
         if len(items) >= max_items - 1:
             break
@@ -69,16 +92,23 @@ def render_bias(profile: dict[str, Any], max_items: int = 5) -> dict[str, Any]:
     for i in items:
         if "_w" in i:
             i["weight"] = r4(i.pop("_w") / total) if total > 0 else 0.0
-    body = {"person_id": profile["person_id"], "as_of": profile["as_of"], "focus": items,
-            "summary": profile["summary"], "content_hash": profile["content_hash"]}
+    body = {
+        "person_id": profile["person_id"],
+        "as_of": profile["as_of"],
+        "focus": items,
+        "summary": profile["summary"],
+        "content_hash": profile["content_hash"],
+    }
     return _fit(body)
 
 
 def _fit(body: dict[str, Any]) -> dict[str, Any]:
     """Shrink until the body (with a version number) fits in 2 KiB: cites, then items, then
     the summary go first."""
+
     def size() -> int:
         return len(dumps({**body, "version": 2**62}))
+
     while size() > MAX_BIAS_BYTES and any(len(i["cites"]) > 1 for i in body["focus"]):
         for i in body["focus"]:
             if len(i["cites"]) > 1:

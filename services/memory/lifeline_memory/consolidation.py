@@ -20,8 +20,9 @@ from .rules import ComplianceRule
 from .scalars import SessionScalars, advance
 
 
-def absorb(scalars: SessionScalars, events: Iterable[Event],
-           rules: tuple[ComplianceRule, ...]) -> tuple[SessionScalars, list[Observation]]:
+def absorb(
+    scalars: SessionScalars, events: Iterable[Event], rules: tuple[ComplianceRule, ...]
+) -> tuple[SessionScalars, list[Observation]]:
     """Advance ``scalars`` over the fresh events (seq order, at-or-below skipped) and return
     their observations; a malformed act cannot reach here (events are validated)."""
     found: list[Observation] = []
@@ -33,17 +34,23 @@ def absorb(scalars: SessionScalars, events: Iterable[Event],
     return scalars, found
 
 
-def digest_of_log(session_id: str, events: Iterable[Event], policy: Policy,
-                  suppressions: Sequence[Suppression] = ()) -> dict[str, Any]:
+def digest_of_log(
+    session_id: str, events: Iterable[Event], policy: Policy, suppressions: Sequence[Suppression] = ()
+) -> dict[str, Any]:
     """The digest a session's whole log implies."""
     scalars, observations = absorb(SessionScalars(), events, policy.rules)
-    return seal(session_id, observations, scalars, suppressions=suppressions,
-                rules_hash=policy.rules_hash)
+    return seal(session_id, observations, scalars, suppressions=suppressions, rules_hash=policy.rules_hash)
 
 
-def profile_of_logs(tenant_id: str, person_id: str, logs: Mapping[str, Iterable[Event]],
-                    policy: Policy, *, finished_only: bool = True,
-                    suppressions: Sequence[Suppression] = ()) -> dict[str, Any] | None:
+def profile_of_logs(
+    tenant_id: str,
+    person_id: str,
+    logs: Mapping[str, Iterable[Event]],
+    policy: Policy,
+    *,
+    finished_only: bool = True,
+    suppressions: Sequence[Suppression] = (),
+) -> dict[str, Any] | None:
     """The profile that the person's sessions' logs imply (the tests' oracle)."""
     digests = []
     for session_id, events in sorted(logs.items()):

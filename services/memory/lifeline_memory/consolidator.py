@@ -22,11 +22,15 @@ from lifeline_memory.policy import Policy
 from lifeline_memory.profile import build_profile
 from lifeline_store import wrap_errors
 
-CONSOLIDATIONS = Counter("lifeline_memory_consolidations_total", "Profile recomputations, by outcome.",
-                         ["reason", "outcome"])
+CONSOLIDATIONS = Counter(
+    "lifeline_memory_consolidations_total", "Profile recomputations, by outcome.", ["reason", "outcome"]
+)
 VERSIONS = Counter("lifeline_memory_profile_versions_total", "New profile versions written.", ["reason"])
-LATENCY = Histogram("lifeline_memory_consolidation_seconds", "Time to recompute and store one profile.",
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+LATENCY = Histogram(
+    "lifeline_memory_consolidation_seconds",
+    "Time to recompute and store one profile.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://lifeline.dev/memory/profile.consolidated")
 
 
@@ -42,9 +46,15 @@ class Outcome:
     profile: dict[str, Any] | None = None
 
     def answer(self) -> dict[str, Any]:
-        return {"person_id": self.person_id, "version": self.version, "content_hash": self.content_hash,
-                "changed": self.changed, "sessions_count": self.sessions_count,
-                "source_session_id": self.source_session_id, "took_ms": round(self.took_ms, 3)}
+        return {
+            "person_id": self.person_id,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "changed": self.changed,
+            "sessions_count": self.sessions_count,
+            "source_session_id": self.source_session_id,
+            "took_ms": round(self.took_ms, 3),
+        }
 
 
 def version_event_id(tenant: str, person: str, version: int, content_hash: str) -> UUID:
@@ -53,8 +63,17 @@ def version_event_id(tenant: str, person: str, version: int, content_hash: str) 
 
 
 def summary_fields(profile: dict[str, Any]) -> dict[str, Any]:
-    return {k: profile[k] for k in ("top_errors", "top_strengths", "skill_tags", "compliance_flags",
-                                    "summary", "sessions_count")}
+    return {
+        k: profile[k]
+        for k in (
+            "top_errors",
+            "top_strengths",
+            "skill_tags",
+            "compliance_flags",
+            "summary",
+            "sessions_count",
+        )
+    }
 
 
 class Consolidator:
@@ -63,9 +82,17 @@ class Consolidator:
         self._policy = policy
         self._keep = versions_keep
 
-    async def consolidate(self, tenant: str, person: str, *, reason: str,
-                          source_session: str | None = None, source_seq: int | None = None,
-                          traceparent: str | None = None, dry_run: bool = False) -> Outcome:
+    async def consolidate(
+        self,
+        tenant: str,
+        person: str,
+        *,
+        reason: str,
+        source_session: str | None = None,
+        source_seq: int | None = None,
+        traceparent: str | None = None,
+        dry_run: bool = False,
+    ) -> Outcome:
         """Recompute from the stored digests; writes nothing with ``dry_run``."""
         started = time.perf_counter()
         with wrap_errors("consolidate"):
@@ -73,9 +100,16 @@ class Consolidator:
                 tx = conn.transaction()
                 await tx.start()
                 try:
-                    outcome = await self.consolidate_in(conn, tenant, person, reason=reason,
-                                                        source_session=source_session, source_seq=source_seq,
-                                                        traceparent=traceparent, started=started)
+                    outcome = await self.consolidate_in(
+                        conn,
+                        tenant,
+                        person,
+                        reason=reason,
+                        source_session=source_session,
+                        source_seq=source_seq,
+                        traceparent=traceparent,
+                        started=started,
+                    )
                 except BaseException:
                     await tx.rollback()
                     raise
@@ -88,9 +122,18 @@ class Consolidator:
             LATENCY.observe(time.perf_counter() - started)
         return outcome
 
-    async def consolidate_in(self, conn: asyncpg.Connection, tenant: str, person: str, *, reason: str,
-                             source_session: str | None = None, source_seq: int | None = None,
-                             traceparent: str | None = None, started: float | None = None) -> Outcome:
+    async def consolidate_in(
+        self,
+        conn: asyncpg.Connection,
+        tenant: str,
+        person: str,
+        *,
+        reason: str,
+        source_session: str | None = None,
+        source_seq: int | None = None,
+        traceparent: str | None = None,
+        started: float | None = None,
+    ) -> Outcome:
         """The same, inside the caller's transaction (forget and suppress use it)."""
         started = started if started is not None else time.perf_counter()
         row = await store.lock_person(conn, tenant, person)
@@ -103,14 +146,28 @@ class Consolidator:
         profile = build_profile(tenant, person, digests, self._policy)
         if profile is None or profile["content_hash"] == row["content_hash"]:
             if profile is None and row["content_hash"] is not None:
-                await conn.execute("UPDATE memory.persons SET profile = NULL, bias = NULL, content_hash = NULL, "
-                                   "dirty_since = NULL WHERE tenant_id = $1 AND person_id = $2", tenant, person)
+                await conn.execute(
+                    "UPDATE memory.persons SET profile = NULL, bias = NULL, content_hash = NULL, "
+                    "dirty_since = NULL WHERE tenant_id = $1 AND person_id = $2",
+                    tenant,
+                    person,
+                )
             else:
-                await conn.execute("UPDATE memory.persons SET dirty_since = NULL "
-                                   "WHERE tenant_id = $1 AND person_id = $2", tenant, person)
-            return Outcome(person, row["version"], row["content_hash"] if profile else None, False,
-                           profile["sessions_count"] if profile else 0, source_session,
-                           (time.perf_counter() - started) * 1000, profile)
+                await conn.execute(
+                    "UPDATE memory.persons SET dirty_since = NULL WHERE tenant_id = $1 AND person_id = $2",
+                    tenant,
+                    person,
+                )
+            return Outcome(
+                person,
+                row["version"],
+                row["content_hash"] if profile else None,
+                False,
+                profile["sessions_count"] if profile else 0,
+                source_session,
+                (time.perf_counter() - started) * 1000,
+                profile,
+            )
         latest = profile["sessions"][0]
         if source_session is None or not any(s["session_id"] == source_session for s in profile["sessions"]):
             source_session = latest["session_id"]
@@ -122,16 +179,45 @@ class Consolidator:
             "INSERT INTO memory.profile_versions (tenant_id, person_id, version, content_hash, reason, "
             "source_session_id, source_seq, traceparent, summary, profile, event_id) "
             "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-            tenant, person, version, profile["content_hash"], reason, source_session, source_seq or 1,
-            traceparent, summary_fields(profile), profile, event_id)
+            tenant,
+            person,
+            version,
+            profile["content_hash"],
+            reason,
+            source_session,
+            source_seq or 1,
+            traceparent,
+            summary_fields(profile),
+            profile,
+            event_id,
+        )
         await conn.execute(
             "UPDATE memory.persons SET version = $3, content_hash = $4, as_of = $5::text::timestamptz, "
             "profile = $6, bias = $7, dirty_since = NULL, consolidated_at = now() "
             "WHERE tenant_id = $1 AND person_id = $2",
-            tenant, person, version, profile["content_hash"], profile["as_of"], profile, bias)
-        await conn.execute("UPDATE memory.profile_versions SET profile = NULL WHERE tenant_id = $1 "
-                           "AND person_id = $2 AND version <= $3 AND profile IS NOT NULL",
-                           tenant, person, version - self._keep)
+            tenant,
+            person,
+            version,
+            profile["content_hash"],
+            profile["as_of"],
+            profile,
+            bias,
+        )
+        await conn.execute(
+            "UPDATE memory.profile_versions SET profile = NULL WHERE tenant_id = $1 "
+            "AND person_id = $2 AND version <= $3 AND profile IS NOT NULL",
+            tenant,
+            person,
+            version - self._keep,
+        )
         VERSIONS.labels(reason).inc()
-        return Outcome(person, version, profile["content_hash"], True, profile["sessions_count"],
-                       source_session, (time.perf_counter() - started) * 1000, profile)
+        return Outcome(
+            person,
+            version,
+            profile["content_hash"],
+            True,
+            profile["sessions_count"],
+            source_session,
+            (time.perf_counter() - started) * 1000,
+            profile,
+        )

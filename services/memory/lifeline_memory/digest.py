@@ -35,19 +35,35 @@ class Suppression:
     turn_id: int | None = None
 
     def hides(self, session_id: str, o: Observation) -> bool:
-        return (o.kind == self.kind and o.code == self.code
-                and (self.session_id is None or self.session_id == session_id)
-                and (self.turn_id is None or self.turn_id == o.turn_id))
+        return (
+            o.kind == self.kind
+            and o.code == self.code
+            and (self.session_id is None or self.session_id == session_id)
+            and (self.turn_id is None or self.turn_id == o.turn_id)
+        )
 
 
 def ref(o: Observation) -> dict[str, Any]:
     """How a digest cites one observation (``event_id`` opens the turn in trace-store)."""
-    return {"turn_id": o.turn_id, "seq": o.seq, "event_id": o.event_id, "source": o.source,
-            "intent": o.intent, "occurred_at": iso(o.occurred_at), "recorded_at": iso(o.recorded_at)}
+    return {
+        "turn_id": o.turn_id,
+        "seq": o.seq,
+        "event_id": o.event_id,
+        "source": o.source,
+        "intent": o.intent,
+        "occurred_at": iso(o.occurred_at),
+        "recorded_at": iso(o.recorded_at),
+    }
 
 
-def seal(session_id: str, observations: Iterable[Observation], scalars: SessionScalars, *,
-         suppressions: Sequence[Suppression] = (), rules_hash: str = "") -> dict[str, Any]:
+def seal(
+    session_id: str,
+    observations: Iterable[Observation],
+    scalars: SessionScalars,
+    *,
+    suppressions: Sequence[Suppression] = (),
+    rules_hash: str = "",
+) -> dict[str, Any]:
     """The digest of one session; ``status`` is ``finished`` once it has finished."""
     unique = {o.key: o for o in observations}
     live = live_observations(list(unique.values()))
@@ -56,18 +72,24 @@ def seal(session_id: str, observations: Iterable[Observation], scalars: SessionS
     facts = _facts(counted)
     finish = scalars.finished
     finished_at = finish.at if finish else (scalars.last_at or scalars.first_at)
-    top_intent = min(scalars.intents.items(), key=lambda kv: (-kv[1], kv[0]))[0] \
-        if scalars.intents else None
+    top_intent = min(scalars.intents.items(), key=lambda kv: (-kv[1], kv[0]))[0] if scalars.intents else None
     digest: dict[str, Any] = {
-        "algorithm": ALGORITHM, "session_id": session_id, "person_id": scalars.person_id,
+        "algorithm": ALGORITHM,
+        "session_id": session_id,
+        "person_id": scalars.person_id,
         "status": "finished" if finish else "provisional",
         "through_seq": finish.seq if finish else scalars.seq,
         "finished_at": iso(finished_at) if finished_at else None,
         "first_at": iso(scalars.first_at) if scalars.first_at else None,
         "finish_reason": finish.reason if finish else None,
-        "turns": scalars.turns, "user_turns": scalars.user_turns,
-        "intents": dict(sorted(scalars.intents.items())), "top_intent": top_intent,
-        "items": items, "facts": facts, "truncated": truncated, "rules_hash": rules_hash,
+        "turns": scalars.turns,
+        "user_turns": scalars.user_turns,
+        "intents": dict(sorted(scalars.intents.items())),
+        "top_intent": top_intent,
+        "items": items,
+        "facts": facts,
+        "truncated": truncated,
+        "rules_hash": rules_hash,
     }
     digest["summary"] = session_summary(digest)
     return digest
@@ -100,12 +122,17 @@ def _items(counted: list[Observation]) -> tuple[dict[str, list[dict[str, Any]]],
             for o in cited:
                 intents[o.intent or ""] = intents.get(o.intent or "", 0) + 1
             times = sorted(o.occurred_at for o in cited)
-            out[kind].append({
-                "code": code, "n": len(cited), "first_at": iso(times[0]), "last_at": iso(times[-1]),
-                "intents": dict(sorted(intents.items())),
-                "sources": sorted(sources[(kind, code)]),
-                "refs": [ref(o) for o in cited[:MAX_TURNS_PER_CODE]],
-            })
+            out[kind].append(
+                {
+                    "code": code,
+                    "n": len(cited),
+                    "first_at": iso(times[0]),
+                    "last_at": iso(times[-1]),
+                    "intents": dict(sorted(intents.items())),
+                    "sources": sorted(sources[(kind, code)]),
+                    "refs": [ref(o) for o in cited[:MAX_TURNS_PER_CODE]],
+                }
+            )
     return out, sorted(truncated)
 
 
@@ -118,8 +145,15 @@ def _facts(counted: list[Observation]) -> list[dict[str, Any]]:
         if o.code not in final and len(final) >= MAX_FACT_KEYS:
             continue
         final[o.code] = o
-    return [{"key": key, "value": (o.value or {}).get("value") if o.value is not None else None,
-             "retracted": o.value is None, **ref(o)} for key, o in final.items()]
+    return [
+        {
+            "key": key,
+            "value": (o.value or {}).get("value") if o.value is not None else None,
+            "retracted": o.value is None,
+            **ref(o),
+        }
+        for key, o in final.items()
+    ]
 
 
 def session_summary(d: dict[str, Any]) -> str:

@@ -17,8 +17,9 @@ MAX_KEYS = 256
 MAX_HISTORY = 20
 
 
-def fold_facts(sessions: Sequence[dict[str, Any]], as_of: datetime, stale_days: float,
-               evidence_per_item: int) -> list[dict[str, Any]]:
+def fold_facts(
+    sessions: Sequence[dict[str, Any]], as_of: datetime, stale_days: float, evidence_per_item: int
+) -> list[dict[str, Any]]:
     """``sessions`` are digests oldest first; returns one entry per key, first-seen order."""
     timeline: list[tuple[str, str, int, dict[str, Any]]] = []
     for d in sessions:
@@ -44,32 +45,45 @@ def _step(k: dict[str, Any], session_id: str, f: dict[str, Any]) -> None:
             k["history"].append({**cur, "valid_to": at, "ended_by": "retracted"})
             k["current"] = None
         return
-    evidence = {**{n: f[n] for n in ("turn_id", "seq", "event_id", "source", "recorded_at")},
-                "session_id": session_id}
+    evidence = {
+        **{n: f[n] for n in ("turn_id", "seq", "event_id", "source", "recorded_at")},
+        "session_id": session_id,
+    }
     k["confirmations"].append(evidence)
     if cur is not None and cur["value"] == f["value"]:
         cur["last_confirmed"] = at
         return
     if cur is not None:
         k["history"].append({**cur, "valid_to": at, "ended_by": "superseded"})
-    k["current"] = {"value": f["value"], "valid_from": at, "last_confirmed": at,
-                    "session_id": session_id}
+    k["current"] = {"value": f["value"], "valid_from": at, "last_confirmed": at, "session_id": session_id}
 
 
-def _entry(key: str, k: dict[str, Any], as_of: datetime, stale_days: float,
-           evidence_per_item: int) -> dict[str, Any]:
+def _entry(
+    key: str, k: dict[str, Any], as_of: datetime, stale_days: float, evidence_per_item: int
+) -> dict[str, Any]:
     cur = k["current"]
-    history = [{"value": h["value"], "valid_from": h["valid_from"], "valid_to": h["valid_to"],
-                "session_id": h["session_id"], "ended_by": h["ended_by"]}
-               for h in reversed(k["history"][-MAX_HISTORY:])]
+    history = [
+        {
+            "value": h["value"],
+            "valid_from": h["valid_from"],
+            "valid_to": h["valid_to"],
+            "session_id": h["session_id"],
+            "ended_by": h["ended_by"],
+        }
+        for h in reversed(k["history"][-MAX_HISTORY:])
+    ]
     stale = False
     if cur is not None:
         age_days = (as_of - parse_iso(cur["last_confirmed"])).total_seconds() / 86400
         stale = age_days > stale_days
-    return {"key": key, "value": None if cur is None else cur["value"],
-            "retracted": cur is None,
-            "valid_from": None if cur is None else cur["valid_from"],
-            "last_confirmed": None if cur is None else cur["last_confirmed"],
-            "session_id": None if cur is None else cur["session_id"], "stale": stale,
-            "evidence": list(reversed(k["confirmations"]))[:evidence_per_item],
-            "history": history}
+    return {
+        "key": key,
+        "value": None if cur is None else cur["value"],
+        "retracted": cur is None,
+        "valid_from": None if cur is None else cur["valid_from"],
+        "last_confirmed": None if cur is None else cur["last_confirmed"],
+        "session_id": None if cur is None else cur["session_id"],
+        "stale": stale,
+        "evidence": list(reversed(k["confirmations"]))[:evidence_per_item],
+        "history": history,
+    }

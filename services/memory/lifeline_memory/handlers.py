@@ -26,10 +26,14 @@ from lifeline_projection import SessionKey
 
 log = structlog.get_logger("lifeline.memory")
 
-NO_PERSON = Counter("lifeline_memory_sessions_without_person_total",
-                    "Finished sessions no event named a person for (digest kept, no profile).")
-DROPPED = Counter("lifeline_memory_forgotten_events_total",
-                  "Events of forgotten persons or sessions dropped by the projection.")
+NO_PERSON = Counter(
+    "lifeline_memory_sessions_without_person_total",
+    "Finished sessions no event named a person for (digest kept, no profile).",
+)
+DROPPED = Counter(
+    "lifeline_memory_forgotten_events_total",
+    "Events of forgotten persons or sessions dropped by the projection.",
+)
 SEALED = Counter("lifeline_memory_digests_sealed_total", "Session digests sealed on session.finished.")
 
 
@@ -51,8 +55,9 @@ class MemoryHandlers:
         self._policy = policy
         self.pending: dict[SessionKey, list[Finished]] = {}
 
-    async def apply_batch(self, conn: asyncpg.Connection,
-                          by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
+    async def apply_batch(
+        self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]
+    ) -> None:
         """One call per bus batch with only fresh, contiguous events per session."""
         by_tenant: dict[str, list[SessionKey]] = {}
         for key in by_session:
@@ -60,8 +65,9 @@ class MemoryHandlers:
         for tenant, keys in sorted(by_tenant.items()):
             await self._apply_tenant(conn, tenant, {k.session_id: by_session[k] for k in sorted(keys)})
 
-    async def _apply_tenant(self, conn: asyncpg.Connection, tenant: str,
-                            events: Mapping[str, Sequence[Event]]) -> None:
+    async def _apply_tenant(
+        self, conn: asyncpg.Connection, tenant: str, events: Mapping[str, Sequence[Event]]
+    ) -> None:
         scalars = await store.load_scalars(conn, tenant, list(events))
         persons = {e.person_id for evs in events.values() for e in evs if e.person_id}
         persons |= {s.person_id for s in scalars.values() if s.person_id}
@@ -92,14 +98,19 @@ class MemoryHandlers:
             await store.mark_dirty(conn, tenant, after.person_id, session, finish.seq, finish.traceparent)
             SEALED.inc()
             self.pending.setdefault(SessionKey(tenant, session), []).append(
-                Finished(tenant, after.person_id, session, finish.seq, finish.traceparent))
+                Finished(tenant, after.person_id, session, finish.seq, finish.traceparent)
+            )
 
 
 class AfterCommit:
     """Consolidate the persons a committed batch finished, then announce new versions."""
 
-    def __init__(self, handlers: MemoryHandlers, consolidate: Callable[..., Awaitable[object]],
-                 announce: Callable[..., Awaitable[int]]) -> None:
+    def __init__(
+        self,
+        handlers: MemoryHandlers,
+        consolidate: Callable[..., Awaitable[object]],
+        announce: Callable[..., Awaitable[int]],
+    ) -> None:
         self._handlers = handlers
         self._consolidate = consolidate
         self._announce = announce
@@ -110,8 +121,14 @@ class AfterCommit:
             return
         for f in finished:
             try:
-                await self._consolidate(f.tenant_id, f.person_id, reason="session_finished",
-                                        source_session=f.session_id, source_seq=f.seq, traceparent=f.traceparent)
+                await self._consolidate(
+                    f.tenant_id,
+                    f.person_id,
+                    reason="session_finished",
+                    source_session=f.session_id,
+                    source_seq=f.seq,
+                    traceparent=f.traceparent,
+                )
             except Exception as exc:  # the person stays dirty: the sweeper finishes it
                 log.warning("memory.consolidate_failed", person_id=f.person_id, error=repr(exc))
         await self._announce()
@@ -123,7 +140,10 @@ def _forgotten(tombs: Sequence[asyncpg.Record], session: str, person: str | None
     for t in tombs:
         if t["session_id"] == session:
             return True
-        if t["session_id"] == "" and t["person_id"] == person and (
-                t["block_future"] or event.recorded_at <= t["forgotten_at"]):
+        if (
+            t["session_id"] == ""
+            and t["person_id"] == person
+            and (t["block_future"] or event.recorded_at <= t["forgotten_at"])
+        ):
             return True
     return False

@@ -57,7 +57,9 @@ def live_observations(observations: Sequence[Observation]) -> list[Observation]:
         if o.kind == "grade":
             key = (o.source, o.turn_id)
             latest_grade[key] = max(latest_grade.get(key, 0), o.seq)
-    kept = [o for o in live
-            if not o.source.startswith("grader:")
-            or latest_grade.get((o.source, o.turn_id)) == o.seq]
+    kept = [
+        o
+        for o in live
+        if not o.source.startswith("grader:") or latest_grade.get((o.source, o.turn_id)) == o.seq
+    ]
     return sorted(kept)

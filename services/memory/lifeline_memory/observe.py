@@ -55,17 +55,27 @@ class Observation:
         return (self.seq, self.kind, self.code, self.source)
 
 
-def observe(event: Event, current_intent: str | None,
-            rules: tuple[ComplianceRule, ...] = ()) -> list[Observation]:
+def observe(
+    event: Event, current_intent: str | None, rules: tuple[ComplianceRule, ...] = ()
+) -> list[Observation]:
     """The observations of ``event``; ``current_intent`` is the session's before it."""
     payload = event.payload
 
-    def obs(kind: str, code: str, source: str, turn: int | None, intent: str | None,
-            value: Any = None) -> Observation:
-        return Observation(seq=event.seq, kind=kind, code=code, source=source, turn_id=turn,
-                           intent=intent, event_id=str(event.event_id),
-                           occurred_at=event.occurred_at, recorded_at=event.recorded_at,
-                           value=value)
+    def obs(
+        kind: str, code: str, source: str, turn: int | None, intent: str | None, value: Any = None
+    ) -> Observation:
+        return Observation(
+            seq=event.seq,
+            kind=kind,
+            code=code,
+            source=source,
+            turn_id=turn,
+            intent=intent,
+            event_id=str(event.event_id),
+            occurred_at=event.occurred_at,
+            recorded_at=event.recorded_at,
+            value=value,
+        )
 
     if isinstance(payload, TurnRecorded):
         return _turn(payload, event.turn_id, payload.intent or current_intent, rules, obs)
@@ -73,19 +83,31 @@ def observe(event: Event, current_intent: str | None,
         grader = payload.grader or NO_GRADER
         source, turn = f"grader:{grader}", payload.turn_id
         out = [obs("grade", grader, source, turn, current_intent)]
-        for kind, codes in (("error", payload.errors), ("strength", payload.strengths),
-                            ("skill_tag", payload.skill_tags)):
+        for kind, codes in (
+            ("error", payload.errors),
+            ("strength", payload.strengths),
+            ("skill_tag", payload.skill_tags),
+        ):
             out += [obs(kind, code, source, turn, current_intent) for code in dict.fromkeys(codes)]
         return out
     if isinstance(payload, SessionRestored):
         to_seq = payload.state.get("seq", 0)
-        return [obs("restore", "restore", "log", None, None,
-                    {"to_seq": int(to_seq) if isinstance(to_seq, int) else 0})]
+        return [
+            obs(
+                "restore",
+                "restore",
+                "log",
+                None,
+                None,
+                {"to_seq": int(to_seq) if isinstance(to_seq, int) else 0},
+            )
+        ]
     return []
 
 
-def _turn(payload: TurnRecorded, turn: int | None, intent: str | None,
-          rules: tuple[ComplianceRule, ...], obs: Any) -> list[Observation]:
+def _turn(
+    payload: TurnRecorded, turn: int | None, intent: str | None, rules: tuple[ComplianceRule, ...], obs: Any
+) -> list[Observation]:
     """Acts first (one row per kind/code: a code said twice on one turn is one turn),
     the last fact act per key wins, then rule flags."""
     found: dict[tuple[str, str, str], Observation] = {}
@@ -93,14 +115,12 @@ def _turn(payload: TurnRecorded, turn: int | None, intent: str | None,
         if isinstance(act, ErrorAct):
             found.setdefault(("error", act.code, "act"), obs("error", act.code, "act", turn, intent))
         elif isinstance(act, StrengthAct):
-            found.setdefault(("strength", act.code, "act"),
-                             obs("strength", act.code, "act", turn, intent))
+            found.setdefault(("strength", act.code, "act"), obs("strength", act.code, "act", turn, intent))
         elif isinstance(act, FlagAct):
             found.setdefault(("flag", act.name, "act"), obs("flag", act.name, "act", turn, intent))
         elif isinstance(act, ConfirmFactAct):
             found.pop(("fact", act.key, "act"), None)
-            found[("fact", act.key, "act")] = obs("fact", act.key, "act", turn, intent,
-                                                  {"value": act.value})
+            found[("fact", act.key, "act")] = obs("fact", act.key, "act", turn, intent, {"value": act.value})
         elif isinstance(act, RetractFactAct):
             found.pop(("fact", act.key, "act"), None)
             found[("fact", act.key, "act")] = obs("fact", act.key, "act", turn, intent, None)

@@ -29,8 +29,16 @@ Checkpoint = Callable[[SessionKey], Awaitable[int]]
 
 
 class Operations:
-    def __init__(self, pool: asyncpg.Pool, policy: Policy, consolidator: Consolidator, announcer: Announcer,
-                 ingest: IngestClient | None, apply_events: ApplyEvents, checkpoint: Checkpoint) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        policy: Policy,
+        consolidator: Consolidator,
+        announcer: Announcer,
+        ingest: IngestClient | None,
+        apply_events: ApplyEvents,
+        checkpoint: Checkpoint,
+    ) -> None:
         self._pool = pool
         self._policy = policy
         self._consolidator = consolidator
@@ -44,16 +52,25 @@ class Operations:
             raise PeerUnavailableError("no service key: ingest's log cannot be read")
         return self._ingest
 
-    async def consolidate(self, tenant: str, person: str, *, session_id: str | None, rebuild: bool,
-                          dry_run: bool, traceparent: str | None) -> Outcome:
+    async def consolidate(
+        self,
+        tenant: str,
+        person: str,
+        *,
+        session_id: str | None,
+        rebuild: bool,
+        dry_run: bool,
+        traceparent: str | None,
+    ) -> Outcome:
         reason = "rebuild" if rebuild else "on_demand"
         if rebuild:
             for session in await self._person_sessions(tenant, person, session_id):
                 await self._rebuild_session(tenant, person, session)
         elif session_id is not None:
             await self._catch_up(tenant, person, session_id)
-        outcome = await self._consolidator.consolidate(tenant, person, reason=reason, source_session=session_id,
-                                                       traceparent=traceparent, dry_run=dry_run)
+        outcome = await self._consolidator.consolidate(
+            tenant, person, reason=reason, source_session=session_id, traceparent=traceparent, dry_run=dry_run
+        )
         if outcome.changed and not dry_run:
             await self._announcer.announce(tenant=tenant, person=person)
         return outcome
@@ -100,25 +117,53 @@ class Operations:
                 tomb = await store.tombstones_for(conn, tenant, [person], [session])
                 if tomb:
                     return  # forgotten: a rebuild must not resurrect it
-                await conn.execute("DELETE FROM memory.observations WHERE tenant_id = $1 AND session_id = $2",
-                                   tenant, session)
+                await conn.execute(
+                    "DELETE FROM memory.observations WHERE tenant_id = $1 AND session_id = $2",
+                    tenant,
+                    session,
+                )
                 await store.save_scalars(conn, tenant, [(session, scalars)])
                 await store.insert_observations(conn, tenant, [(session, o) for o in observations])
                 await conn.execute(
                     "INSERT INTO memory.checkpoints (tenant_id, session_id, last_seq) VALUES ($1, $2, $3) "
-                    "ON CONFLICT (tenant_id, session_id) DO UPDATE SET last_seq = GREATEST(checkpoints.last_seq, "
-                    "EXCLUDED.last_seq)", tenant, session, scalars.seq)
+                    "ON CONFLICT (tenant_id, session_id) DO UPDATE SET "
+                    "last_seq = GREATEST(checkpoints.last_seq, "
+                    "EXCLUDED.last_seq)",
+                    tenant,
+                    session,
+                    scalars.seq,
+                )
                 await reseal(conn, tenant, session, scalars, self._policy)
 
-    async def suppress(self, tenant: str, person: str, *, kind: str, code: str, session_id: str | None,
-                       turn_id: int | None, reason: str, actor: str | None) -> tuple[UUID, Outcome]:
+    async def suppress(
+        self,
+        tenant: str,
+        person: str,
+        *,
+        kind: str,
+        code: str,
+        session_id: str | None,
+        turn_id: int | None,
+        reason: str,
+        actor: str | None,
+    ) -> tuple[UUID, Outcome]:
         sid = uuid4()
         with wrap_errors("suppress evidence"):
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute(
-                    "INSERT INTO memory.suppressions (tenant_id, person_id, id, kind, code, session_id, turn_id, "
+                    "INSERT INTO memory.suppressions (tenant_id, person_id, id, kind, code, session_id, "
+                    "turn_id, "
                     "reason, actor) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-                    tenant, person, sid, kind, code, session_id, turn_id, reason, actor)
+                    tenant,
+                    person,
+                    sid,
+                    kind,
+                    code,
+                    session_id,
+                    turn_id,
+                    reason,
+                    actor,
+                )
                 outcome = await self._reseal_person(conn, tenant, person, session_id)
         await self._announcer.announce(tenant=tenant, person=person)
         return sid, outcome
@@ -126,20 +171,31 @@ class Operations:
     async def unsuppress(self, tenant: str, person: str, suppression: UUID) -> Outcome | None:
         with wrap_errors("remove suppression"):
             async with self._pool.acquire() as conn, conn.transaction():
-                row = await conn.fetchrow("DELETE FROM memory.suppressions WHERE tenant_id = $1 AND person_id = $2 "
-                                          "AND id = $3 RETURNING session_id", tenant, person, suppression)
+                row = await conn.fetchrow(
+                    "DELETE FROM memory.suppressions WHERE tenant_id = $1 AND person_id = $2 "
+                    "AND id = $3 RETURNING session_id",
+                    tenant,
+                    person,
+                    suppression,
+                )
                 if row is None:
                     return None
                 outcome = await self._reseal_person(conn, tenant, person, row["session_id"])
         await self._announcer.announce(tenant=tenant, person=person)
         return outcome
 
-    async def _reseal_person(self, conn: asyncpg.Connection, tenant: str, person: str,
-                             session: str | None) -> Outcome:
+    async def _reseal_person(
+        self, conn: asyncpg.Connection, tenant: str, person: str, session: str | None
+    ) -> Outcome:
         sessions = [session] if session else await store.sessions_of_person(conn, tenant, person)
         for s in sessions:
             scalars = await store.load_scalars_one(conn, tenant, s)
-            if scalars is not None and scalars.person_id == person and await conn.fetchval(
-                    "SELECT 1 FROM memory.session_digests WHERE tenant_id = $1 AND session_id = $2", tenant, s):
+            if (
+                scalars is not None
+                and scalars.person_id == person
+                and await conn.fetchval(
+                    "SELECT 1 FROM memory.session_digests WHERE tenant_id = $1 AND session_id = $2", tenant, s
+                )
+            ):
                 await reseal(conn, tenant, s, scalars, self._policy)
         return await self._consolidator.consolidate_in(conn, tenant, person, reason="suppression")

@@ -44,11 +44,20 @@ class Policy:
 
     @property
     def settings_hash(self) -> str:
-        return sha256_of({
-            "algorithm": ALGORITHM, "half_life_days": self.half_life_days,
-            "max_sessions": self.max_sessions, "top_k": self.top_k,
-            "min_sessions": self.min_sessions, "min_occurrences": self.min_occurrences,
-            "trend_ratio": self.trend_ratio, "dormant_after_sessions": self.dormant_after_sessions,
-            "fact_stale_days": self.fact_stale_days, "evidence_per_item": self.evidence_per_item,
-            "max_bias_items": self.max_bias_items, "labels": dict(self.labels),
-            "rules": self.rules_hash})
+        return sha256_of(
+            {
+                "algorithm": ALGORITHM,
+                "half_life_days": self.half_life_days,
+                "max_sessions": self.max_sessions,
+                "top_k": self.top_k,
+                "min_sessions": self.min_sessions,
+                "min_occurrences": self.min_occurrences,
+                "trend_ratio": self.trend_ratio,
+                "dormant_after_sessions": self.dormant_after_sessions,
+                "fact_stale_days": self.fact_stale_days,
+                "evidence_per_item": self.evidence_per_item,
+                "max_bias_items": self.max_bias_items,
+                "labels": dict(self.labels),
+                "rules": self.rules_hash,
+            }
+        )

@@ -56,9 +56,15 @@ class ComplianceRule:
         return self.compiled is not None and self.compiled.search(scanned) is not None
 
     def as_config(self) -> dict[str, Any]:
-        return {"name": self.name, "pattern": self.pattern, "kind": self.kind,
-                "roles": list(self.roles), "severity": self.severity, "label": self.label,
-                "ignore_case": self.ignore_case}
+        return {
+            "name": self.name,
+            "pattern": self.pattern,
+            "kind": self.kind,
+            "roles": list(self.roles),
+            "severity": self.severity,
+            "label": self.label,
+            "ignore_case": self.ignore_case,
+        }
 
 
 def luhn_valid(candidate: str) -> bool:
@@ -87,14 +93,27 @@ _CREDENTIALS = (
 )
 
 DEFAULT_RULES_CONFIG: list[dict[str, Any]] = [
-    {"name": "guarantee_language",
-     "pattern": r"\b(guarantee[sd]?|risk[- ]free|100% (safe|sure))\b",
-     "roles": ["user"], "severity": "high", "label": "promising guaranteed results",
-     "ignore_case": True},
-    {"name": "payment_card_shared", "kind": "luhn", "severity": "high",
-     "label": "sharing a payment card number"},
-    {"name": "credentials_shared", "pattern": _CREDENTIALS, "severity": "high",
-     "label": "sharing credentials or API keys", "ignore_case": False},
+    {
+        "name": "guarantee_language",
+        "pattern": r"\b(guarantee[sd]?|risk[- ]free|100% (safe|sure))\b",
+        "roles": ["user"],
+        "severity": "high",
+        "label": "promising guaranteed results",
+        "ignore_case": True,
+    },
+    {
+        "name": "payment_card_shared",
+        "kind": "luhn",
+        "severity": "high",
+        "label": "sharing a payment card number",
+    },
+    {
+        "name": "credentials_shared",
+        "pattern": _CREDENTIALS,
+        "severity": "high",
+        "label": "sharing credentials or API keys",
+        "ignore_case": False,
+    },
 ]
 
 _FIELDS = frozenset({"name", "pattern", "kind", "roles", "severity", "label", "ignore_case"})
@@ -143,9 +162,18 @@ def parse_rules(raw: Sequence[Any]) -> tuple[ComplianceRule, ...]:
                 compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
             except re.error as exc:
                 raise RuleConfigError(f"{where}: bad pattern: {exc}") from None
-        rules.append(ComplianceRule(name=name, pattern=pattern or "", kind=kind,
-                                    roles=tuple(sorted(roles)), severity=severity, label=label,
-                                    ignore_case=ignore_case, compiled=compiled))
+        rules.append(
+            ComplianceRule(
+                name=name,
+                pattern=pattern or "",
+                kind=kind,
+                roles=tuple(sorted(roles)),
+                severity=severity,
+                label=label,
+                ignore_case=ignore_case,
+                compiled=compiled,
+            )
+        )
     return tuple(rules)
 
 

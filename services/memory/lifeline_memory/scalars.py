@@ -38,22 +38,32 @@ class SessionScalars:
 
     def to_json(self) -> dict[str, Any]:
         f = self.finished
-        return {"seq": self.seq, "person_id": self.person_id, "turns": self.turns,
-                "user_turns": self.user_turns, "intents": self.intents,
-                "current_intent": self.current_intent,
-                "first_at": self.first_at.isoformat() if self.first_at else None,
-                "last_at": self.last_at.isoformat() if self.last_at else None,
-                "finished": None if f is None else
-                {"seq": f.seq, "at": f.at.isoformat(), "reason": f.reason}}
+        return {
+            "seq": self.seq,
+            "person_id": self.person_id,
+            "turns": self.turns,
+            "user_turns": self.user_turns,
+            "intents": self.intents,
+            "current_intent": self.current_intent,
+            "first_at": self.first_at.isoformat() if self.first_at else None,
+            "last_at": self.last_at.isoformat() if self.last_at else None,
+            "finished": None if f is None else {"seq": f.seq, "at": f.at.isoformat(), "reason": f.reason},
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionScalars:
         f = data.get("finished")
-        return cls(seq=data["seq"], person_id=data.get("person_id"), turns=data["turns"],
-                   user_turns=data["user_turns"], intents=dict(data.get("intents") or {}),
-                   current_intent=data.get("current_intent"),
-                   first_at=_dt(data.get("first_at")), last_at=_dt(data.get("last_at")),
-                   finished=None if not f else Finish(f["seq"], _dt(f["at"]), f.get("reason")))  # type: ignore[arg-type]
+        return cls(
+            seq=data["seq"],
+            person_id=data.get("person_id"),
+            turns=data["turns"],
+            user_turns=data["user_turns"],
+            intents=dict(data.get("intents") or {}),
+            current_intent=data.get("current_intent"),
+            first_at=_dt(data.get("first_at")),
+            last_at=_dt(data.get("last_at")),
+            finished=None if not f else Finish(f["seq"], _dt(f["at"]), f.get("reason")),
+        )  # type: ignore[arg-type]
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -65,20 +75,32 @@ def advance(s: SessionScalars, event: Event) -> SessionScalars:
     if event.seq <= s.seq:
         return s
     at = event.occurred_at
-    s = replace(s, seq=event.seq, person_id=event.person_id or s.person_id,
-                first_at=at if s.first_at is None or at < s.first_at else s.first_at,
-                last_at=at if s.last_at is None or at > s.last_at else s.last_at)
+    s = replace(
+        s,
+        seq=event.seq,
+        person_id=event.person_id or s.person_id,
+        first_at=at if s.first_at is None or at < s.first_at else s.first_at,
+        last_at=at if s.last_at is None or at > s.last_at else s.last_at,
+    )
     p = event.payload
     if isinstance(p, TurnRecorded):
         intents = s.intents
         if p.intent is not None and (p.intent in intents or len(intents) < MAX_INTENTS):
             intents = {**intents, p.intent: intents.get(p.intent, 0) + 1}
-        return replace(s, turns=s.turns + 1, user_turns=s.user_turns + (p.role == "user"),
-                       intents=intents, current_intent=p.intent or s.current_intent)
+        return replace(
+            s,
+            turns=s.turns + 1,
+            user_turns=s.user_turns + (p.role == "user"),
+            intents=intents,
+            current_intent=p.intent or s.current_intent,
+        )
     if isinstance(p, SessionRestored):
         restored = p.state.get("intent")
-        return replace(s, current_intent=restored if isinstance(restored, str) else None,
-                       person_id=p.state.get("person_id") or s.person_id)
+        return replace(
+            s,
+            current_intent=restored if isinstance(restored, str) else None,
+            person_id=p.state.get("person_id") or s.person_id,
+        )
     if isinstance(p, SessionFinished):
         return replace(s, finished=Finish(event.seq, event.occurred_at, p.reason))
     return s

@@ -16,12 +16,14 @@ from lifeline_memory.digest import digest_hash, seal
 from lifeline_memory.policy import Policy
 from lifeline_memory.scalars import SessionScalars
 
-TRUNCATED = Counter("lifeline_memory_digest_truncated_total",
-                    "Sealed digests that dropped codes beyond a cap.", ["kind"])
+TRUNCATED = Counter(
+    "lifeline_memory_digest_truncated_total", "Sealed digests that dropped codes beyond a cap.", ["kind"]
+)
 
 
-async def reseal(conn: asyncpg.Connection, tenant: str, session: str, scalars: SessionScalars,
-                 policy: Policy) -> dict | None:  # type: ignore[type-arg]
+async def reseal(
+    conn: asyncpg.Connection, tenant: str, session: str, scalars: SessionScalars, policy: Policy
+) -> dict | None:  # type: ignore[type-arg]
     """Seal and store the digest; None (nothing stored) for a session without a person or turns."""
     person = scalars.person_id
     if person is None or (scalars.finished is None and scalars.last_at is None):
@@ -31,6 +33,7 @@ async def reseal(conn: asyncpg.Connection, tenant: str, session: str, scalars: S
     digest = seal(session, observations, scalars, suppressions=suppressions, rules_hash=policy.rules_hash)
     for kind in digest["truncated"]:
         TRUNCATED.labels(kind).inc()
-    await store.upsert_digest(conn, tenant, person, digest, digest_hash(digest),
-                              parse_iso(digest["finished_at"]))
+    await store.upsert_digest(
+        conn, tenant, person, digest, digest_hash(digest), parse_iso(digest["finished_at"])
+    )
     return digest

@@ -20,8 +20,9 @@ class MemorySettings(ServiceSettings):
     """Consolidation knobs, consumer and read behaviour of the memory service."""
 
     port: int = 8004
-    memory_half_life_days: float = Field(30.0, gt=0, le=36_500,
-                                         description="recency half-life, relative to the person's latest session")
+    memory_half_life_days: float = Field(
+        30.0, gt=0, le=36_500, description="recency half-life, relative to the person's latest session"
+    )
     memory_max_sessions: int = Field(200, ge=1, le=10_000, description="most recent sessions a profile folds")
     memory_top_k: int = Field(5, ge=1, le=64, description="codes in top_errors / top_strengths / skill_tags")
     memory_min_sessions: int = Field(2, ge=1, description="sessions a code needs to be frequent")
@@ -33,7 +34,8 @@ class MemorySettings(ServiceSettings):
     memory_evidence_per_item: int = Field(5, ge=1, le=64, description="evidence references in the profile")
     memory_compliance_rules: list[dict[str, Any]] = Field(
         default_factory=lambda: [dict(r) for r in DEFAULT_RULES_CONFIG],
-        description="JSON list of compliance detectors")
+        description="JSON list of compliance detectors",
+    )
     memory_labels: dict[str, str] = Field(default_factory=dict, description="code → phrase used in texts")
     memory_versions_keep: int = Field(50, ge=1, description="full profile versions kept")
     memory_read_wait_ms: int = Field(5000, ge=0, le=60_000, description="longest ?after_session= wait")
@@ -66,11 +68,17 @@ class MemorySettings(ServiceSettings):
         return value
 
     def policy(self) -> Policy:
-        return Policy(half_life_days=self.memory_half_life_days, max_sessions=self.memory_max_sessions,
-                      top_k=self.memory_top_k, min_sessions=self.memory_min_sessions,
-                      min_occurrences=self.memory_min_occurrences, trend_ratio=self.memory_trend_ratio,
-                      dormant_after_sessions=self.memory_dormant_after_sessions,
-                      fact_stale_days=self.memory_fact_stale_days,
-                      evidence_per_item=self.memory_evidence_per_item,
-                      max_bias_items=self.memory_max_bias_items, labels=dict(self.memory_labels),
-                      rules=parse_rules(self.memory_compliance_rules))
+        return Policy(
+            half_life_days=self.memory_half_life_days,
+            max_sessions=self.memory_max_sessions,
+            top_k=self.memory_top_k,
+            min_sessions=self.memory_min_sessions,
+            min_occurrences=self.memory_min_occurrences,
+            trend_ratio=self.memory_trend_ratio,
+            dormant_after_sessions=self.memory_dormant_after_sessions,
+            fact_stale_days=self.memory_fact_stale_days,
+            evidence_per_item=self.memory_evidence_per_item,
+            max_bias_items=self.memory_max_bias_items,
+            labels=dict(self.memory_labels),
+            rules=parse_rules(self.memory_compliance_rules),
+        )

@@ -17,8 +17,10 @@ def profile_summary(profile: dict[str, Any], sessions: Sequence[dict[str, Any]],
     frequent = [e for e in profile["errors"] if e["frequent"]]
     if frequent:
         e = frequent[0]
-        first = (f"Across {n} {plural} since {since}, the most frequent issue is {e['label']} "
-                 f"({e['sessions']} of {n} {plural})")
+        first = (
+            f"Across {n} {plural} since {since}, the most frequent issue is {e['label']} "
+            f"({e['sessions']} of {n} {plural})"
+        )
     else:
         first = f"Across {n} {plural} since {since}, no issue is frequent yet"
     out = [sentence(first)]
@@ -29,8 +31,12 @@ def profile_summary(profile: dict[str, Any], sessions: Sequence[dict[str, Any]],
         f = profile["flags"][0]
         more = len(profile["flags"]) - 1
         tail = f" ({more} other flag{'s' if more != 1 else ''})" if more else ""
-        out.append(sentence(f"Compliance: {f['label']} was flagged {times(f['occurrences'])}, "
-                            f"last on {day(f['last_seen'])}{tail}"))
+        out.append(
+            sentence(
+                f"Compliance: {f['label']} was flagged {times(f['occurrences'])}, "
+                f"last on {day(f['last_seen'])}{tail}"
+            )
+        )
     latest = sessions[-1]
     mostly = f", mostly {latest['top_intent']}" if latest.get("top_intent") else ""
     out.append(sentence(f"Latest session {day(latest['finished_at'])}: {latest['turns']} turns{mostly}"))

@@ -20,8 +20,9 @@ log = structlog.get_logger("lifeline.memory")
 
 
 class Sweeper:
-    def __init__(self, pool: asyncpg.Pool, consolidator: Consolidator, announcer: Announcer, *,
-                 interval_s: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, consolidator: Consolidator, announcer: Announcer, *, interval_s: float
+    ) -> None:
         self._pool = pool
         self._consolidator = consolidator
         self._announcer = announcer
@@ -47,13 +48,19 @@ class Sweeper:
         done = 0
         try:
             rows = await self._pool.fetch(
-                "SELECT tenant_id, person_id, dirty_session, dirty_seq, dirty_traceparent FROM memory.persons "
-                "WHERE dirty_since IS NOT NULL ORDER BY dirty_since LIMIT 200")
+                "SELECT tenant_id, person_id, dirty_session, dirty_seq, dirty_traceparent "
+                "FROM memory.persons "
+                "WHERE dirty_since IS NOT NULL ORDER BY dirty_since LIMIT 200"
+            )
             for r in rows:
-                await self._consolidator.consolidate(r["tenant_id"], r["person_id"], reason="session_finished",
-                                                     source_session=r["dirty_session"],
-                                                     source_seq=r["dirty_seq"],
-                                                     traceparent=r["dirty_traceparent"])
+                await self._consolidator.consolidate(
+                    r["tenant_id"],
+                    r["person_id"],
+                    reason="session_finished",
+                    source_session=r["dirty_session"],
+                    source_seq=r["dirty_seq"],
+                    traceparent=r["dirty_traceparent"],
+                )
                 done += 1
             await self._announcer.announce()
         except Exception as exc:

@@ -24,27 +24,55 @@ def at(day: int, minute: int = 0) -> str:
     return (T0 + timedelta(days=day, minutes=minute)).isoformat()
 
 
-def turn(turn_id: int, person: str, day: int, *, role: str = "user", text: str = "hello",
-         intent: str | None = "pricing", acts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def turn(
+    turn_id: int,
+    person: str,
+    day: int,
+    *,
+    role: str = "user",
+    text: str = "hello",
+    intent: str | None = "pricing",
+    acts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     payload: dict[str, Any] = {"role": role, "text": text, "acts": acts or []}
     if intent:
         payload["intent"] = intent
-    return {"event_type": "turn.recorded", "turn_id": turn_id, "person_id": person,
-            "occurred_at": at(day, turn_id), "payload": payload}
+    return {
+        "event_type": "turn.recorded",
+        "turn_id": turn_id,
+        "person_id": person,
+        "occurred_at": at(day, turn_id),
+        "payload": payload,
+    }
 
 
 def grade(turn_id: int, person: str, day: int, **payload: Any) -> dict[str, Any]:
-    return {"event_type": "turn.evaluated", "person_id": person, "occurred_at": at(day, turn_id),
-            "payload": {"turn_id": turn_id, **payload}}
+    return {
+        "event_type": "turn.evaluated",
+        "person_id": person,
+        "occurred_at": at(day, turn_id),
+        "payload": {"turn_id": turn_id, **payload},
+    }
 
 
 def finished(person: str, day: int) -> dict[str, Any]:
-    return {"event_type": "session.finished", "person_id": person, "occurred_at": at(day, 59),
-            "payload": {"reason": "completed"}}
+    return {
+        "event_type": "session.finished",
+        "person_id": person,
+        "occurred_at": at(day, 59),
+        "payload": {"reason": "completed"},
+    }
 
 
-def coach_session(person: str, day: int, errors: list[str], *, strength: str = "rapport",
-                  guarantee: bool = False, contact: str | None = None) -> list[dict[str, Any]]:
+def coach_session(
+    person: str,
+    day: int,
+    errors: list[str],
+    *,
+    strength: str = "rapport",
+    guarantee: bool = False,
+    contact: str | None = None,
+) -> list[dict[str, Any]]:
     """A user/assistant exchange per error code, graded, with a flag and facts where asked."""
     events: list[dict[str, Any]] = []
     tid = 0
@@ -62,8 +90,9 @@ def coach_session(person: str, day: int, errors: list[str], *, strength: str = "
     return events
 
 
-def start_memory(procs: Services, database_url: str, bus_url: str, ingest: ServiceProcess,
-                 **settings: Any) -> ServiceProcess:
+def start_memory(
+    procs: Services, database_url: str, bus_url: str, ingest: ServiceProcess, **settings: Any
+) -> ServiceProcess:
     settings.setdefault("ingest_url", ingest.url)
     settings.setdefault("memory_sweep_interval_s", "0.5")
     return procs.start("lifeline_memory", service_env(database_url, bus_url, **settings))
@@ -74,8 +103,9 @@ async def get(url: str, path: str, *, key: str = TEST_API_KEY, **params: Any) ->
         return await c.get(path, params=params)
 
 
-async def oracle(ingest_url: str, person: str, sessions: list[str], key: str = TEST_API_KEY,
-                 tenant: str = "default") -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+async def oracle(
+    ingest_url: str, person: str, sessions: list[str], key: str = TEST_API_KEY, tenant: str = "default"
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The profile and bias the pure consolidation gives over ingest's log of `sessions`."""
     logs = {s: await log_of(ingest_url, s, key) for s in sessions}
     profile = profile_of_logs(tenant, person, logs, POLICY)

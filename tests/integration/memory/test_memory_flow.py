@@ -27,9 +27,15 @@ async def test_two_sessions_become_the_oracles_profile(fresh_database, bus_url, 
     log byte for byte; the bias is small and cites real turns; each version is announced once."""
     ingest = procs.ingest(fresh_database, bus_url)
     memory = start_memory(procs, fresh_database, bus_url, ingest)
-    await append(ingest.url, "s-1", coach_session("p-7", 0, ["price_missed", "no_next_step"], contact="phone"))
-    await append(ingest.url, "s-2", coach_session("p-7", 3, ["price_missed"], guarantee=True, contact="email"),
-                 headers={"traceparent": TRACEPARENT})
+    await append(
+        ingest.url, "s-1", coach_session("p-7", 0, ["price_missed", "no_next_step"], contact="phone")
+    )
+    await append(
+        ingest.url,
+        "s-2",
+        coach_session("p-7", 3, ["price_missed"], guarantee=True, contact="email"),
+        headers={"traceparent": TRACEPARENT},
+    )
     r = await get(memory.url, "/v1/persons/p-7/profile", after_session="s-2")
     assert r.status_code == 200, r.text
     served = r.json()
@@ -60,4 +66,6 @@ async def test_two_sessions_become_the_oracles_profile(fresh_database, bus_url, 
             assert again.status_code == 200, again.text
             assert again.json()["changed"] is False and again.json()["content_hash"] == served["content_hash"]
     assert len(await _consolidated(bus_url, "p-7")) == len(events)
-    assert without_volatile((await get(memory.url, "/v1/persons/p-7/profile")).json()) == without_volatile(served)
+    assert without_volatile((await get(memory.url, "/v1/persons/p-7/profile")).json()) == without_volatile(
+        served
+    )

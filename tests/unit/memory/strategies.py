@@ -16,29 +16,56 @@ INTENTS = [None, "pricing", "booking"]
 
 
 @st.composite
-def sessions(draw: Any, session: str = "s-1", day: int = 0, restores: bool = True,
-             grades: bool = True, finish: bool = True) -> list[Event]:
+def sessions(
+    draw: Any,
+    session: str = "s-1",
+    day: int = 0,
+    restores: bool = True,
+    grades: bool = True,
+    finish: bool = True,
+) -> list[Event]:
     """A valid session log in seq order (1..n)."""
     log: list[Event] = []
     turn_id = 0
     for _ in range(draw(st.integers(1, 14))):
         seq = len(log) + 1
-        options = ["turn", "turn"] + (["grade"] if grades and turn_id else []) + \
-            (["restore"] if restores and seq > 2 else [])
+        options = (
+            ["turn", "turn"]
+            + (["grade"] if grades and turn_id else [])
+            + (["restore"] if restores and seq > 2 else [])
+        )
         step = draw(st.sampled_from(options))
         if step == "turn":
             turn_id += 1
-            acts = [{"op": draw(st.sampled_from(["error", "strength"])), "code": draw(st.sampled_from(CODES))}
-                    for _ in range(draw(st.integers(0, 2)))]
+            acts = [
+                {"op": draw(st.sampled_from(["error", "strength"])), "code": draw(st.sampled_from(CODES))}
+                for _ in range(draw(st.integers(0, 2)))
+            ]
             if draw(st.booleans()):
                 acts.append({"op": "confirm_fact", "key": "k", "value": draw(st.integers(0, 2))})
-            log.append(turn(seq, turn_id, role=draw(st.sampled_from(["user", "assistant"])),
-                            intent=draw(st.sampled_from(INTENTS)), acts=acts, session=session, day=day))
+            log.append(
+                turn(
+                    seq,
+                    turn_id,
+                    role=draw(st.sampled_from(["user", "assistant"])),
+                    intent=draw(st.sampled_from(INTENTS)),
+                    acts=acts,
+                    session=session,
+                    day=day,
+                )
+            )
         elif step == "grade":
-            log.append(grade(seq, draw(st.integers(1, turn_id)), grader=draw(st.sampled_from(["a", "b"])),
-                             errors=draw(st.lists(st.sampled_from(CODES), max_size=2, unique=True)),
-                             skill_tags=draw(st.lists(st.sampled_from(CODES), max_size=1)),
-                             session=session, day=day))
+            log.append(
+                grade(
+                    seq,
+                    draw(st.integers(1, turn_id)),
+                    grader=draw(st.sampled_from(["a", "b"])),
+                    errors=draw(st.lists(st.sampled_from(CODES), max_size=2, unique=True)),
+                    skill_tags=draw(st.lists(st.sampled_from(CODES), max_size=1)),
+                    session=session,
+                    day=day,
+                )
+            )
         else:
             log.append(restore(seq, log, draw(st.integers(1, seq - 1)), session=session, day=day))
     if finish:

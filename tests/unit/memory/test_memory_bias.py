@@ -25,16 +25,27 @@ def _profile(*logs: list) -> dict:
 
 
 def _session(sid: str, day: int, intent: str, errors: list[str], text: str = "hi") -> list:
-    log = [turn(i + 1, i + 1, session=sid, day=day, intent=intent, text=text,
-                acts=[{"op": "error", "code": c}, {"op": "strength", "code": "rapport"}])
-           for i, c in enumerate(errors)]
+    log = [
+        turn(
+            i + 1,
+            i + 1,
+            session=sid,
+            day=day,
+            intent=intent,
+            text=text,
+            acts=[{"op": "error", "code": c}, {"op": "strength", "code": "rapport"}],
+        )
+        for i, c in enumerate(errors)
+    ]
     return [*log, finished(len(log) + 1, session=sid, day=day)]
 
 
 def test_bias_lists_flags_then_errors_then_the_top_strength() -> None:
     """Recent flags first (weight 1.0), then frequent errors by weight, then one strength."""
-    p = _profile(_session("a", 0, "pricing", ["price", "price", "next"], text="guaranteed!"),
-                 _session("b", 1, "pricing", ["price", "next"]))
+    p = _profile(
+        _session("a", 0, "pricing", ["price", "price", "next"], text="guaranteed!"),
+        _session("b", 1, "pricing", ["price", "next"]),
+    )
     bias = render_bias(p)
     kinds = [i["kind"] for i in bias["focus"]]
     assert kinds == ["flag", "error", "error", "strength"]
@@ -63,8 +74,10 @@ def test_intent_puts_its_items_first_and_keeps_order_otherwise() -> None:
 @given(st.lists(sessions(), min_size=1, max_size=4), st.integers(1, 8))
 def test_bias_is_small_and_deterministic(logs: list, max_items: int) -> None:
     """≤ max items, ≤ 2 KiB, each text ≤ 24 words, same bytes for equal profiles."""
-    logs = [[e.model_copy(update={"session_id": f"s-{i}-" + "x" * 100}) for e in log]
-            for i, log in enumerate(logs)]
+    logs = [
+        [e.model_copy(update={"session_id": f"s-{i}-" + "x" * 100}) for e in log]
+        for i, log in enumerate(logs)
+    ]
     p = _profile(*logs)
     bias = render_bias(p, max_items)
     assert len(bias["focus"]) <= max_items

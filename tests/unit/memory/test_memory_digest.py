@@ -18,8 +18,12 @@ def counts(digest: dict, kind: str) -> dict[str, int]:
 
 def test_act_and_grader_on_one_turn_count_once() -> None:
     """Frequency is turns that showed it: an act and a grader agreeing on turn 1 count one turn."""
-    log = [turn(1, 1, acts=[{"op": "error", "code": "e1"}, {"op": "error", "code": "e1"}]),
-           grade(2, 1, errors=["e1"]), turn(3, 2, acts=[{"op": "error", "code": "e1"}]), finished(4)]
+    log = [
+        turn(1, 1, acts=[{"op": "error", "code": "e1"}, {"op": "error", "code": "e1"}]),
+        grade(2, 1, errors=["e1"]),
+        turn(3, 2, acts=[{"op": "error", "code": "e1"}]),
+        finished(4),
+    ]
     d = digest_of_log("s-1", log, POLICY)
     assert counts(d, "error") == {"e1": 2}
     assert d["items"]["error"][0]["sources"] == ["act", "grader:coach"]
@@ -28,9 +32,16 @@ def test_act_and_grader_on_one_turn_count_once() -> None:
 
 def test_a_regrade_replaces_the_same_graders_verdict() -> None:
     """The latest grade of (grader, turn) wins; an empty re-grade withdraws; other graders stand."""
-    log = [turn(1, 1), grade(2, 1, errors=["e1", "e2"]), grade(3, 1, grader="other", errors=["e3"]),
-           grade(4, 1, errors=["e2"]), turn(5, 2), grade(6, 2, strengths=["s1"]), grade(7, 2),
-           finished(8)]
+    log = [
+        turn(1, 1),
+        grade(2, 1, errors=["e1", "e2"]),
+        grade(3, 1, grader="other", errors=["e3"]),
+        grade(4, 1, errors=["e2"]),
+        turn(5, 2),
+        grade(6, 2, strengths=["s1"]),
+        grade(7, 2),
+        finished(8),
+    ]
     d = digest_of_log("s-1", log, POLICY)
     assert counts(d, "error") == {"e2": 1, "e3": 1}
     assert counts(d, "strength") == {}
@@ -38,8 +49,10 @@ def test_a_regrade_replaces_the_same_graders_verdict() -> None:
 
 def test_a_restore_rolls_back_later_evidence() -> None:
     """Evidence after the snapshot's position and before the restore no longer counts."""
-    prior = [turn(1, 1, acts=[{"op": "error", "code": "early"}]),
-             turn(2, 2, acts=[{"op": "error", "code": "late"}])]
+    prior = [
+        turn(1, 1, acts=[{"op": "error", "code": "early"}]),
+        turn(2, 2, acts=[{"op": "error", "code": "late"}]),
+    ]
     log = [*prior, restore(3, prior, 1), turn(4, 3, acts=[{"op": "error", "code": "after"}]), finished(5)]
     d = digest_of_log("s-1", log, POLICY)
     assert counts(d, "error") == {"early": 1, "after": 1}
@@ -63,18 +76,31 @@ def test_codes_beyond_the_cap_are_dropped_and_marked() -> None:
 
 def test_facts_keep_the_sessions_final_value() -> None:
     """Per key the last live act wins; a retraction leaves `retracted: true`."""
-    log = [turn(1, 1, acts=[{"op": "confirm_fact", "key": "contact", "value": "phone"},
-                            {"op": "confirm_fact", "key": "city", "value": "Oslo"}]),
-           turn(2, 2, acts=[{"op": "confirm_fact", "key": "contact", "value": "email"},
-                            {"op": "retract_fact", "key": "city"}])]
+    log = [
+        turn(
+            1,
+            1,
+            acts=[
+                {"op": "confirm_fact", "key": "contact", "value": "phone"},
+                {"op": "confirm_fact", "key": "city", "value": "Oslo"},
+            ],
+        ),
+        turn(
+            2,
+            2,
+            acts=[
+                {"op": "confirm_fact", "key": "contact", "value": "email"},
+                {"op": "retract_fact", "key": "city"},
+            ],
+        ),
+    ]
     facts = {f["key"]: f for f in digest_of_log("s-1", log, POLICY)["facts"]}
     assert facts["contact"]["value"] == "email" and facts["city"]["retracted"] is True
 
 
 def test_suppressed_evidence_does_not_count() -> None:
     """A suppression of (kind, code, session, turn) removes exactly that turn's evidence."""
-    log = [turn(1, 1, acts=[{"op": "error", "code": "e1"}]),
-           turn(2, 2, acts=[{"op": "error", "code": "e1"}])]
+    log = [turn(1, 1, acts=[{"op": "error", "code": "e1"}]), turn(2, 2, acts=[{"op": "error", "code": "e1"}])]
     sup = [Suppression("error", "e1", "s-1", 1)]
     assert counts(digest_of_log("s-1", log, POLICY, sup), "error") == {"e1": 1}
     assert counts(digest_of_log("s-1", log, POLICY, [Suppression("error", "e1")]), "error") == {}
@@ -82,7 +108,10 @@ def test_suppressed_evidence_does_not_count() -> None:
 
 def test_rule_flags_and_intents_are_observed() -> None:
     """A user promising guarantees raises a rule flag; evidence carries the current intent."""
-    log = [turn(1, 1, intent="pricing"), turn(2, 2, text="it is guaranteed", acts=[{"op": "flag", "name": "x"}])]
+    log = [
+        turn(1, 1, intent="pricing"),
+        turn(2, 2, text="it is guaranteed", acts=[{"op": "flag", "name": "x"}]),
+    ]
     d = digest_of_log("s-1", log, POLICY)
     flag = {i["code"]: i for i in d["items"]["flag"]}
     assert flag["guarantee_language"]["sources"] == ["rule:guarantee_language"]
@@ -99,7 +128,10 @@ def test_redelivered_events_are_skipped_by_the_scalars() -> None:
 
 def test_session_summary_names_counts() -> None:
     """The per-session summary is a fixed template with the date and the top codes."""
-    log = [turn(1, 1, intent="pricing", acts=[{"op": "error", "code": "e1"}]), turn(2, 2, role="assistant"),
-           finished(3)]
+    log = [
+        turn(1, 1, intent="pricing", acts=[{"op": "error", "code": "e1"}]),
+        turn(2, 2, role="assistant"),
+        finished(3),
+    ]
     summary = digest_of_log("s-1", log, POLICY)["summary"]
     assert summary == "2026-01-01: 2 turns (1 by the person), mostly pricing; errors e1×1."

@@ -58,9 +58,11 @@ def test_restore_liveness_equals_the_folds_rollback(log: list) -> None:
     for kind, counter in (("error", state.error_counts), ("strength", state.strength_counts)):
         ours = {i["code"]: i["n"] for i in digest["items"][kind]}
         per_turn_once = all(
-            len([a for a in e.payload.acts if a.op == kind]) ==
-            len({a.code for a in e.payload.acts if a.op == kind})
-            for e in log if e.event_type == "turn.recorded")
+            len([a for a in e.payload.acts if a.op == kind])
+            == len({a.code for a in e.payload.acts if a.op == kind})
+            for e in log
+            if e.event_type == "turn.recorded"
+        )
         if per_turn_once:
             assert ours == {k: v for k, v in counter.items() if v}
 

@@ -7,10 +7,35 @@ from pathlib import Path
 
 import lifeline_memory
 
-PURE = ("observe.py", "scalars.py", "rules.py", "liveness.py", "digest.py", "facts.py", "profile.py",
-        "summary.py", "texts.py", "bias.py", "policy.py", "canonical.py", "consolidation.py")
-FORBIDDEN = {"faststream", "fastapi", "asyncpg", "redis", "aiokafka", "httpx", "starlette", "socket",
-             "lifeline_store", "lifeline_bus", "lifeline_servicekit", "lifeline_projection"}
+PURE = (
+    "observe.py",
+    "scalars.py",
+    "rules.py",
+    "liveness.py",
+    "digest.py",
+    "facts.py",
+    "profile.py",
+    "summary.py",
+    "texts.py",
+    "bias.py",
+    "policy.py",
+    "canonical.py",
+    "consolidation.py",
+)
+FORBIDDEN = {
+    "faststream",
+    "fastapi",
+    "asyncpg",
+    "redis",
+    "aiokafka",
+    "httpx",
+    "starlette",
+    "socket",
+    "lifeline_store",
+    "lifeline_bus",
+    "lifeline_servicekit",
+    "lifeline_projection",
+}
 ROOT = Path(lifeline_memory.__file__).parent
 
 

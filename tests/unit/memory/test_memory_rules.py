@@ -29,16 +29,19 @@ def test_credentials_are_detected() -> None:
     assert detect(DEFAULT_RULES, "user", "nothing secret here") == []
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ([{"name": "x", "pattern": "("}], "bad pattern"),
-    ([{"name": "", "pattern": "a"}], "name must be a code"),
-    ([{"name": "a" * 65, "pattern": "a"}], "name must be a code"),
-    ([{"name": "x", "pattern": "a", "severity": "urgent"}], "severity"),
-    ([{"name": "x", "pattern": "a", "roles": ["robot"]}], "roles"),
-    ([{"name": "x", "pattern": "a", "colour": "red"}], "unknown field"),
-    ([{"name": "x", "pattern": "a"}, {"name": "x", "pattern": "b"}], "duplicate"),
-    ([{"name": "x"}], "needs a pattern"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([{"name": "x", "pattern": "("}], "bad pattern"),
+        ([{"name": "", "pattern": "a"}], "name must be a code"),
+        ([{"name": "a" * 65, "pattern": "a"}], "name must be a code"),
+        ([{"name": "x", "pattern": "a", "severity": "urgent"}], "severity"),
+        ([{"name": "x", "pattern": "a", "roles": ["robot"]}], "roles"),
+        ([{"name": "x", "pattern": "a", "colour": "red"}], "unknown field"),
+        ([{"name": "x", "pattern": "a"}, {"name": "x", "pattern": "b"}], "duplicate"),
+        ([{"name": "x"}], "needs a pattern"),
+    ],
+)
 def test_bad_rules_are_refused_with_the_rule_named(raw: list[dict[str, object]], message: str) -> None:
     """Every malformed rule is a RuleConfigError whose message says what is wrong."""
     with pytest.raises(RuleConfigError, match=message):
