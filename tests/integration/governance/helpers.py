@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 
+from lifeline_testing.appends import append
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
 from lifeline_testing.tracestore import Services, service_env
 from lifeline_testing.waiting import eventually
@@ -52,12 +52,8 @@ def calls(model: str, n: int, *, score: float, success: bool | list[bool] = True
 
 async def send(ingest: ServiceProcess, session: str, events: list[dict[str, Any]]) -> None:
     """Append through ingest's public HTTP API, 200 events a request."""
-    async with httpx.AsyncClient(base_url=ingest.url, headers=auth(), timeout=30) as c:
-        for start in range(0, len(events), 200):
-            r = await c.post(f"/v1/sessions/{session}/events",
-                             content=orjson.dumps({"events": events[start:start + 200]}),
-                             headers={"content-type": "application/json"})
-            r.raise_for_status()
+    for start in range(0, len(events), 200):
+        await append(ingest.url, session, events[start:start + 200])
 
 
 async def wait_calls(database_url: str, total: int, timeout: float = 60) -> None:
