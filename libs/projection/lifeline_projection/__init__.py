@@ -1,6 +1,18 @@
-"""Projections: idempotent, gap-healing consumers of `lifeline.events.v1`."""
+"""Projections: idempotent, gap-healing consumers of `lifeline.events.v1`.
 
-from lifeline_projection.ingest_client import IngestClient
-from lifeline_projection.projection import ApplyFn, Projection, SessionKey
+    Projection(pool, *, schema, name, apply, ingest=None, after_commit=None, bus_kind="")
+        await projection.ensure_schema()
+        bus.consume(TOPIC_EVENTS, name, projection)      # `__call__(batch)` is the handler
 
-__all__ = ["ApplyFn", "IngestClient", "Projection", "SessionKey"]
+    apply(conn, by_session: Mapping[SessionKey, Sequence[Event]])   once per bus batch,
+        in the batch's transaction, only fresh contiguous events per session
+    after_commit(committed: Mapping[SessionKey, Sequence[Event]])   once per batch
+
+`raw_json(events)` gives the JSON bytes each event was delivered as.
+"""
+
+from lifeline_projection.batch import AfterCommit, BatchApply, Run, SessionKey, raw_json
+from lifeline_projection.healing import LogReader
+from lifeline_projection.projection import Projection
+
+__all__ = ["AfterCommit", "BatchApply", "LogReader", "Projection", "Run", "SessionKey", "raw_json"]

@@ -21,12 +21,12 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
 from lifeline_events import Event, SessionState, apply, canonical_json
-from lifeline_projection import SessionKey
+from lifeline_projection import SessionKey, raw_json
 from lifeline_replay import store
 from lifeline_replay.domain import snapshot_due
 from lifeline_replay.hot import Folded, HotStore
@@ -38,7 +38,7 @@ def _folded(event: Event, state: SessionState) -> Folded:
 
 
 class ReplayProjector:
-    """The `apply` and `after_commit` callbacks of replay's Projection."""
+    """The batch-level `apply` and `after_commit` callbacks of replay's Projection."""
 
     def __init__(self, hot: HotStore, *, snapshot_every: int, snapshot_keep: int,
                  cache_sessions: int = 10_000, sync_commit: bool = False) -> None:
@@ -61,7 +61,13 @@ class ReplayProjector:
         row = await store.load_head(conn, key.tenant_id, key.session_id)
         return SessionState() if row is None else SessionState.model_validate(row.state)
 
-    async def apply(self, conn: asyncpg.Connection, key: SessionKey, events: Sequence[Event]) -> None:
+    async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
+        """Fold and write every session of the batch (inside the batch's transaction)."""
+        for key in sorted(by_session):
+            await self._apply_session(conn, key, by_session[key])
+
+    async def _apply_session(self, conn: asyncpg.Connection, key: SessionKey,
+                             events: Sequence[Event]) -> None:
         state = await self._previous(conn, key, events[0].seq - 1)
         snapshots: list[tuple[Event, Folded]] = []
         for event in events:
@@ -72,7 +78,8 @@ class ReplayProjector:
         # Redis and PostgreSQL in parallel: both finish before the commit, and a failure of
         # either rolls the batch back (Redis being ahead of the checkpoint is harmless)
         await asyncio.gather(
-            self._hot.write(key.tenant_id, key.session_id, [(e.seq, e.to_json_bytes()) for e in events],
+            self._hot.write(key.tenant_id, key.session_id,
+                            [(e.seq, raw) for e, raw in zip(events, raw_json(events), strict=True)],
                             head, snapshots[-1][1] if snapshots else None),
             store.save_head(conn, key.tenant_id, key.session_id, head.seq, head.state.decode(),
                             events[-1].recorded_at, sync_commit=self._sync_commit))
@@ -82,11 +89,14 @@ class ReplayProjector:
         SNAPSHOTS.inc(len(snapshots))
         self._pending[key] = state
 
-    async def after_commit(self, key: SessionKey, events: Sequence[Event]) -> None:
-        state = self._pending.pop(key, None)
-        if state is not None and state.seq == events[-1].seq and self._cache_max:
-            self._cache[key] = state
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_max:
-                self._cache.popitem(last=False)
-        PROJECTION_LAG.set(max(0.0, time.time() - events[-1].recorded_at.timestamp()))
+    async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
+        """Cache the committed heads (the next batch folds on them) and report the lag."""
+        for key, events in committed.items():
+            state = self._pending.pop(key, None)
+            if state is not None and state.seq == events[-1].seq and self._cache_max:
+                self._cache[key] = state
+                self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_max:
+            self._cache.popitem(last=False)
+        newest = max(events[-1].recorded_at.timestamp() for events in committed.values())
+        PROJECTION_LAG.set(max(0.0, time.time() - newest))

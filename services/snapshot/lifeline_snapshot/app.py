@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from lifeline_bus.supervise import start_when_available
 from lifeline_clients import IngestClient, MemoryClient, PeerRefusedError, ReplayClient
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
+from lifeline_projection import Projection
 from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
@@ -29,8 +30,8 @@ from lifeline_snapshot.api import router as snapshot_router
 from lifeline_snapshot.api_export import router as export_router
 from lifeline_snapshot.api_wal import router as wal_router
 from lifeline_snapshot.exporter import Exporter
-from lifeline_snapshot.handlers import SnapshotProjector
 from lifeline_snapshot.maintenance import Maintenance
+from lifeline_snapshot.projector import SnapshotFold, SnapshotProjector
 from lifeline_snapshot.settings import SnapshotSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,10 +47,12 @@ async def _wire(app: FastAPI, settings: SnapshotSettings) -> None:
     ingest = IngestClient(settings.ingest_url, key, timeout=timeout)
     replay, memory = ReplayClient(settings.replay_url), MemoryClient(settings.memory_url)
     announcer = Announcer(pool, bus)
-    projector = SnapshotProjector(pool, announcer, every=settings.snapshot_every, keep=settings.snapshot_keep,
-                                  ingest=ingest, bus_kind=bus.kind)
-    await projector.projection.ensure_schema()
-    bus.consume(TOPIC_EVENTS, "snapshot", projector.projection, max_records=settings.consumer_max_records)
+    fold = SnapshotFold(announcer, every=settings.snapshot_every, keep=settings.snapshot_keep)
+    projection = Projection(pool, schema="snapshot", name="snapshot", apply=fold.apply, ingest=ingest,
+                            after_commit=fold.after_commit, bus_kind=bus.kind)
+    await projection.ensure_schema()
+    bus.consume(TOPIC_EVENTS, "snapshot", projection, max_records=settings.consumer_max_records)
+    projector = SnapshotProjector(pool, announcer, projection, ingest, keep=settings.snapshot_keep)
     app.state.lag = lag_monitor(settings, bus)
     app.state.pool, app.state.bus, app.state.projector = pool, bus, projector
     app.state.ingest, app.state.peers, app.state.clients = ingest, replay, (ingest, replay, memory)

@@ -11,7 +11,7 @@ import structlog
 
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
-from lifeline_snapshot.handlers import RETAINED
+from lifeline_snapshot.metrics import RETAINED
 
 log = structlog.get_logger("lifeline.snapshot")
 

@@ -6,6 +6,7 @@ caller's transaction (the projection's, so effects and checkpoint commit togethe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -149,3 +150,24 @@ async def projected_seq(pool: asyncpg.Pool, tenant: str, session: str) -> int | 
         return await pool.fetchval(
             "SELECT last_seq FROM snapshot.checkpoints WHERE tenant_id = $1 AND session_id = $2",
             tenant, session)
+
+
+async def load_states(conn: asyncpg.Connection,
+                      keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The folded state of each (tenant, session) that has one, in one query."""
+    rows = await conn.fetch(
+        "SELECT tenant_id, session_id, state FROM snapshot.session_state "
+        "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["tenant_id"], r["session_id"]): r["state"] for r in rows}
+
+
+async def save_states(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, int, str]]) -> None:
+    """Upsert (tenant, session, seq, state JSON) rows in one statement."""
+    await conn.execute(
+        "INSERT INTO snapshot.session_state (tenant_id, session_id, seq, state) "
+        "SELECT t, s, q, j::jsonb "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(t, s, q, j) "
+        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
+        "updated_at = now()",
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])

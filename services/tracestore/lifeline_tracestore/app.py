@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from lifeline_bus.supervise import start_when_available
 from lifeline_clients import IngestClient
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
+from lifeline_projection import Projection
 from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
@@ -28,9 +29,9 @@ from lifeline_servicekit import (
 from lifeline_tracestore.api import router
 from lifeline_tracestore.deps import TraceStoreDeps
 from lifeline_tracestore.freshness import Freshness
-from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, EventsHandler, LifecycleHandler
+from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, LifecycleHandler, PartitionedHandler
 from lifeline_tracestore.partitions import Partitions
-from lifeline_tracestore.projector import TraceProjector
+from lifeline_tracestore.projector import TraceFold
 from lifeline_tracestore.replay import Replayer
 from lifeline_tracestore.retention import RetentionJob
 from lifeline_tracestore.settings import TraceStoreSettings
@@ -49,9 +50,12 @@ async def _wire(settings: TraceStoreSettings) -> TraceStoreDeps:
     key = settings.effective_service_key
     ingest = IngestClient(settings.ingest_url, key) if key else None
     freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
-    projector = TraceProjector(pool, partitions, freshness, ingest)
+    fold = TraceFold(partitions, freshness)
     bus = bus_from_settings(settings, "tracestore")
-    bus.consume(TOPIC_EVENTS, GROUP, EventsHandler(projector, partitions, bus_kind=bus.kind),
+    projection = Projection(pool, schema="traces", name=GROUP, apply=fold.apply, ingest=ingest,
+                            after_commit=fold.after_commit, bus_kind=bus.kind)
+    await projection.ensure_schema()
+    bus.consume(TOPIC_EVENTS, GROUP, PartitionedHandler(projection, partitions),
                 max_records=settings.trace_consumer_max_records)
     bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
                 max_records=settings.trace_consumer_max_records)

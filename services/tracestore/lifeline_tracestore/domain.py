@@ -54,30 +54,39 @@ def otel_trace_id(traceparent: str | None) -> str | None:
     return match.group(1)
 
 
-def _row(event: Event, state_json: str | None, person_id: str | None, source: str) -> TraceRow:
+def _row(event: Event, state_json: str | None, person_id: str | None, source: str,
+         raw: bytes | None = None) -> TraceRow:
+    """`raw` is the event's JSON as delivered: stored as is, never serialised again."""
     return TraceRow(
         trace_id=event.event_id, ts=event.recorded_at, tenant_id=event.tenant_id,
         person_id=event.person_id or person_id, session_id=event.session_id,
         seq=event.seq if source == SOURCE_EVENTS else None, event_type=event.event_type,
-        event_data=event.to_json_bytes().decode(), context_snapshot=state_json,
+        event_data=(raw if raw is not None else event.to_json_bytes()).decode(), context_snapshot=state_json,
         otel_trace_id=otel_trace_id(event.traceparent), source=source,
     )
 
 
-def fold_traces(state: SessionState, events: Sequence[Event]) -> tuple[SessionState, list[TraceRow]]:
-    """Fold a session's new events (contiguous, seq order) and make one trace per event."""
+def fold_traces(state: SessionState, events: Sequence[Event],
+                raws: Sequence[bytes] | None = None) -> tuple[SessionState, list[TraceRow]]:
+    """Fold a session's new events (contiguous, seq order) and make one trace per event.
+
+    `raws[i]` is the JSON `events[i]` arrived as; events the state already holds are skipped.
+    """
     rows: list[TraceRow] = []
-    for event in events:
+    for i, event in enumerate(events):
+        if event.seq <= state.seq:
+            continue
         state = apply(state, event)
-        rows.append(_row(event, canonical_json(state).decode(), state.person_id, SOURCE_EVENTS))
+        rows.append(_row(event, canonical_json(state).decode(), state.person_id, SOURCE_EVENTS,
+                         raws[i] if raws is not None else None))
     return state, rows
 
 
-def lifecycle_trace(event: Event, latest: Mapping[str, Any] | None) -> TraceRow:
+def lifecycle_trace(event: Event, latest: Mapping[str, Any] | None, raw: bytes | None = None) -> TraceRow:
     """A lifecycle announcement's trace: the event with the latest known context."""
     snapshot = canonical_json(latest).decode() if latest is not None else None
     person = latest.get("person_id") if latest else None
-    return _row(event, snapshot, person, SOURCE_LIFECYCLE)
+    return _row(event, snapshot, person, SOURCE_LIFECYCLE, raw)
 
 
 def day_of(ts: datetime) -> date:

@@ -53,27 +53,24 @@ async def insert_announced(conn: asyncpg.Connection, rows: Sequence[TraceRow]) -
     return len(await conn.fetch(_ANNOUNCED, *_columns(rows)))
 
 
-async def lock_sessions(conn: asyncpg.Connection,
-                        keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, Any]]:
-    """Lock the sessions' rows (creating missing ones) in key order; return (last_seq, state) each."""
-    tenants, sessions = [k[0] for k in keys], [k[1] for k in keys]
-    await conn.execute(
-        "INSERT INTO traces.sessions (tenant_id, session_id) SELECT * FROM unnest($1::text[], $2::text[]) "
-        "ORDER BY 1, 2 ON CONFLICT DO NOTHING", tenants, sessions)
+async def load_sessions(conn: asyncpg.Connection,
+                        keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The fold's state of each (tenant, session) that has one (the projection holds their locks)."""
     rows = await conn.fetch(
-        "SELECT tenant_id, session_id, last_seq, state FROM traces.sessions "
+        "SELECT tenant_id, session_id, state FROM traces.sessions "
         "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
-        "ORDER BY tenant_id, session_id FOR UPDATE", tenants, sessions)
-    return {(r["tenant_id"], r["session_id"]): (r["last_seq"], r["state"]) for r in rows}
+        "AND state IS NOT NULL", [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["tenant_id"], r["session_id"]): r["state"] for r in rows}
 
 
 async def save_sessions(conn: asyncpg.Connection, saved: Sequence[tuple[str, str, int, str]]) -> None:
-    """Advance each (tenant, session) to (last_seq, state JSON) in one statement."""
+    """Upsert each (tenant, session) to (last_seq, state JSON) in one statement."""
     await conn.execute(
-        "UPDATE traces.sessions AS s SET last_seq = u.seq, state = u.state::jsonb, updated_at = now() "
-        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) "
-        "     AS u(tenant_id, session_id, seq, state) "
-        "WHERE s.tenant_id = u.tenant_id AND s.session_id = u.session_id",
+        "INSERT INTO traces.sessions AS s (tenant_id, session_id, last_seq, state) "
+        "SELECT t, ss, q, j::jsonb FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) "
+        "     AS u(t, ss, q, j) "
+        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET last_seq = EXCLUDED.last_seq, "
+        "state = EXCLUDED.state, updated_at = now()",
         [x[0] for x in saved], [x[1] for x in saved], [x[2] for x in saved], [x[3] for x in saved])
 
 

@@ -1,18 +1,19 @@
 """The snapshot projection: fold each session's events, snapshot at the right seqs.
 
-Runs inside `lifeline_projection.Projection`'s transaction, so the folded state, the
-snapshots it takes and the checkpoint commit together: a redelivered or replayed
-event can neither fold twice nor snapshot twice. `snapshot.created` goes out after
-the commit (the `Announcer`), at least once.
+`SnapshotFold.apply` runs once per bus batch inside `lifeline_projection.Projection`'s
+transaction, so the folded states, the snapshots they take and the checkpoints
+commit together: a redelivered or replayed event can neither fold twice nor
+snapshot twice. `snapshot.created` goes out after the commit (the `Announcer`), at
+least once. `SnapshotProjector` serves the API's on-demand snapshots and catch-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
+import orjson
 import structlog
-from prometheus_client import Counter
 
 from lifeline_clients import IngestClient
 from lifeline_events import Event, SessionState, apply
@@ -20,31 +21,36 @@ from lifeline_projection import Projection, SessionKey
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.domain import SnapshotRow, Trigger, draft, trigger_for
+from lifeline_snapshot.metrics import RETAINED, SNAPSHOTS
 from lifeline_store import wrap_errors
 
 log = structlog.get_logger("lifeline.snapshot")
 
-SNAPSHOTS = Counter("lifeline_snapshots_created_total", "Snapshots stored, by trigger.", ["trigger"])
-RETAINED = Counter("lifeline_snapshots_retention_deleted_total", "Snapshots deleted by retention.", ["rule"])
 
+class SnapshotFold:
+    """The batch-level `apply` and `after_commit` callbacks of snapshot's Projection."""
 
-class SnapshotProjector:
-    """Folds sessions and takes snapshots; `apply` is the projection's ApplyFn."""
-
-    def __init__(self, pool: asyncpg.Pool, announcer: Announcer, *, every: int, keep: int,
-                 ingest: IngestClient | None, bus_kind: str = "") -> None:
-        self._pool = pool
+    def __init__(self, announcer: Announcer, *, every: int, keep: int) -> None:
         self._announcer = announcer
         self._every = every
         self._keep = keep
-        self._ingest = ingest
         self._to_announce: set[SessionKey] = set()
-        self.projection = Projection(pool, schema="snapshot", name="snapshot", apply=self.apply,
-                                     ingest=ingest, after_commit=self.after_commit, bus_kind=bus_kind)
 
-    async def apply(self, conn: asyncpg.Connection, key: SessionKey, events: Sequence[Event]) -> None:
-        stored = await store.load_state(conn, key.tenant_id, key.session_id)
-        state = SessionState.model_validate(stored) if stored is not None else SessionState()
+    async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
+        """Fold every session of the batch; states saved in one statement."""
+        keys = sorted(by_session)
+        stored = await store.load_states(conn, [(k.tenant_id, k.session_id) for k in keys])
+        saved: list[tuple[str, str, int, str]] = []
+        for key in keys:
+            previous = stored.get((key.tenant_id, key.session_id))
+            state = SessionState.model_validate(previous) if previous is not None else SessionState()
+            state = await self._fold(conn, key, state, by_session[key])
+            saved.append((key.tenant_id, key.session_id, state.seq,
+                          orjson.dumps(state.model_dump(mode="json")).decode()))
+        await store.save_states(conn, saved)
+
+    async def _fold(self, conn: asyncpg.Connection, key: SessionKey, state: SessionState,
+                    events: Sequence[Event]) -> SessionState:
         took = False
         for event in events:
             if event.seq <= state.seq:
@@ -52,30 +58,42 @@ class SnapshotProjector:
             state = apply(state, event)
             trigger = trigger_for(event, self._every)
             if trigger is not None:
-                took |= await self._take(conn, key, state, trigger)
-        await store.save_state(conn, key.tenant_id, key.session_id, state.seq, state.model_dump(mode="json"))
+                took |= await _take(conn, key, state, trigger)
         if took:
             self._to_announce.add(key)
             RETAINED.labels("count").inc(await store.retain_newest(conn, key.tenant_id, key.session_id,
                                                                    self._keep))
+        return state
 
-    async def _take(self, conn: asyncpg.Connection, key: SessionKey, state: SessionState,
-                    trigger: Trigger, label: str | None = None) -> bool:
-        _, created = await store.insert_snapshot(conn, key.tenant_id, key.session_id,
-                                                 draft(state, trigger, label))
-        if created:
-            SNAPSHOTS.labels(trigger).inc()
-        return created
-
-    async def after_commit(self, key: SessionKey, events: Sequence[Event]) -> None:
+    async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
         """Announce what this batch stored; a batch that took no snapshot costs no query.
 
         (If the transaction rolled back after `apply` marked a session, the next commit
         for it makes one needless query; the periodic job covers anything missed.)
         """
-        if key in self._to_announce:
-            self._to_announce.discard(key)
-            await self._announcer.announce(tenant=key.tenant_id, session=key.session_id)
+        for key in sorted(committed):
+            if key in self._to_announce:
+                self._to_announce.discard(key)
+                await self._announcer.announce(tenant=key.tenant_id, session=key.session_id)
+
+
+async def _take(conn: asyncpg.Connection, key: SessionKey, state: SessionState, trigger: Trigger) -> bool:
+    _, created = await store.insert_snapshot(conn, key.tenant_id, key.session_id, draft(state, trigger))
+    if created:
+        SNAPSHOTS.labels(trigger).inc()
+    return created
+
+
+class SnapshotProjector:
+    """On-demand snapshots and catch-up, over the same projection the bus feeds."""
+
+    def __init__(self, pool: asyncpg.Pool, announcer: Announcer, projection: Projection,
+                 ingest: IngestClient | None, *, keep: int) -> None:
+        self._pool = pool
+        self._announcer = announcer
+        self.projection = projection
+        self._ingest = ingest
+        self._keep = keep
 
     async def catch_up(self, key: SessionKey) -> None:
         """Apply what ingest's log has beyond our checkpoint (best effort).
