@@ -2,7 +2,7 @@
 
 from lifeline_bus.errors import BusError, BusUnavailableError
 from lifeline_bus.factory import bus_kind, create_bus
-from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.ports import Bus
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "BusError",
     "BusUnavailableError",
     "Delivery",
+    "LagReading",
     "OutMessage",
     "bus_kind",
     "create_bus",

@@ -10,7 +10,9 @@ redelivered to whoever owns the partition next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +25,7 @@ from faststream.kafka import KafkaBroker
 
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
-from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED
 from lifeline_bus.policy import settle
 
@@ -43,6 +45,82 @@ def _delivery(record: Any) -> Delivery:
                     value=record.value or b"", key=key, headers=headers)
 
 
+class KafkaLagReader:
+    """Committed offsets (admin client) against end offsets (a group-less consumer).
+
+    Lag is the end offset minus the group's committed offset, summed over the topic's
+    partitions; the age of the oldest unconsumed record is read from the record at the
+    committed offset (Kafka keeps no delivery bookkeeping, so this is the time since it
+    was produced). Kafka has no pending list: `pending` is None.
+    """
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._admin: Any = None
+        self._consumer: Any = None
+
+    async def _connect(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=5000)
+            await admin.start()
+            self._admin = admin
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
+                                        request_timeout_ms=5000)
+            await consumer.start()
+            self._consumer = consumer
+
+    async def close(self) -> None:
+        for client in (self._consumer, self._admin):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await (client.stop() if client is self._consumer else client.close())
+        self._admin = self._consumer = None
+
+    async def read(self, topic: str, group: str) -> LagReading | None:
+        from aiokafka import TopicPartition
+
+        await self._connect()
+        await self._consumer._client.force_metadata_update()
+        partitions = self._consumer.partitions_for_topic(topic)
+        if not partitions:
+            return None
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        committed = await self._admin.list_consumer_group_offsets(group, partitions=tps)
+        ends = await self._consumer.end_offsets(tps)
+        starts = await self._consumer.beginning_offsets(tps)
+        positions = {}
+        for tp in tps:
+            meta = committed.get(tp)
+            positions[tp] = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
+        behind = {tp: ends[tp] - positions[tp] for tp in tps if ends[tp] > positions[tp]}
+        oldest = await self._oldest_age(behind, positions)
+        return LagReading(topic, group, sum(behind.values()), None, oldest)
+
+    async def _oldest_age(self, behind: dict[Any, int], positions: dict[Any, int]) -> float:
+        """Seconds since the oldest record still to be consumed was produced."""
+        if not behind:
+            return 0.0
+        self._consumer.assign(list(behind))
+        for tp in behind:
+            self._consumer.seek(tp, positions[tp])
+        first: dict[Any, int] = {}
+        deadline = time.monotonic() + 2.0
+        while len(first) < len(behind) and time.monotonic() < deadline:
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=len(behind))
+            for tp, records in batch.items():
+                if records and tp not in first:
+                    first[tp] = records[0].timestamp
+                    self._consumer.pause(tp)
+        self._consumer.assign([])
+        if not first:
+            return 0.0
+        return max(0.0, time.time() - min(first.values()) / 1000)
+
+
 class KafkaBus:
     """The scale-out bus: Kafka (or a Kafka-protocol broker) through FastStream."""
 
@@ -52,6 +130,7 @@ class KafkaBus:
                  graceful_timeout: float = 10.0, session_timeout_ms: int = 10_000) -> None:
         self._session_timeout_ms = session_timeout_ms
         self._bootstrap = bootstrap
+        self._lag_reader = KafkaLagReader(bootstrap)
         self._partitions = partitions
         self._broker = KafkaBroker(bootstrap, client_id=client_id, acks="all", linger_ms=2,
                                    graceful_timeout=graceful_timeout, request_timeout_ms=10_000,
@@ -133,6 +212,7 @@ class KafkaBus:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        await self._lag_reader.close()
 
     async def publish(self, topic: str, messages: Sequence[OutMessage]) -> None:
         if not messages:
@@ -171,6 +251,13 @@ class KafkaBus:
             return bool(await self._broker.ping(timeout=1))
         except Exception:
             return False
+
+    async def lag(self, topic: str, group: str) -> LagReading | None:
+        try:
+            return await self._lag_reader.read(topic, group)
+        except Exception as exc:  # aiokafka raises more than KafkaError here (timeouts, assertions)
+            await self._lag_reader.close()  # reconnect on the next reading
+            raise BusUnavailableError(f"cannot read the lag of {group} on {topic}: {exc!r}") from exc
 
     def consumers_running(self) -> bool:
         return all(getattr(s, "running", False) for s in self._broker.subscribers)

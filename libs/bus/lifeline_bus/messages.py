@@ -32,6 +32,21 @@ class Delivery:
     delivery_count: int = 1
 
 
+@dataclass(frozen=True)
+class LagReading:
+    """How far a consumer group is behind on a topic, as its broker measures it.
+
+    `pending` is None where the broker keeps no pending list (Kafka); `lag` is None
+    when Redis cannot tell (entries deleted). `oldest_unacked_s` is 0 when nothing waits.
+    """
+
+    topic: str
+    group: str
+    lag: int | None
+    pending: int | None
+    oldest_unacked_s: float
+
+
 # A handler takes a batch and returns the records it refuses, {delivery id: reason};
 # those go to the DLQ and everything else is acknowledged. Raising TransientError
 # means "try again later"; any other exception makes the adapter isolate the culprit.

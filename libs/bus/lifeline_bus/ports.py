@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
 
 
 class Bus(Protocol):
@@ -43,3 +43,9 @@ class Bus(Protocol):
 
     def consumers_running(self) -> bool:
         """True when every registered subscriber is really running, not just connected."""
+
+    async def lag(self, topic: str, group: str) -> LagReading | None:
+        """The group's lag on `topic` as the broker reports it; None if either does not exist yet.
+
+        May raise on a broker that does not answer (the lag monitor logs and retries).
+        """

@@ -25,7 +25,7 @@ from redis.typing import EncodableT, FieldT
 
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
-from lifeline_bus.messages import BatchHandler, Delivery, OutMessage
+from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED, REDELIVERED
 from lifeline_bus.policy import settle
 
@@ -64,6 +64,36 @@ def _delivery(topic: str, entry_id: bytes, fields: dict[bytes, bytes], count: in
     return Delivery(topic=topic, id=entry_id.decode(), value=value,
                     key=key.decode(errors="replace") if key else None,
                     headers=headers, delivery_count=count)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def stream_lag(client: aioredis.Redis, topic: str, group: str) -> LagReading | None:
+    """The group's lag on one stream, or None when the stream or group does not exist yet.
+
+    `XINFO GROUPS` gives the group's `lag` (entries not yet delivered to the group) and
+    `pending` (delivered, not acknowledged); the oldest pending entry's idle time comes
+    from `XPENDING … - + 1`.
+    """
+    try:
+        groups = await client.xinfo_groups(topic)
+    except aioredis.ResponseError:
+        return None
+    info = next((g for g in groups if _text(g.get("name")) == group), None)
+    if info is None:
+        return None
+    lag = info.get("lag")
+    if lag is None and info.get("entries-read") is not None:  # lag unknown after deletions
+        lag = max(0, int(await client.xlen(topic)) - int(info["entries-read"]))
+    pending = int(info.get("pending") or 0)
+    oldest = 0.0
+    if pending:
+        first = await client.xpending_range(topic, group, min="-", max="+", count=1)
+        if first:
+            oldest = int(first[0]["time_since_delivered"]) / 1000
+    return LagReading(topic, group, None if lag is None else int(lag), pending, oldest)
 
 
 class RedisStreamsBus:
@@ -211,6 +241,12 @@ class RedisStreamsBus:
             return bool(await self._client.ping())
         except (RedisError, OSError):
             return False
+
+    async def lag(self, topic: str, group: str) -> LagReading | None:
+        try:
+            return await stream_lag(self._client, topic, group)
+        except RedisError as exc:
+            raise BusUnavailableError(f"cannot read the lag of {group} on {topic}: {exc!r}") from exc
 
     def consumers_running(self) -> bool:
         return all(getattr(s, "running", False) for s in self._broker.subscribers)

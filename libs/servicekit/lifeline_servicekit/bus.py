@@ -18,4 +18,4 @@ def bus_from_settings(settings: ServiceSettings, service: str) -> Bus:
 
 def lag_monitor(settings: ServiceSettings, bus: Bus) -> LagMonitor:
     """Lag gauges for every consumer registered on `bus` (call after `consume`)."""
-    return LagMonitor(settings.effective_bus_url, bus.consumed, interval_s=settings.lag_interval_s)
+    return LagMonitor(bus, bus.consumed, interval_s=settings.lag_interval_s)

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
+from lifeline_bus import create_bus
 from lifeline_bus.lag import LagMonitor
 
 
@@ -25,7 +26,8 @@ async def test_redis_lag_counts_undelivered_and_pending_entries(redis_url) -> No
         for i in range(10):
             await client.xadd(topic, {"data": str(i)})
         await client.xgroup_create(topic, group, id="0")
-        monitor = LagMonitor(redis_url, [(topic, group), ("no.such.stream", group)], interval_s=60)
+        bus = create_bus(redis_url, consumer="lag-test")
+        monitor = LagMonitor(bus, [(topic, group), ("no.such.stream", group)], interval_s=60)
         [reading] = await monitor.refresh()
         assert (reading.lag, reading.pending, reading.oldest_unacked_s) == (10, 0, 0.0)
         await client.xreadgroup(group, "c1", {topic: ">"}, count=3)
@@ -37,6 +39,7 @@ async def test_redis_lag_counts_undelivered_and_pending_entries(redis_url) -> No
         assert _gauge("lifeline_bus_consumer_pending_messages", topic, group) == 3
         assert _gauge("lifeline_bus_dead_lettered_total", topic, group) == 0
         await monitor.stop()
+        await bus.stop()
     finally:
         await client.aclose()
 
@@ -54,7 +57,8 @@ async def test_kafka_lag_is_end_minus_committed_offsets(kafka_url) -> None:
     for i in range(10):
         await producer.send_and_wait(topic, str(i).encode(), partition=i % 2)
     await producer.stop()
-    monitor = LagMonitor(kafka_url, [(topic, group)], interval_s=60)
+    bus = create_bus(kafka_url, consumer="lag-test")
+    monitor = LagMonitor(bus, [(topic, group)], interval_s=60)
     try:
         [reading] = await monitor.refresh()
         assert reading.lag == 10 and reading.pending is None and reading.oldest_unacked_s > 0
@@ -73,3 +77,4 @@ async def test_kafka_lag_is_end_minus_committed_offsets(kafka_url) -> None:
         assert _gauge("lifeline_bus_consumer_lag_messages", topic, group) == 0
     finally:
         await monitor.stop()
+        await bus.stop()
