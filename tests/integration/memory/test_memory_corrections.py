@@ -140,7 +140,8 @@ async def test_tenants_scopes_and_bad_input(fresh_database, redis_url, procs) ->
         r = await get(memory.url, path, key=other, **params)
         assert r.status_code == 404, (path, r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
-    assert (await get(memory.url, "/v1/persons/p-5/profile", key=other, tenant_id="default")).status_code == 403
+    crossed = await get(memory.url, "/v1/persons/p-5/profile", key=other, tenant_id="default")
+    assert crossed.status_code == 403
     assert (await get(memory.url, "/v1/persons/nobody/profile")).status_code == 404
     bad = await get(memory.url, "/v1/persons/p-5/evidence", kind="mood", code="q")
     assert bad.status_code == 422 and "kind" in bad.text
