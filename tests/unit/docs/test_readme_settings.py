@@ -14,6 +14,7 @@ SETTINGS = [
     ("lifeline_replay.settings", "ReplaySettings"),
     ("lifeline_snapshot.settings", "SnapshotSettings"),
     ("lifeline_tracestore.settings", "TraceStoreSettings"),
+    ("lifeline_memory.settings", "MemorySettings"),
 ]
 
 
