@@ -10,12 +10,19 @@ from pydantic import BaseModel, Field
 
 from lifeline_events import SessionState, content_hash
 from lifeline_projection import SessionKey
-from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_servicekit import (
+    Principal,
+    ProblemError,
+    SessionId,
+    forwarded_authorization,
+    require_scope,
+    session_not_found,
+)
 from lifeline_snapshot import store
+from lifeline_snapshot.deps import Deps, SnapshotDeps
 from lifeline_snapshot.recap import build_recap
 
 router = APIRouter(prefix="/v1", tags=["snapshot"])
-SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
 SnapshotId = Annotated[str, Path(min_length=1, max_length=128)]
 log = structlog.get_logger("lifeline.snapshot")
 
@@ -28,37 +35,28 @@ def _no_snapshot(session_id: str, snapshot_id: str) -> ProblemError:
     return ProblemError(404, "Snapshot not found", f"no snapshot {snapshot_id!r} in session {session_id!r}")
 
 
-def forwarded_authorization(request: Request) -> str:
-    """The caller's credentials, to act as the caller on ingest (tenant comes from the key)."""
-    header = request.headers.get("authorization")
-    if header:
-        return header
-    return f"Bearer {request.headers.get('x-api-key', '')}"
-
-
-async def require_session(request: Request, tenant: str, session_id: str) -> dict[str, Any]:
+async def require_session(deps: SnapshotDeps, tenant: str, session_id: str) -> dict[str, Any]:
     """The session's folded state, catching up from ingest first; 404 if the tenant has none."""
-    state = request.app.state
     structlog.contextvars.bind_contextvars(session_id=session_id)
-    await state.projector.catch_up(SessionKey(tenant, session_id))
-    stored = await store.read_state(state.pool, tenant, session_id)
+    await deps.projector.catch_up(SessionKey(tenant, session_id))
+    stored = await store.read_state(deps.pool, tenant, session_id)
     if stored is None:
-        raise ProblemError(404, "Session not found", f"no session {session_id!r} for this tenant")
+        raise session_not_found(session_id)
     return stored
 
 
 @router.post("/sessions/{session_id}/snapshots", status_code=201)
 async def create_snapshot(
-    request: Request, response: Response, session_id: SessionId,
+    deps: Deps, response: Response, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
     body: Annotated[CreateSnapshot | None, Body()] = None,
 ) -> dict[str, Any]:
     """Snapshot the session now; the same state again answers 200 with the existing row."""
     structlog.contextvars.bind_contextvars(session_id=session_id)
     label = body.label if body else None
-    taken = await request.app.state.projector.snapshot_now(SessionKey(principal.tenant, session_id), label)
+    taken = await deps.projector.snapshot_now(SessionKey(principal.tenant, session_id), label)
     if taken is None:
-        raise ProblemError(404, "Session not found", f"no session {session_id!r} for this tenant")
+        raise session_not_found(session_id)
     row, created = taken
     if not created:
         response.status_code = 200
@@ -67,22 +65,22 @@ async def create_snapshot(
 
 @router.get("/sessions/{session_id}/snapshots")
 async def list_snapshots(
-    request: Request, session_id: SessionId,
+    deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
 ) -> dict[str, Any]:
     """The session's snapshots, newest first (without their states)."""
-    await require_session(request, principal.tenant, session_id)
-    rows = await store.list_snapshots(request.app.state.pool, principal.tenant, session_id)
+    await require_session(deps, principal.tenant, session_id)
+    rows = await store.list_snapshots(deps.pool, principal.tenant, session_id)
     return {"session_id": session_id, "snapshots": [r.summary() for r in rows]}
 
 
 @router.get("/sessions/{session_id}/snapshots/{snapshot_id}")
 async def get_snapshot(
-    request: Request, session_id: SessionId, snapshot_id: SnapshotId,
+    deps: Deps, session_id: SessionId, snapshot_id: SnapshotId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
 ) -> dict[str, Any]:
     """One snapshot with its state."""
-    row = await store.get_snapshot(request.app.state.pool, principal.tenant, session_id, snapshot_id)
+    row = await store.get_snapshot(deps.pool, principal.tenant, session_id, snapshot_id)
     if row is None:
         raise _no_snapshot(session_id, snapshot_id)
     return row.summary(with_state=True)
@@ -90,29 +88,29 @@ async def get_snapshot(
 
 @router.delete("/sessions/{session_id}/snapshots/{snapshot_id}", status_code=204)
 async def delete_snapshot(
-    request: Request, session_id: SessionId, snapshot_id: SnapshotId,
+    deps: Deps, session_id: SessionId, snapshot_id: SnapshotId,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> Response:
-    if not await store.delete_snapshot(request.app.state.pool, principal.tenant, session_id, snapshot_id):
+    if not await store.delete_snapshot(deps.pool, principal.tenant, session_id, snapshot_id):
         raise _no_snapshot(session_id, snapshot_id)
     return Response(status_code=204)
 
 
 @router.post("/sessions/{session_id}/restore/{snapshot_id}")
 async def restore_snapshot(
-    request: Request, session_id: SessionId, snapshot_id: SnapshotId,
+    request: Request, deps: Deps, session_id: SessionId, snapshot_id: SnapshotId,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> dict[str, Any]:
     """Append `session.restored` through ingest: history is kept, the state is the snapshot's."""
     structlog.contextvars.bind_contextvars(session_id=session_id)
-    row = await store.get_snapshot(request.app.state.pool, principal.tenant, session_id, snapshot_id)
+    row = await store.get_snapshot(deps.pool, principal.tenant, session_id, snapshot_id)
     if row is None:
         raise _no_snapshot(session_id, snapshot_id)
     if row.state is None or content_hash(row.state) != row.content_hash:
         raise ProblemError(409, "Snapshot corrupted", f"snapshot {snapshot_id!r} no longer matches its hash")
     event = {"event_type": "session.restored", "person_id": row.state.get("person_id"),
              "payload": {"snapshot_id": row.id, "content_hash": row.content_hash, "state": row.state}}
-    results = await request.app.state.ingest.append(session_id, event, forwarded_authorization(request))
+    results = await deps.ingest.append(session_id, event, forwarded_authorization(request))
     log.info("snapshot.restored", snapshot_id=row.id, seq=results[0]["seq"])
     return {"session_id": session_id, "snapshot_id": row.id, "content_hash": row.content_hash,
             "snapshot_at_seq": row.at_seq, "seq": results[0]["seq"], "event_id": results[0]["event_id"],
@@ -121,12 +119,12 @@ async def restore_snapshot(
 
 @router.get("/sessions/{session_id}/recap")
 async def recap(
-    request: Request, session_id: SessionId,
+    deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
     last_turns: Annotated[int, Query(alias="lastTurns", ge=0, le=50)] = 3,
 ) -> dict[str, Any]:
     """A deterministic recap: the same events always give the same text."""
-    stored = await require_session(request, principal.tenant, session_id)
+    stored = await require_session(deps, principal.tenant, session_id)
     state = SessionState.model_validate(stored)
     result = build_recap(state, last_turns)
     return {"session_id": session_id, "seq": state.seq, "last_turns": last_turns,

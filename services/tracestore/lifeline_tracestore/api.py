@@ -23,7 +23,7 @@ from lifeline_tracestore.deps import Deps
 from lifeline_tracestore.domain import OTEL_TRACE_ID, SOURCE_EVENTS, iso, trace_document
 from lifeline_tracestore.errors import TraceNotFoundError
 from lifeline_tracestore.metrics import REPLAYS, TRACES_REMOVED
-from lifeline_tracestore.replay import paced_stream
+from lifeline_tracestore.trace_replay import paced_stream
 
 router = APIRouter(tags=["trace-store"])
 ScopeId = Annotated[str, Path(pattern=ID_PATTERN)]

@@ -32,9 +32,9 @@ from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, LifecycleHandler, PartitionedHandler
 from lifeline_tracestore.partitions import Partitions
 from lifeline_tracestore.projector import TraceFold
-from lifeline_tracestore.replay import Replayer
 from lifeline_tracestore.retention import RetentionJob
 from lifeline_tracestore.settings import TraceStoreSettings
+from lifeline_tracestore.trace_replay import Replayer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.tracestore")

@@ -13,9 +13,9 @@ from lifeline_bus.lag import LagMonitor
 from lifeline_clients import IngestClient
 from lifeline_servicekit import deps_of
 from lifeline_tracestore.freshness import Freshness
-from lifeline_tracestore.replay import Replayer
 from lifeline_tracestore.retention import RetentionJob
 from lifeline_tracestore.settings import TraceStoreSettings
+from lifeline_tracestore.trace_replay import Replayer
 
 
 @dataclass(frozen=True)

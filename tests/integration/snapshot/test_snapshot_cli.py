@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from lifeline_cli.main import app
 from lifeline_servers import free_port
-from lifeline_snapshot.bundle import validate_bundle
+from lifeline_snapshot.export.bundle import validate_bundle
 from lifeline_testing.appends import append
 from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import TEST_API_KEY, auth

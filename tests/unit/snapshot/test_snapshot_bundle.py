@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from lifeline_events import Event, SessionState, content_hash, fold
-from lifeline_snapshot.bundle import (
-    BundleError,
+from lifeline_snapshot.errors import BundleError
+from lifeline_snapshot.export.bundle import (
     batches,
     header,
     redact_event,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from lifeline_events import Event, SessionState, content_hash
 from lifeline_snapshot.domain import SnapshotRow, announcement, draft, trigger_for
-from lifeline_snapshot.wal import Projected, annotate, lag, plan
+from lifeline_snapshot.wal.view import Projected, annotate, lag, plan
 
 NOW = datetime(2025, 10, 18, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ import orjson
 from lifeline_clients import IngestClient, MemoryClient
 from lifeline_events import new_event_id
 from lifeline_snapshot import store
-from lifeline_snapshot.bundle import (
+from lifeline_snapshot.export.bundle import (
     SectionHasher,
     batches,
     canonical,
@@ -28,7 +28,7 @@ from lifeline_snapshot.bundle import (
     redact_snapshot,
     to_new_events,
 )
-from lifeline_snapshot.redaction import KINDS, redact
+from lifeline_snapshot.export.redaction import KINDS, redact
 
 
 class Exporter:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lifeline_events import Event, EventValidationError, content_hash
 from lifeline_snapshot.errors import BundleError
-from lifeline_snapshot.redaction import redact
+from lifeline_snapshot.export.redaction import redact
 
 FORMAT = "lifeline.session-export"
 VERSION = 1

@@ -7,10 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
-from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_servicekit import (
+    Principal,
+    ProblemError,
+    SessionId,
+    forwarded_authorization,
+    require_scope,
+    session_not_found,
+)
 from lifeline_snapshot import store
-from lifeline_snapshot.api import SessionId, forwarded_authorization
-from lifeline_snapshot.wal import Projected, annotate, lag, plan
+from lifeline_snapshot.deps import Deps, SnapshotDeps
+from lifeline_snapshot.wal.view import Projected, annotate, lag, plan
 
 router = APIRouter(prefix="/v1", tags=["wal"])
 
@@ -19,14 +26,10 @@ class ReconcileRequest(BaseModel):
     dry_run: bool = True
 
 
-def _not_found(session_id: str) -> ProblemError:
-    return ProblemError(404, "Session not found", f"no session {session_id!r} for this tenant")
-
-
-async def _projections(request: Request, tenant: str, session: str) -> dict[str, Projected]:
-    own = await store.projected_seq(request.app.state.pool, tenant, session)
-    peers = request.app.state.peers
-    status, replay = await peers.replay_checkpoint(session, forwarded_authorization(request))
+async def _projections(deps: SnapshotDeps, authorization: str, tenant: str,
+                       session: str) -> dict[str, Projected]:
+    own = await store.projected_seq(deps.pool, tenant, session)
+    status, replay = await deps.replay.checkpoint(session, authorization)
     return {"snapshot": Projected("ok", own or 0), "replay": Projected(status, replay)}
 
 
@@ -36,28 +39,28 @@ def _describe(projections: dict[str, Projected]) -> dict[str, Any]:
 
 @router.get("/sessions/{session_id}/wal")
 async def wal_view(
-    request: Request, session_id: SessionId,
+    request: Request, deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Each event after `after_seq`: published by ingest, applied by each projection."""
-    page = await request.app.state.ingest.wal_page(principal.tenant, session_id, after_seq, limit)
+    page = await deps.ingest.wal_page(principal.tenant, session_id, after_seq, limit)
     if page is None:
-        raise _not_found(session_id)
-    projections = await _projections(request, principal.tenant, session_id)
+        raise session_not_found(session_id)
+    projections = await _projections(deps, forwarded_authorization(request), principal.tenant, session_id)
     entries = annotate(page["entries"], projections)
     return {"session_id": session_id, "last_seq": page["last_seq"], "projections": _describe(projections),
             "lag": lag(page["last_seq"], projections), "unpublished": page["unpublished"],
             "entries": entries, "next_after_seq": entries[-1]["seq"] if entries else after_seq}
 
 
-async def _unpublished(request: Request, tenant: str, session: str) -> tuple[int, list[int]]:
+async def _unpublished(deps: SnapshotDeps, tenant: str, session: str) -> tuple[int, list[int]]:
     cursor, last_seq, unpublished = 0, 0, []
     while True:
-        page = await request.app.state.ingest.wal_page(tenant, session, cursor, 1000)
+        page = await deps.ingest.wal_page(tenant, session, cursor, 1000)
         if page is None:
-            raise _not_found(session)
+            raise session_not_found(session)
         last_seq = page["last_seq"]
         unpublished += [e["seq"] for e in page["entries"] if not e["published"]]
         if len(page["entries"]) < 1000:
@@ -67,7 +70,7 @@ async def _unpublished(request: Request, tenant: str, session: str) -> tuple[int
 
 @router.post("/sessions/{session_id}/wal/reconcile")
 async def reconcile(
-    request: Request, session_id: SessionId,
+    request: Request, deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
     body: Annotated[ReconcileRequest | None, Body()] = None,
 ) -> dict[str, Any]:
@@ -77,12 +80,12 @@ async def reconcile(
     if not dry_run and "admin" not in principal.scopes:
         raise ProblemError(403, "Forbidden", "a repairing reconcile (dry_run: false) needs the 'admin' scope",
                            field="dry_run")
-    last_seq, unpublished = await _unpublished(request, principal.tenant, session_id)
-    projections = await _projections(request, principal.tenant, session_id)
+    last_seq, unpublished = await _unpublished(deps, principal.tenant, session_id)
+    projections = await _projections(deps, forwarded_authorization(request), principal.tenant, session_id)
     todo = plan(last_seq, unpublished, projections)
     out: dict[str, Any] = {"session_id": session_id, "dry_run": dry_run, "last_seq": last_seq,
                            "unpublished": len(unpublished), "projections": _describe(projections),
                            "lag": lag(last_seq, projections), "plan": todo, "repair": None}
     if not dry_run and todo["needed"]:
-        out["repair"] = await request.app.state.ingest.repair(principal.tenant, session_id, todo["from_seq"])
+        out["repair"] = await deps.ingest.repair(principal.tenant, session_id, todo["from_seq"])
     return out

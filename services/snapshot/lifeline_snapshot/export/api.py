@@ -8,10 +8,17 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from lifeline_servicekit import Principal, ProblemError, require_scope
+from lifeline_servicekit import (
+    Principal,
+    ProblemError,
+    SessionId,
+    forwarded_authorization,
+    require_scope,
+    session_not_found,
+)
 from lifeline_snapshot import store
-from lifeline_snapshot.api import SessionId, forwarded_authorization
-from lifeline_snapshot.bundle import BundleError, validate_bundle
+from lifeline_snapshot.deps import Deps
+from lifeline_snapshot.export.bundle import validate_bundle
 
 router = APIRouter(prefix="/v1", tags=["export"])
 log = structlog.get_logger("lifeline.snapshot")
@@ -19,24 +26,23 @@ log = structlog.get_logger("lifeline.snapshot")
 
 @router.get("/sessions/{session_id}/export", response_model=None)
 async def export_session(
-    request: Request, session_id: SessionId,
+    request: Request, deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
 ) -> Response:
     """The session's events (from ingest's log), snapshots and profile, redacted.
 
     Sessions longer than `LIFELINE_EXPORT_STREAM_AFTER_EVENTS` are streamed page by page.
     """
-    state, settings = request.app.state, request.app.state.settings
     structlog.contextvars.bind_contextvars(session_id=session_id)
-    last_seq = await state.ingest.last_seq(principal.tenant, session_id)
+    last_seq = await deps.ingest.last_seq(principal.tenant, session_id)
     if last_seq is None:
-        raise ProblemError(404, "Session not found", f"no session {session_id!r} for this tenant")
-    projected = await store.read_state(state.pool, principal.tenant, session_id) or {}
-    chunks = state.exporter.stream(principal.tenant, session_id, last_seq, forwarded_authorization(request),
-                                   projected.get("person_id"))
+        raise session_not_found(session_id)
+    projected = await store.read_state(deps.pool, principal.tenant, session_id) or {}
+    chunks = deps.exporter.stream(principal.tenant, session_id, last_seq, forwarded_authorization(request),
+                                  projected.get("person_id"))
     headers = {"Content-Disposition": f'attachment; filename="{session_id}.lifeline.json"',
                "X-Lifeline-Events": str(last_seq)}
-    if last_seq > settings.export_stream_after_events:
+    if last_seq > deps.settings.export_stream_after_events:
         log.info("export.streaming", events=last_seq)
         return StreamingResponse(chunks, media_type="application/json", headers=headers)
     body = b"".join([chunk async for chunk in chunks])
@@ -63,18 +69,17 @@ def _too_large(size: int, limit: int) -> ProblemError:
 
 @router.post("/sessions/import", status_code=201)
 async def import_session(
-    request: Request,
+    request: Request, deps: Deps,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
     preserve_turn_id: Annotated[bool, Query(alias="preserveTurnId")] = False,
 ) -> dict[str, Any]:
-    """Validate a bundle (schema, hashes) and replay its events into a new sandbox session."""
-    state, settings = request.app.state, request.app.state.settings
-    body = await _read_capped(request, int(settings.export_max_mb * 1024 * 1024))
-    try:
-        raw, events = validate_bundle(body)
-    except BundleError as exc:
-        raise ProblemError(422, "Invalid bundle", str(exc)[:2000], errors=exc.errors) from exc
-    session, last_seq = await state.exporter.import_events(
+    """Validate a bundle (schema, hashes) and replay its events into a new sandbox session.
+
+    An invalid bundle raises `BundleError` (answered 422 by its kind, naming the fields).
+    """
+    body = await _read_capped(request, int(deps.settings.export_max_mb * 1024 * 1024))
+    raw, events = validate_bundle(body)
+    session, last_seq = await deps.exporter.import_events(
         events, preserve_turn_ids=preserve_turn_id, authorization=forwarded_authorization(request))
     log.info("import.done", session_id=session, source=raw["session_id"], events=len(events))
     return {"session_id": session, "source_session_id": raw["session_id"], "events": len(events),
