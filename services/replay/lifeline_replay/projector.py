@@ -22,6 +22,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -32,9 +33,22 @@ from lifeline_replay.domain import snapshot_due
 from lifeline_replay.hot import Folded, HotStore
 from lifeline_replay.metrics import PROJECTION_LAG, SNAPSHOTS
 
+# Concurrent Redis writes per batch: enough to overlap round trips, few enough to leave
+# the connection pool to readers (WebSockets block on it).
+_HOT_WRITERS = 8
+
 
 def _folded(event: Event, state: SessionState) -> Folded:
     return Folded(state.seq, canonical_json(state), event.recorded_at.isoformat())
+
+
+@dataclass(frozen=True)
+class _Folding:
+    """One session of a batch, folded: its new state, head and due snapshots."""
+
+    state: SessionState
+    head: Folded
+    snapshots: list[tuple[Event, Folded]]
 
 
 class ReplayProjector:
@@ -50,44 +64,68 @@ class ReplayProjector:
         self._cache_max = cache_sessions
         self._pending: dict[SessionKey, SessionState] = {}
 
-    async def _previous(self, conn: asyncpg.Connection, key: SessionKey, before: int) -> SessionState:
-        """The head at seq `before`: from the cache when it is exactly there, else PostgreSQL.
+    async def _previous(self, conn: asyncpg.Connection,
+                        firsts: Mapping[SessionKey, int]) -> dict[SessionKey, SessionState]:
+        """Each session's head just before its first new seq: from the cache when it is
+        exactly there, else PostgreSQL (one query for every miss of the batch).
 
-        The head row commits with the checkpoint, so the stored head is at `before`.
+        The head row commits with the checkpoint, so the stored head is at that seq.
         """
-        cached = self._cache.get(key)
-        if cached is not None and cached.seq == before:
-            return cached
-        row = await store.load_head(conn, key.tenant_id, key.session_id)
-        return SessionState() if row is None else SessionState.model_validate(row.state)
+        heads: dict[SessionKey, SessionState] = {}
+        for key, first in firsts.items():
+            cached = self._cache.get(key)
+            if cached is not None and cached.seq == first - 1:
+                heads[key] = cached
+        misses = [k for k in firsts if k not in heads]
+        if misses:
+            rows = await store.load_heads(conn, [(k.tenant_id, k.session_id) for k in misses])
+            for key in misses:
+                row = rows.get((key.tenant_id, key.session_id))
+                heads[key] = SessionState() if row is None else SessionState.model_validate(row.state)
+        return heads
 
-    async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
-        """Fold and write every session of the batch (inside the batch's transaction)."""
-        for key in sorted(by_session):
-            await self._apply_session(conn, key, by_session[key])
-
-    async def _apply_session(self, conn: asyncpg.Connection, key: SessionKey,
-                             events: Sequence[Event]) -> None:
-        state = await self._previous(conn, key, events[0].seq - 1)
+    def _fold(self, state: SessionState, events: Sequence[Event]) -> _Folding:
         snapshots: list[tuple[Event, Folded]] = []
         for event in events:
             state = apply(state, event)
             if snapshot_due(event.seq, self._every):
                 snapshots.append((event, _folded(event, state)))
-        head = _folded(events[-1], state)
-        # Redis and PostgreSQL in parallel: both finish before the commit, and a failure of
-        # either rolls the batch back (Redis being ahead of the checkpoint is harmless)
-        await asyncio.gather(
-            self._hot.write(key.tenant_id, key.session_id,
-                            [(e.seq, raw) for e, raw in zip(events, raw_json(events), strict=True)],
-                            head, snapshots[-1][1] if snapshots else None),
-            store.save_head(conn, key.tenant_id, key.session_id, head.seq, head.state.decode(),
-                            events[-1].recorded_at, sync_commit=self._sync_commit))
-        for event, snap in snapshots:
-            await store.save_snapshot(conn, key.tenant_id, key.session_id, snap.seq, snap.state.decode(),
-                                      hashlib.sha256(snap.state).hexdigest(), event.recorded_at, self._keep)
-        SNAPSHOTS.inc(len(snapshots))
-        self._pending[key] = state
+        return _Folding(state, _folded(events[-1], state), snapshots)
+
+    async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
+        """Fold every session of the batch, then write the batch to Redis and PostgreSQL.
+
+        Redis and PostgreSQL are written in parallel: both finish before the commit, and a
+        failure of either rolls the batch back (Redis being ahead of the checkpoint is harmless).
+        """
+        keys = sorted(by_session)
+        previous = await self._previous(conn, {k: by_session[k][0].seq for k in keys})
+        folded = {k: self._fold(previous[k], by_session[k]) for k in keys}
+        heads = [store.Head(k.tenant_id, k.session_id, f.head.seq, f.head.state.decode(),
+                            by_session[k][-1].recorded_at) for k, f in folded.items()]
+        await asyncio.gather(self._write_hot(by_session, folded),
+                             store.save_heads(conn, heads, sync_commit=self._sync_commit))
+        for key, f in folded.items():
+            for event, snap in f.snapshots:
+                await store.save_snapshot(conn, key.tenant_id, key.session_id, snap.seq,
+                                          snap.state.decode(), hashlib.sha256(snap.state).hexdigest(),
+                                          event.recorded_at, self._keep)
+            SNAPSHOTS.inc(len(f.snapshots))
+            self._pending[key] = f.state
+
+    async def _write_hot(self, by_session: Mapping[SessionKey, Sequence[Event]],
+                         folded: Mapping[SessionKey, _Folding]) -> None:
+        """Each session's events (as delivered) and head to Redis, a few sessions at a time."""
+        limit = asyncio.Semaphore(_HOT_WRITERS)
+
+        async def write(key: SessionKey, f: _Folding) -> None:
+            events = by_session[key]
+            async with limit:
+                await self._hot.write(key.tenant_id, key.session_id,
+                                      [(e.seq, raw) for e, raw in zip(events, raw_json(events), strict=True)],
+                                      f.head, f.snapshots[-1][1] if f.snapshots else None)
+
+        await asyncio.gather(*(write(key, f) for key, f in folded.items()))
 
     async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
         """Cache the committed heads (the next batch folds on them) and report the lag."""

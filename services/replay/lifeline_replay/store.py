@@ -6,6 +6,7 @@ after a crash PostgreSQL always holds a state that matches the checkpoint exactl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,20 +39,44 @@ async def load_head(conn: asyncpg.Connection | asyncpg.Pool, tenant: str, sessio
     return _row(row)
 
 
-async def save_head(conn: asyncpg.Connection, tenant: str, session: str, seq: int,
-                    state_json: str, recorded_at: datetime | None, *, sync_commit: bool = True) -> None:
-    """Upsert the head; `sync_commit=False` also makes the enclosing transaction commit
-    without waiting for the WAL flush (`set_config(…, is_local)` is SET LOCAL, run here
-    so it costs no round trip of its own)."""
-    with wrap_errors("write replay head"):
+async def load_heads(conn: asyncpg.Connection,
+                     keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
+    """The heads of the sessions that have one, in one query."""
+    with wrap_errors("read replay heads"):
+        rows = await conn.fetch(
+            "SELECT tenant_id, session_id, seq, state, recorded_at FROM replay.sessions "
+            "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+            [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["tenant_id"], r["session_id"]): StoredState(int(r["seq"]), r["state"], r["recorded_at"])
+            for r in rows}
+
+
+@dataclass(frozen=True)
+class Head:
+    """A head to save: the session's folded state (canonical JSON) at `seq`."""
+
+    tenant_id: str
+    session_id: str
+    seq: int
+    state_json: str
+    recorded_at: datetime | None
+
+
+async def save_heads(conn: asyncpg.Connection, heads: Sequence[Head], *, sync_commit: bool = True) -> None:
+    """Upsert the batch's heads in one statement; `sync_commit=False` also makes the
+    enclosing transaction commit without waiting for the WAL flush (`set_config(…, is_local)`
+    is SET LOCAL, run here so it costs no round trip of its own)."""
+    with wrap_errors("write replay heads"):
         await conn.execute(
             "INSERT INTO replay.sessions (tenant_id, session_id, seq, state, recorded_at) "
-            "SELECT $1, $2, $3, $4::text::json, $5 "
-            "FROM (SELECT set_config('synchronous_commit', $6, true)) AS commit_mode "
+            "SELECT t, s, q, j::json, r "
+            "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[]) "
+            "     AS u(t, s, q, j, r), (SELECT set_config('synchronous_commit', $6, true)) AS commit_mode "
             "ON CONFLICT (tenant_id, session_id) DO UPDATE "
             "SET seq = EXCLUDED.seq, state = EXCLUDED.state, recorded_at = EXCLUDED.recorded_at, "
-            "updated_at = now()", tenant, session, seq, state_json, recorded_at,
-            "on" if sync_commit else "off")
+            "updated_at = now()",
+            [h.tenant_id for h in heads], [h.session_id for h in heads], [h.seq for h in heads],
+            [h.state_json for h in heads], [h.recorded_at for h in heads], "on" if sync_commit else "off")
 
 
 async def save_snapshot(conn: asyncpg.Connection, tenant: str, session: str, seq: int, state_json: str,
