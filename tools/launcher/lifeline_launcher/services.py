@@ -35,6 +35,8 @@ SERVICES: list[ServiceSpec] = [
     ServiceSpec(name="replay", module="lifeline_replay", port=8002, env_name="LIFELINE_REPLAY_URL"),
     ServiceSpec(name="snapshot", module="lifeline_snapshot", port=8003, env_name="LIFELINE_SNAPSHOT_URL"),
     ServiceSpec(name="memory", module="lifeline_memory", port=8004, env_name="LIFELINE_MEMORY_URL"),
+    ServiceSpec(name="governance", module="lifeline_governance", port=8005,
+                env_name="LIFELINE_GOVERNANCE_URL"),
     ServiceSpec(name="tracestore", module="lifeline_tracestore", port=8006,
                 env_name="LIFELINE_TRACESTORE_URL"),
 ]
