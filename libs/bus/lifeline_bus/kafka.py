@@ -253,6 +253,8 @@ class KafkaBus:
             return False
 
     async def lag(self, topic: str, group: str) -> LagReading | None:
+        if self._stopping.is_set():
+            return None  # its connections are closing: a reading now would reopen them
         try:
             return await self._lag_reader.read(topic, group)
         except Exception as exc:  # aiokafka raises more than KafkaError here (timeouts, assertions)

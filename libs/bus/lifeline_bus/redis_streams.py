@@ -243,6 +243,8 @@ class RedisStreamsBus:
             return False
 
     async def lag(self, topic: str, group: str) -> LagReading | None:
+        if self._stopping.is_set():
+            return None  # its connections are closing: a reading now would reopen them
         try:
             return await stream_lag(self._client, topic, group)
         except RedisError as exc:
