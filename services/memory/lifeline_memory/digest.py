@@ -117,7 +117,7 @@ def _items(counted: list[Observation]) -> tuple[dict[str, list[dict[str, Any]]],
     for kind, codes in per.items():
         out[kind] = []
         for code, turns in codes.items():
-            cited = sorted(turns.values(), key=lambda o: (o.seq, o.source), reverse=True)
+            cited = sorted(turns.values(), key=_newest_first)
             intents: dict[str, int] = {}
             for o in cited:
                 intents[o.intent or ""] = intents.get(o.intent or "", 0) + 1
@@ -134,6 +134,11 @@ def _items(counted: list[Observation]) -> tuple[dict[str, list[dict[str, Any]]],
                 }
             )
     return out, sorted(truncated)
+
+
+def _newest_first(o: Observation) -> tuple[int, str]:
+    """Newest turn first; on a tie (never within one turn's map) the source decides."""
+    return (-o.seq, o.source)
 
 
 def _facts(counted: list[Observation]) -> list[dict[str, Any]]:

@@ -62,4 +62,9 @@ def live_observations(observations: Sequence[Observation]) -> list[Observation]:
         for o in live
         if not o.source.startswith("grader:") or latest_grade.get((o.source, o.turn_id)) == o.seq
     ]
-    return sorted(kept)
+    return sorted(kept, key=canonical_key)
+
+
+def canonical_key(o: Observation) -> tuple[int, str, str, str]:
+    """The order within a session (the key, not the dataclass comparison: much cheaper)."""
+    return (o.seq, o.kind, o.code, o.source)
