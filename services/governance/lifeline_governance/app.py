@@ -77,7 +77,9 @@ async def _wire(settings: GovernanceSettings) -> tuple[GovernanceDeps, LagMonito
                            anomaly_block_s=rules.anomaly_block_s, refresh_s=settings.governance_routing_refresh_s)
     job = LifecycleJob(pool, rules, default_weights=dict(settings.governance_intent_weights),
                        lag_probe=_lag_probe(lag, settings), after_commit=announcer.announce,
-                       enabled=settings.governance_job_enabled)
+                       enabled=settings.governance_job_enabled,
+                       retention_days=(settings.governance_bucket_retention_days,
+                                       settings.governance_evaluation_retention_days))
     return GovernanceDeps(settings, rules, pool, bus, routing, job, announcer), lag, ingest
 
 

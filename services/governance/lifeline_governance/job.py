@@ -57,13 +57,15 @@ def records_of(ev: Evaluation) -> list[DecisionRecord]:
 class LifecycleJob:
     def __init__(self, pool: asyncpg.Pool, rules: Rules, *, default_weights: dict[str, float],
                  lag_probe: LagProbe, after_commit: Callable[[], Awaitable[Any]],
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, retention_days: tuple[int, int] = (14, 30)) -> None:
         self._pool, self.rules = pool, rules
         self._weights = default_weights
         self._lag = lag_probe
         self._after_commit = after_commit
         self._enabled = enabled
         self._task: asyncio.Task[None] | None = None
+        self._retention = retention_days
+        self._purged_at = 0.0
         self.last_run: TickReport | None = None
 
     async def run_tick(self, tick: int | None = None, *, intent: str | None = None, tenant: str | None = None,
@@ -134,6 +136,13 @@ class LifecycleJob:
         if report.outcome == "skipped":
             log.info("governance.tick_skipped", tick=report.tick, reason=report.reason)
 
+    async def _maintain(self) -> None:
+        """Retention, at most hourly: old buckets and evaluations go; decisions never do."""
+        if time.monotonic() - self._purged_at < 3600 and self._purged_at:
+            return
+        self._purged_at = time.monotonic()
+        await buckets.purge(self._pool, *self._retention)
+
     def start(self) -> None:
         if self._enabled:
             self._task = asyncio.create_task(self._loop(), name="lifecycle-job")
@@ -157,6 +166,7 @@ class LifecycleJob:
                     now = time.time()
                     await asyncio.sleep(align_tick(now, interval) + interval - now)
                     await self.run_tick(align_tick(time.time(), interval))
+                    await self._maintain()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

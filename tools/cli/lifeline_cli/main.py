@@ -13,6 +13,7 @@ import typer
 from lifeline_cli import render, transfer
 from lifeline_cli.config import load_config
 from lifeline_cli.context import Context, run
+from lifeline_cli.governance import register as register_governance
 from lifeline_cli.memory import register as register_memory
 from lifeline_cli.snapshots import snapshot_app
 from lifeline_cli.wal import wal_app
@@ -21,6 +22,7 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=F
 app.add_typer(snapshot_app, name="snapshot")
 app.add_typer(wal_app, name="wal")
 register_memory(app)
+register_governance(app)
 
 
 @app.callback()
