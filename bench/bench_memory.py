@@ -10,8 +10,8 @@
   4. `POST …/consolidate {"rebuild": true}` of a 10,000-turn session from ingest's log.
   5. HTTP: GET …/bias and GET …/profile p50/p99 (keep-alive client, as replay's).
 Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load. References are the
-PERF-NOTES figures measured on this machine (eventsourcing: snapshot + 100 events 2.1–2.6 ms,
-a 10,000-event rebuild 205–255 ms).
+figures in docs/operations.md (performance notes; eventsourcing: snapshot + 100 events
+2.1–2.6 ms, a 10,000-event rebuild 205–255 ms).
 """
 
 from __future__ import annotations
