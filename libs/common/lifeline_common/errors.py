@@ -54,13 +54,31 @@ The whole tree (→ names an error's kind when it has a second base):
     │   └── BundleError → InvalidInputError            an import bundle is invalid
     ├── TraceStoreError ....................... lifeline_tracestore
     │   └── TraceNotFoundError → NotFoundError
-    └── PartitionsMissingError → TransientError lifeline_tracestore's projector: the day's
-                                                partition is not there yet
+    ├── PartitionsMissingError → TransientError lifeline_tracestore's projector: the day's
+    │                                           partition is not there yet
+    ├── MemoryServiceError .................... lifeline_memory
+    │   ├── PersonNotFoundError → NotFoundError
+    │   ├── SessionNotFoundError → NotFoundError
+    │   ├── VersionNotKeptError → NotFoundError
+    │   ├── PersonForgottenError                       answered by memory's API itself
+    │   ├── SessionOfAnotherPersonError → ConflictError
+    │   └── NotConsolidatedYetError → TransientError
+    └── GovernanceError ....................... lifeline_governance (its API maps each class)
+        ├── NotFoundError                              governance's own, not the kind above
+        ├── TransitionRefusedError
+        │   ├── QuarantinedError
+        │   ├── StateMismatchError
+        │   ├── GuardFailedError
+        │   └── PrimaryConflictError
+        ├── PreconditionFailedError
+        └── InvalidRequestError
 
 Outside the tree on purpose: `ProblemError` (servicekit) and replay's WebSocket `Refused`
 are the API layer's own answers (they carry a status or close code by design); the
-tools' `CliError` and `ServerError` never leave their command-line processes; pydantic
-validators raise plain `ValueError`, which pydantic requires.
+tools' `CliError` and `ServerError` (with `ServerStartError`, `ServerNotControllableError`)
+never leave their command-line processes; pydantic validators raise plain `ValueError`,
+which pydantic requires, and so do two checks of configuration and invariants that are
+programming faults, not requests: memory's `RuleConfigError` and governance's `FoldError`.
 
 Drivers' exceptions (asyncpg, redis, aiokafka, httpx) are re-raised as one of these at
 the adapter boundary, so callers decide on retry by class, never by a driver's type.
