@@ -115,9 +115,9 @@ async def throughput(redis_url: str, db: str) -> None:
     await client.aclose()
     conn = await asyncpg.connect(db)
     try:
-        while (
+        while (  # noqa: ASYNC110
             await conn.fetchval(
-                "SELECT coalesce(sum(last_seq), 0) FROM memory.checkpoints "  # noqa: ASYNC110
+                "SELECT coalesce(sum(last_seq), 0) FROM memory.checkpoints "
                 "WHERE session_id LIKE 'tp-%'"
             )
         ) < total:
@@ -130,8 +130,9 @@ async def throughput(redis_url: str, db: str) -> None:
     finally:
         await conn.close()
     print(
-        f"[1] projection: {total:,} events ({sessions} sessions x {turns} turns, 30 % with acts, 10 % graded) "
-        f"caught up at {total / (caught_up - started):,.0f} events/s (target >= 10,000; pipe ceiling ~44k/s); "
+        f"[1] projection: {total:,} events ({sessions} sessions x {turns} turns, 30 % with acts, "
+        f"10 % graded) caught up at {total / (caught_up - started):,.0f} events/s "
+        "(target >= 10,000; pipe ceiling ~44k/s); "
         f"{sealed} sessions sealed, {observations:,} observations"
     )
 
@@ -169,7 +170,8 @@ async def seed_priors(db: str, person: str, priors: int) -> None:
             )
         await conn.executemany(
             "INSERT INTO memory.session_digests (tenant_id, session_id, person_id, status, through_seq, "
-            "finished_at, digest, digest_hash, algorithm, rules_hash) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10)",
+            "finished_at, digest, digest_hash, algorithm, rules_hash) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10)",
             rows,
         )
     finally:
@@ -245,7 +247,8 @@ def in_process() -> None:
     absorb(SessionScalars(), log, POLICY.rules)
     observe_ms = (time.perf_counter() - t) * 1000
     print(
-        f"[3] seal of a {turns:,}-turn session ({len(obs):,} observations): p50 {statistics.median(times):.1f} ms "
+        f"[3] seal of a {turns:,}-turn session ({len(obs):,} observations): "
+        f"p50 {statistics.median(times):.1f} ms "
         f"(target <= 50 ms; reading 10k events from PG + decode: 43 ms); observing its {len(log):,} events: "
         f"{observe_ms:.0f} ms"
     )

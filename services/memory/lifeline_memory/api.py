@@ -76,10 +76,7 @@ async def _wait_for(deps: Deps, tenant: str, person: str, session: str) -> None:
     deadline = time.monotonic() + deps.settings.memory_read_wait_ms / 1000
     while not await queries.session_consolidated(deps.pool, tenant, person, session):
         if time.monotonic() >= deadline:
-            version = await deps.pool.fetchval(
-                "SELECT version FROM memory.persons WHERE tenant_id = $1 AND person_id = $2", tenant, person
-            )
-            raise NotConsolidatedYetError(session, int(version or 0))
+            raise NotConsolidatedYetError(session, await queries.current_version(deps.pool, tenant, person))
         await asyncio.sleep(0.02)
 
 

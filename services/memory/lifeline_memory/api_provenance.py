@@ -15,6 +15,7 @@ from lifeline_memory.deps import Deps
 from lifeline_memory.errors import SessionNotFoundError
 from lifeline_memory.liveness import live_observations
 from lifeline_servicekit import ID_PATTERN, Principal, SessionId, TenantParam, require_scope, tenant_for
+from lifeline_store import wrap_errors
 
 router = APIRouter(prefix="/v1/persons", tags=["memory: provenance"])
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
@@ -75,14 +76,15 @@ async def evidence(
     await queries.person_row(deps.pool, tenant, person_id, "content_hash")
     rows = await queries.evidence(deps.pool, tenant, person_id, kind, code, None, limit)
     live_keys: set[tuple[str, int, str]] = set()
-    async with deps.pool.acquire() as conn:
-        for session in sorted({r["session_id"] for r in rows}):
-            live_keys |= {
-                (session, o.seq, o.source)
-                for o in live_observations(await store.load_observations(conn, tenant, session))
-                if o.kind == kind and o.code == code
-            }
-        sups = await store.load_suppressions(conn, tenant, person_id)
+    with wrap_errors("read evidence liveness"):
+        async with deps.pool.acquire() as conn:
+            for session in sorted({r["session_id"] for r in rows}):
+                live_keys |= {
+                    (session, o.seq, o.source)
+                    for o in live_observations(await store.load_observations(conn, tenant, session))
+                    if o.kind == kind and o.code == code
+                }
+            sups = await store.load_suppressions(conn, tenant, person_id)
     items = []
     for r in rows:
         suppressed = any(

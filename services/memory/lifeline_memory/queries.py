@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
 from lifeline_memory.errors import PersonForgottenError, PersonNotFoundError
+from lifeline_store import wrap_errors
 
 S = "memory"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
+def _read(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """asyncpg's errors leave as store errors (a database outage answers 503, not 500)."""
+
+    @functools.wraps(fn)
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        with wrap_errors(f"read {fn.__name__.replace('_', ' ')}"):
+            return await fn(*args, **kwargs)
+
+    return wrapped
+
+
+@_read
 async def person_row(pool: asyncpg.Pool, tenant: str, person: str, column: str) -> asyncpg.Record:
     """The person's row with ``column`` (profile or bias); 404/410 when there is none."""
     row = await pool.fetchrow(
@@ -25,6 +42,7 @@ async def person_row(pool: asyncpg.Pool, tenant: str, person: str, column: str) 
     raise AssertionError("unreachable")
 
 
+@_read
 async def raise_missing(pool: asyncpg.Pool | asyncpg.Connection, tenant: str, person: str) -> None:
     tomb = await pool.fetchrow(
         f"SELECT forgotten_at FROM {S}.tombstones WHERE tenant_id = $1 "
@@ -37,6 +55,7 @@ async def raise_missing(pool: asyncpg.Pool | asyncpg.Connection, tenant: str, pe
     raise PersonNotFoundError(f"no profile for person {person!r} in this tenant")
 
 
+@_read
 async def version_profile(
     pool: asyncpg.Pool, tenant: str, person: str, version: int
 ) -> asyncpg.Record | None:
@@ -49,6 +68,7 @@ async def version_profile(
     )
 
 
+@_read
 async def session_consolidated(pool: asyncpg.Pool, tenant: str, person: str, session: str) -> bool:
     """Read-your-writes: the session's finished digest is in and the person is not dirty."""
     return bool(
@@ -63,6 +83,7 @@ async def session_consolidated(pool: asyncpg.Pool, tenant: str, person: str, ses
     )
 
 
+@_read
 async def versions(pool: asyncpg.Pool, tenant: str, person: str, limit: int) -> list[asyncpg.Record]:
     return list(
         await pool.fetch(
@@ -76,6 +97,7 @@ async def versions(pool: asyncpg.Pool, tenant: str, person: str, limit: int) -> 
     )
 
 
+@_read
 async def evidence(
     pool: asyncpg.Pool,
     tenant: str,
@@ -102,6 +124,7 @@ async def evidence(
     )
 
 
+@_read
 async def restores_of(pool: asyncpg.Pool, tenant: str, sessions: list[str]) -> list[asyncpg.Record]:
     return list(
         await pool.fetch(
@@ -113,6 +136,7 @@ async def restores_of(pool: asyncpg.Pool, tenant: str, sessions: list[str]) -> l
     )
 
 
+@_read
 async def digests(pool: asyncpg.Pool, tenant: str, person: str, limit: int) -> list[asyncpg.Record]:
     return list(
         await pool.fetch(
@@ -126,6 +150,7 @@ async def digests(pool: asyncpg.Pool, tenant: str, person: str, limit: int) -> l
     )
 
 
+@_read
 async def digest(pool: asyncpg.Pool, tenant: str, person: str, session: str) -> dict[str, Any] | None:
     row = await pool.fetchrow(
         f"SELECT digest, digest_hash, sealed_at FROM {S}.session_digests "
@@ -139,6 +164,7 @@ async def digest(pool: asyncpg.Pool, tenant: str, person: str, session: str) -> 
     return {**row["digest"], "digest_hash": row["digest_hash"], "sealed_at": row["sealed_at"].isoformat()}
 
 
+@_read
 async def suppressions(pool: asyncpg.Pool, tenant: str, person: str) -> list[asyncpg.Record]:
     return list(
         await pool.fetch(
@@ -147,3 +173,11 @@ async def suppressions(pool: asyncpg.Pool, tenant: str, person: str) -> list[asy
             person,
         )
     )
+
+
+@_read
+async def current_version(pool: asyncpg.Pool, tenant: str, person: str) -> int:
+    version = await pool.fetchval(
+        f"SELECT version FROM {S}.persons WHERE tenant_id = $1 AND person_id = $2", tenant, person
+    )
+    return int(version or 0)
