@@ -20,7 +20,7 @@ from lifeline_memory import store
 from lifeline_memory.consolidation import absorb
 from lifeline_memory.observe import Observation
 from lifeline_memory.policy import Policy
-from lifeline_memory.scalars import SessionScalars
+from lifeline_memory.scalars import SessionScalars, advance
 from lifeline_memory.sealing import reseal
 from lifeline_projection import SessionKey
 
@@ -34,6 +34,8 @@ DROPPED = Counter(
     "lifeline_memory_forgotten_events_total",
     "Events of forgotten persons or sessions dropped by the projection.",
 )
+SKIPPED_EVENTS = Counter("lifeline_memory_events_skipped_total",
+                         "Events the consumer could not read (counted, logged with the event id, skipped).")
 SEALED = Counter("lifeline_memory_digests_sealed_total", "Session digests sealed on session.finished.")
 
 
@@ -81,7 +83,7 @@ class MemoryHandlers:
             DROPPED.inc(len(evs) - len(kept))
             if not kept:
                 continue
-            after, observations = absorb(before, kept, self._policy.rules)
+            after, observations = _absorb_tolerant(before, kept, self._policy)
             saved.append((session, after))
             found += [(session, o) for o in observations]
             finish = next((e for e in reversed(kept) if e.event_type == "session.finished"), None)
@@ -132,6 +134,36 @@ class AfterCommit:
             except Exception as exc:  # the person stays dirty: the sweeper finishes it
                 log.warning("memory.consolidate_failed", person_id=f.person_id, error=repr(exc))
         await self._announce()
+
+
+def _absorb_tolerant(before: SessionScalars, events: Sequence[Event],
+                     policy: Policy) -> tuple[SessionScalars, list[Observation]]:
+    """``absorb``, but an event the pure code cannot read (a bug, or an act shape it does not
+    know) is counted and skipped with its event id, instead of stopping the consumer."""
+    try:
+        return absorb(before, events, policy.rules)
+    except Exception:
+        pass
+    scalars, found = before, []
+    for event in events:
+        try:
+            scalars, more = absorb(scalars, [event], policy.rules)
+        except Exception as exc:
+            SKIPPED_EVENTS.inc()
+            log.error("memory.event_skipped", event_id=str(event.event_id), session_id=event.session_id,
+                      seq=event.seq, error=repr(exc))
+            scalars = advance(scalars, event) if _advances(scalars, event) else scalars
+            continue
+        found += more
+    return scalars, found
+
+
+def _advances(scalars: SessionScalars, event: Event) -> bool:
+    try:
+        advance(scalars, event)
+        return True
+    except Exception:
+        return False
 
 
 def _forgotten(tombs: Sequence[asyncpg.Record], session: str, person: str | None, event: Event) -> bool:

@@ -62,8 +62,8 @@ class SessionScalars:
             current_intent=data.get("current_intent"),
             first_at=_dt(data.get("first_at")),
             last_at=_dt(data.get("last_at")),
-            finished=None if not f else Finish(f["seq"], _dt(f["at"]), f.get("reason")),
-        )  # type: ignore[arg-type]
+            finished=None if not f else Finish(f["seq"], datetime.fromisoformat(f["at"]), f.get("reason")),
+        )
 
 
 def _dt(value: str | None) -> datetime | None:

@@ -7,6 +7,8 @@ pure function of what is stored, so every path gives the same bytes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from prometheus_client import Counter
 
@@ -23,7 +25,7 @@ TRUNCATED = Counter(
 
 async def reseal(
     conn: asyncpg.Connection, tenant: str, session: str, scalars: SessionScalars, policy: Policy
-) -> dict | None:  # type: ignore[type-arg]
+) -> dict[str, Any] | None:
     """Seal and store the digest; None (nothing stored) for a session without a person or turns."""
     person = scalars.person_id
     if person is None or (scalars.finished is None and scalars.last_at is None):
