@@ -156,7 +156,7 @@ async def repair_wal(
     """
     report: dict[str, Any] = {"dry_run": body.dry_run, "before": await store.outbox_report(deps.pool)}
     if body.session_id and not body.dry_run:
-        tenant = body.tenant_id or principal.tenant
+        tenant = tenant_for(principal, body.tenant_id)
         await _require_session(deps, tenant, body.session_id)
         report["requeued"] = await store.mark_unpublished(deps.pool, tenant, body.session_id, body.from_seq)
     if not body.dry_run:
