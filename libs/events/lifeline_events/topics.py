@@ -24,6 +24,7 @@ LIFECYCLE_EVENT_TYPES: frozenset[str] = frozenset(
     {
         "snapshot.created",
         "profile.consolidated",
+        "profile.forgotten",
         "model.call.recorded",
         "model.state.changed",
         "model.anomaly.detected",
