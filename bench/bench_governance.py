@@ -38,10 +38,19 @@ def pct(values: list[float], q: float) -> float:
 
 
 def call_event(session: str, seq: int, recorded: datetime) -> bytes:
-    raw = {"event_type": "turn.recorded", "turn_id": seq,
-           "payload": {"role": "assistant", "text": "an answer", "intent": f"intent-{seq % 10}",
-                       "model_id": f"model-{seq % 4}", "model_score": 5 + seq % 5, "success": seq % 7 != 0,
-                       "latency_ms": 100 + seq % 900}}
+    raw = {
+        "event_type": "turn.recorded",
+        "turn_id": seq,
+        "payload": {
+            "role": "assistant",
+            "text": "an answer",
+            "intent": f"intent-{seq % 10}",
+            "model_id": f"model-{seq % 4}",
+            "model_score": 5 + seq % 5,
+            "success": seq % 7 != 0,
+            "latency_ms": 100 + seq % 900,
+        },
+    }
     new = parse_new_event(raw, session_id=session, tenant_id="default")
     return Event.from_new(new, seq=seq, recorded_at=recorded).to_json_bytes()
 
@@ -50,12 +59,14 @@ async def consuming(redis_url: str, db: str) -> None:
     sessions, per_session = max(1, int(400 * SCALE)), 100
     total = sessions * per_session
     now = datetime.now(UTC)
-    bodies = [(f"b{s}", call_event(f"b{s}", n, now)) for n in range(1, per_session + 1) for s in range(sessions)]
+    bodies = [
+        (f"b{s}", call_event(f"b{s}", n, now)) for n in range(1, per_session + 1) for s in range(sessions)
+    ]
     client = aioredis.from_url(redis_url)
     started = time.perf_counter()
     for i in range(0, total, 2000):
         async with client.pipeline(transaction=False) as pipe:
-            for key, body in bodies[i:i + 2000]:
+            for key, body in bodies[i : i + 2000]:
                 pipe.xadd(TOPIC_EVENTS, {"data": body, "key": key})
             await pipe.execute()
     produced = time.perf_counter()
@@ -68,15 +79,33 @@ async def consuming(redis_url: str, db: str) -> None:
         counted = await conn.fetchval("SELECT sum(calls) FROM governance.call_buckets")
     finally:
         await conn.close()
-    print(f"[1] consuming: {total:,} model calls ({sessions} sessions x {per_session}) produced in "
-          f"{produced - started:.2f}s; counted {counted:,} in buckets at {total / (done - started):,.0f} events/s "
-          f"sustained (target >= 10,000)")
+    print(
+        f"[1] consuming: {total:,} model calls ({sessions} sessions x {per_session}) produced in "
+        f"{produced - started:.2f}s; counted {counted:,} in buckets at "
+        f"{total / (done - started):,.0f} events/s "
+        f"sustained (target >= 10,000)"
+    )
 
 
 def table(intents: int) -> dict[str, IntentRoutes]:
-    return {f"i{i}": IntentRoutes(f"i{i}", tuple(
-        RouteModel(f"m{m}", ("PRIMARY", "CANDIDATE", "ACTIVE", "SHADOW", "SHADOW")[m], "2026-11-30T00:00:00Z",
-                   m + 1, 5.0 + m, 0.1, 0.1) for m in range(5))) for i in range(intents)}
+    return {
+        f"i{i}": IntentRoutes(
+            f"i{i}",
+            tuple(
+                RouteModel(
+                    f"m{m}",
+                    ("PRIMARY", "CANDIDATE", "ACTIVE", "SHADOW", "SHADOW")[m],
+                    "2026-11-30T00:00:00Z",
+                    m + 1,
+                    5.0 + m,
+                    0.1,
+                    0.1,
+                )
+                for m in range(5)
+            ),
+        )
+        for i in range(intents)
+    }
 
 
 async def routing(url: str) -> None:
@@ -86,16 +115,24 @@ async def routing(url: str) -> None:
         t = time.perf_counter_ns()
         answer("default", f"i{n % 100}", routes, 10, f"s-{n}" if n % 2 else None)
         times.append((time.perf_counter_ns() - t) / 1000)
-    print(f"[2] routing answer in memory (100 intents, half with sample_key): p50 {statistics.median(times):.1f} us, "
-          f"p99 {pct(times, 0.99):.1f} us")
+    print(
+        f"[2] routing answer in memory (100 intents, half with sample_key): "
+        f"p50 {statistics.median(times):.1f} us, "
+        f"p99 {pct(times, 0.99):.1f} us"
+    )
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-    async with httpx.AsyncClient(base_url=url, headers=auth(), timeout=httpx.Timeout(30, pool=None),
-                                 limits=limits) as c:
+    async with httpx.AsyncClient(
+        base_url=url, headers=auth(), timeout=httpx.Timeout(30, pool=None), limits=limits
+    ) as c:
         r = await c.put("/v1/models/gpt-a", json={"intents": {"pricing": {}}})
         r.raise_for_status()
         for to in ("CANDIDATE", "PRIMARY"):
-            (await c.post("/v1/models/gpt-a/transition",
-                          json={"intent": "pricing", "to_state": to, "reason": "bench"})).raise_for_status()
+            (
+                await c.post(
+                    "/v1/models/gpt-a/transition",
+                    json={"intent": "pricing", "to_state": to, "reason": "bench"},
+                )
+            ).raise_for_status()
         for _ in range(200):  # warm-up
             await c.get("/v1/routing/pricing")
         rate, seconds = 500, max(2.0, 10 * SCALE)
@@ -116,9 +153,12 @@ async def routing(url: str) -> None:
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
-    print(f"    GET /v1/routing/pricing over HTTP at {rate} req/s for {seconds:.0f}s ({len(latencies)} requests, "
-          f"{len(latencies) / elapsed:,.0f} req/s achieved): p50 {statistics.median(latencies):.2f} ms, "
-          f"p99 {pct(latencies, 0.99):.2f} ms (target p99 <= 2 ms)")
+    print(
+        f"    GET /v1/routing/pricing over HTTP at {rate} req/s for {seconds:.0f}s "
+        f"({len(latencies)} requests, "
+        f"{len(latencies) / elapsed:,.0f} req/s achieved): p50 {statistics.median(latencies):.2f} ms, "
+        f"p99 {pct(latencies, 0.99):.2f} ms (target p99 <= 2 ms)"
+    )
 
 
 _BUCKETS = """
@@ -143,14 +183,18 @@ async def tick(url: str, db: str) -> None:
         t = time.perf_counter()
         await conn.execute(_BUCKETS, datetime.now(UTC), intents, minutes)
         await conn.execute(_PLACEMENTS, intents)
-        await conn.execute("INSERT INTO governance.models (tenant_id, model_id, registered) "
-                           "SELECT 'default', 'm' || m, true FROM generate_series(0, 4) m ON CONFLICT DO NOTHING")
+        await conn.execute(
+            "INSERT INTO governance.models (tenant_id, model_id, registered) "
+            "SELECT 'default', 'm' || m, true FROM generate_series(0, 4) m ON CONFLICT DO NOTHING"
+        )
         await conn.execute("VACUUM ANALYZE governance.call_buckets")
         rows = await conn.fetchval("SELECT count(*) FROM governance.call_buckets")
     finally:
         await conn.close()
-    print(f"[3] {intents} intents x 5 models, {minutes // 60} h of minute buckets ({rows:,} bucket rows) "
-          f"inserted in {time.perf_counter() - t:.1f}s")
+    print(
+        f"[3] {intents} intents x 5 models, {minutes // 60} h of minute buckets ({rows:,} bucket rows) "
+        f"inserted in {time.perf_counter() - t:.1f}s"
+    )
     async with httpx.AsyncClient(base_url=url, headers=auth(), timeout=120) as c:
         times, decisions = [], 0
         base = int(time.time())
@@ -163,13 +207,16 @@ async def tick(url: str, db: str) -> None:
             body = r.json()
             decisions += len(body["decisions"])
         dry = []
-        for n in range(3):
+        for _ in range(3):
             t = time.perf_counter()
             (await c.post("/v1/admin/lifecycle/run", json={"dry_run": True})).raise_for_status()
             dry.append((time.perf_counter() - t) * 1000)
-    print(f"    POST /v1/admin/lifecycle/run (outcome {body['outcome']}, {len(body['intents'])} intents, "
-          f"{decisions} decisions over 5 ticks): median {statistics.median(times):.0f} ms, max {max(times):.0f} ms; "
-          f"dry run median {statistics.median(dry):.0f} ms (target <= 200 ms)")
+    print(
+        f"    POST /v1/admin/lifecycle/run (outcome {body['outcome']}, {len(body['intents'])} intents, "
+        f"{decisions} decisions over 5 ticks): median {statistics.median(times):.0f} ms, "
+        f"max {max(times):.0f} ms; "
+        f"dry run median {statistics.median(dry):.0f} ms (target <= 200 ms)"
+    )
 
 
 async def main() -> None:
@@ -177,11 +224,21 @@ async def main() -> None:
     pg = start_postgres(root / "pg")
     valkey = start_valkey(root / "valkey")
     redis_url = valkey.url.rstrip("/") + "/0"
-    gov = ServiceProcess("lifeline_governance", {
-        "LIFELINE_DATABASE_URL": pg.url, "LIFELINE_BUS_URL": redis_url, "LIFELINE_REDIS_URL": redis_url,
-        "LIFELINE_GOVERNANCE_JOB_ENABLED": "false", "LIFELINE_GOVERNANCE_CONSUMER_MAX_RECORDS": "1000",
-        "LIFELINE_GOVERNANCE_MAX_LAG_EVENTS": "100000000", "LIFELINE_GOVERNANCE_SETTLE_S": "0",
-        "LIFELINE_INGEST_URL": "http://127.0.0.1:9", "LIFELINE_LOG_LEVEL": "WARNING"}, log_dir=root)
+    gov = ServiceProcess(
+        "lifeline_governance",
+        {
+            "LIFELINE_DATABASE_URL": pg.url,
+            "LIFELINE_BUS_URL": redis_url,
+            "LIFELINE_REDIS_URL": redis_url,
+            "LIFELINE_GOVERNANCE_JOB_ENABLED": "false",
+            "LIFELINE_GOVERNANCE_CONSUMER_MAX_RECORDS": "1000",
+            "LIFELINE_GOVERNANCE_MAX_LAG_EVENTS": "100000000",
+            "LIFELINE_GOVERNANCE_SETTLE_S": "0",
+            "LIFELINE_INGEST_URL": "http://127.0.0.1:9",
+            "LIFELINE_LOG_LEVEL": "WARNING",
+        },
+        log_dir=root,
+    )
     try:
         gov.start(timeout=60)
         await consuming(redis_url, pg.url)

@@ -43,15 +43,20 @@ class Announcer:
             rows = await self._pool.fetch(
                 "SELECT tenant_id, seq, event->>'session_id' AS key, event::text AS value "
                 "FROM governance.decisions WHERE announced_at IS NULL AND event IS NOT NULL "
-                "ORDER BY tenant_id, seq LIMIT $1", self._batch)
+                "ORDER BY tenant_id, seq LIMIT $1",
+                self._batch,
+            )
             if not rows:
                 return total
-            await self._bus.publish(TOPIC_LIFECYCLE, [OutMessage(key=r["key"], value=r["value"].encode())
-                                                      for r in rows])
+            await self._bus.publish(
+                TOPIC_LIFECYCLE, [OutMessage(key=r["key"], value=r["value"].encode()) for r in rows]
+            )
             await self._pool.execute(
                 "UPDATE governance.decisions SET announced_at = now() "
                 "WHERE (tenant_id, seq) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))",
-                [r["tenant_id"] for r in rows], [r["seq"] for r in rows])
+                [r["tenant_id"] for r in rows],
+                [r["seq"] for r in rows],
+            )
             total += len(rows)
 
     def start(self) -> None:

@@ -34,5 +34,7 @@ def install(app: FastAPI) -> None:
 def key_fingerprint(request: Request) -> str:
     """The caller's key as an audit actor: the first 12 hex of its SHA-256."""
     header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+    token = (
+        header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+    )
     return "key:" + hashlib.sha256(token.encode()).hexdigest()[:12]

@@ -36,9 +36,16 @@ def _at(value: str) -> datetime:
 
 
 @router.get("/v1/routing/{intent:path}")
-async def route(intent: Intent, deps: Deps, who: Reader, tenant_id: TenantParam = None,
-                sample_key: str | None = Query(None, max_length=256), at: str | None = None,
-                min_seq: int | None = Query(None, ge=0), if_none_match: str | None = Header(None)) -> Response:
+async def route(
+    intent: Intent,
+    deps: Deps,
+    who: Reader,
+    tenant_id: TenantParam = None,
+    sample_key: str | None = Query(None, max_length=256),
+    at: str | None = None,
+    min_seq: int | None = Query(None, ge=0),
+    if_none_match: str | None = Header(None),
+) -> Response:
     """The model to use for `intent` (match order in the README); `?at=` for the past."""
     started = time.perf_counter()
     tenant = tenant_for(who, tenant_id)
@@ -69,8 +76,9 @@ def _dumps(body: Any) -> bytes:
 
 
 @router.get("/v1/routing")
-async def table(deps: Deps, who: Reader, tenant_id: TenantParam = None,
-                since_seq: int = Query(0, ge=0)) -> dict[str, Any]:
+async def table(
+    deps: Deps, who: Reader, tenant_id: TenantParam = None, since_seq: int = Query(0, ge=0)
+) -> dict[str, Any]:
     """The whole table (routes of every intent), or nothing when `since_seq` is current."""
     tenant = tenant_for(who, tenant_id)
     seq = deps.routing.seqs.get(tenant, 0)
@@ -78,8 +86,12 @@ async def table(deps: Deps, who: Reader, tenant_id: TenantParam = None,
         return {"tenant_id": tenant, "as_of_seq": seq, "changed": False, "routes": {}}
     intents = sorted(deps.routing.tables.get(tenant, {}))
     routes = {i: deps.routing.answer(tenant, i, None) for i in intents}
-    return {"tenant_id": tenant, "as_of_seq": seq, "changed": True,
-            "routes": {i: r for i, r in routes.items() if r is not None}}
+    return {
+        "tenant_id": tenant,
+        "as_of_seq": seq,
+        "changed": True,
+        "routes": {i: r for i, r in routes.items() if r is not None},
+    }
 
 
 class IntentBody(BaseModel):
@@ -90,12 +102,21 @@ class IntentBody(BaseModel):
 
 
 @router.put("/v1/intents/{intent:path}")
-async def put_intent(intent: Intent, body: IntentBody, request: Request, deps: Deps, who: Admin,
-                     tenant_id: TenantParam = None) -> dict[str, Any]:
+async def put_intent(
+    intent: Intent, body: IntentBody, request: Request, deps: Deps, who: Admin, tenant_id: TenantParam = None
+) -> dict[str, Any]:
     """Freeze an intent (evaluations continue, transitions stop) or set its weight."""
     tenant = tenant_for(who, tenant_id)
-    await commands.configure_intent(deps.pool, deps.rules, tenant, intent, frozen=body.frozen, reason=body.reason,
-                                    weight=body.weight, actor=key_fingerprint(request))
+    await commands.configure_intent(
+        deps.pool,
+        deps.rules,
+        tenant,
+        intent,
+        frozen=body.frozen,
+        reason=body.reason,
+        weight=body.weight,
+        actor=key_fingerprint(request),
+    )
     await deps.routing.reload(tenant)
     return next(i for i in await _intents(deps, tenant) if i["intent"] == intent)
 
@@ -107,12 +128,22 @@ async def _intents(deps: Deps, tenant: str) -> list[dict[str, Any]]:
         "AND p.intent = k.intent AND p.state = 'PRIMARY') AS primary_model_id FROM "
         "(SELECT intent FROM governance.intents WHERE tenant_id = $1 UNION "
         " SELECT intent FROM governance.placements WHERE tenant_id = $1) k "
-        "LEFT JOIN governance.intents i ON i.tenant_id = $1 AND i.intent = k.intent ORDER BY k.intent", tenant)
-    return [{"intent": r["intent"],
-             "weight": r["weight"] if r["weight"] is not None else deps.weights.get(r["intent"], 1.0),
-             "frozen": r["frozen"], "frozen_reason": r["frozen_reason"], "primary_model_id": r["primary_model_id"],
-             "last_primary_change_at": r["last_primary_change_at"].isoformat()
-             if r["last_primary_change_at"] else None} for r in rows]
+        "LEFT JOIN governance.intents i ON i.tenant_id = $1 AND i.intent = k.intent ORDER BY k.intent",
+        tenant,
+    )
+    return [
+        {
+            "intent": r["intent"],
+            "weight": r["weight"] if r["weight"] is not None else deps.weights.get(r["intent"], 1.0),
+            "frozen": r["frozen"],
+            "frozen_reason": r["frozen_reason"],
+            "primary_model_id": r["primary_model_id"],
+            "last_primary_change_at": r["last_primary_change_at"].isoformat()
+            if r["last_primary_change_at"]
+            else None,
+        }
+        for r in rows
+    ]
 
 
 @router.get("/v1/intents")

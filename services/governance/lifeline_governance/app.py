@@ -44,6 +44,7 @@ log = structlog.get_logger("lifeline.governance")
 
 def _lag_probe(lag: LagMonitor, settings: GovernanceSettings) -> LagProbe:
     """A tick runs only on fresh evidence: the projection within MAX_LAG_EVENTS and SETTLE_S."""
+
     async def probe() -> str | None:
         readings = [r for r in await lag.refresh() if r.topic == TOPIC_EVENTS and r.group == GROUP]
         if not readings:
@@ -67,19 +68,31 @@ async def _wire(settings: GovernanceSettings) -> tuple[GovernanceDeps, LagMonito
     bus.declare(TOPIC_LIFECYCLE)
     key = settings.effective_service_key
     ingest = IngestClient(settings.ingest_url, key) if key else None
-    projection = Projection(pool, schema="governance", name=GROUP, apply=apply_batch, ingest=ingest,
-                            bus_kind=bus.kind)
+    projection = Projection(
+        pool, schema="governance", name=GROUP, apply=apply_batch, ingest=ingest, bus_kind=bus.kind
+    )
     await projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, GROUP, projection, max_records=settings.governance_consumer_max_records)
     lag = lag_monitor(settings, bus)
     announcer = Announcer(pool, bus, interval_s=settings.governance_announce_interval_s)
-    routing = RoutingTable(pool, candidate_traffic=settings.governance_candidate_traffic,
-                           anomaly_block_s=rules.anomaly_block_s, refresh_s=settings.governance_routing_refresh_s)
-    job = LifecycleJob(pool, rules, default_weights=dict(settings.governance_intent_weights),
-                       lag_probe=_lag_probe(lag, settings), after_commit=announcer.announce,
-                       enabled=settings.governance_job_enabled,
-                       retention_days=(settings.governance_bucket_retention_days,
-                                       settings.governance_evaluation_retention_days))
+    routing = RoutingTable(
+        pool,
+        candidate_traffic=settings.governance_candidate_traffic,
+        anomaly_block_s=rules.anomaly_block_s,
+        refresh_s=settings.governance_routing_refresh_s,
+    )
+    job = LifecycleJob(
+        pool,
+        rules,
+        default_weights=dict(settings.governance_intent_weights),
+        lag_probe=_lag_probe(lag, settings),
+        after_commit=announcer.announce,
+        enabled=settings.governance_job_enabled,
+        retention_days=(
+            settings.governance_bucket_retention_days,
+            settings.governance_evaluation_retention_days,
+        ),
+    )
     return GovernanceDeps(settings, rules, pool, bus, routing, job, announcer), lag, ingest
 
 
@@ -111,8 +124,13 @@ def build_app(settings: GovernanceSettings | None = None) -> FastAPI:
             await deps.pool.close()
             log.info("shutdown.done")
 
-    app = create_app(service="governance", settings=settings, lifespan=lifespan,
-                     routers=[models_router, routing_router, admin_router], readiness=_readiness)
+    app = create_app(
+        service="governance",
+        settings=settings,
+        lifespan=lifespan,
+        routers=[models_router, routing_router, admin_router],
+        readiness=_readiness,
+    )
     api_errors.install(app)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return app

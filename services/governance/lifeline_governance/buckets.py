@@ -17,8 +17,19 @@ from lifeline_governance.evaluation import ModelStats
 from lifeline_governance.samples import HIST_SIZE, BucketKey, Counters, SessionCursor
 from lifeline_projection import SessionKey
 
-_COLUMNS = ("calls", "outcomes", "successes", "scored", "score_milli_sum", "score_milli_sq",
-            "latency_n", "latency_sum_ms", "latency_hist", "tokens_in", "tokens_out")
+_COLUMNS = (
+    "calls",
+    "outcomes",
+    "successes",
+    "scored",
+    "score_milli_sum",
+    "score_milli_sq",
+    "latency_n",
+    "latency_sum_ms",
+    "latency_hist",
+    "tokens_in",
+    "tokens_out",
+)
 
 _UPSERT = f"""
 INSERT INTO governance.call_buckets (tenant_id, intent, model_id, bucket, {", ".join(_COLUMNS)})
@@ -39,39 +50,68 @@ async def add(conn: asyncpg.Connection, deltas: Mapping[BucketKey, Counters]) ->
     """Add the deltas to their buckets (one statement for the whole batch)."""
     if not deltas:
         return
-    rows = [{"tenant_id": k.tenant_id, "intent": k.intent, "model_id": k.model_id, "minute": k.minute,
-             **dict(zip(_COLUMNS, c.as_row(), strict=True))} for k, c in deltas.items()]
+    rows = [
+        {
+            "tenant_id": k.tenant_id,
+            "intent": k.intent,
+            "model_id": k.model_id,
+            "minute": k.minute,
+            **dict(zip(_COLUMNS, c.as_row(), strict=True)),
+        }
+        for k, c in deltas.items()
+    ]
     await conn.execute(_UPSERT, rows)  # the pool encodes jsonb
 
 
-async def load_cursors(conn: asyncpg.Connection, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionCursor]:
+async def load_cursors(
+    conn: asyncpg.Connection, keys: Sequence[SessionKey]
+) -> dict[SessionKey, SessionCursor]:
     rows = await conn.fetch(
         "SELECT tenant_id, session_id, current_intent, ring FROM governance.session_cursor "
         "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-        [k.tenant_id for k in keys], [k.session_id for k in keys])
-    return {SessionKey(r["tenant_id"], r["session_id"]):
-            SessionCursor.from_json(r["tenant_id"], r["current_intent"], r["ring"])
-            for r in rows}
+        [k.tenant_id for k in keys],
+        [k.session_id for k in keys],
+    )
+    return {
+        SessionKey(r["tenant_id"], r["session_id"]): SessionCursor.from_json(
+            r["tenant_id"], r["current_intent"], r["ring"]
+        )
+        for r in rows
+    }
 
 
 async def save_cursors(conn: asyncpg.Connection, cursors: Mapping[SessionKey, SessionCursor]) -> None:
     if not cursors:
         return
-    rows = [{"tenant_id": k.tenant_id, "session_id": k.session_id, "current_intent": c.current_intent,
-             "ring": c.to_json()} for k, c in sorted(cursors.items())]
+    rows = [
+        {
+            "tenant_id": k.tenant_id,
+            "session_id": k.session_id,
+            "current_intent": c.current_intent,
+            "ring": c.to_json(),
+        }
+        for k, c in sorted(cursors.items())
+    ]
     await conn.execute(
         "INSERT INTO governance.session_cursor (tenant_id, session_id, current_intent, ring) "
         "SELECT r.tenant_id, r.session_id, r.current_intent, r.ring FROM jsonb_to_recordset($1::jsonb) "
         "AS r(tenant_id text, session_id text, current_intent text, ring jsonb) ORDER BY 1, 2 "
         "ON CONFLICT (tenant_id, session_id) DO UPDATE SET current_intent = EXCLUDED.current_intent, "
-        "ring = EXCLUDED.ring", rows)
+        "ring = EXCLUDED.ring",
+        rows,
+    )
 
 
 def _sums(alias: str, where: str) -> str:
-    plain = [f"coalesce(sum({c}) FILTER (WHERE {where}), 0)::bigint AS {alias}_{c}"
-             for c in _COLUMNS if c != "latency_hist"]
-    hist = [f"coalesce(sum(latency_hist[{i + 1}]) FILTER (WHERE {where}), 0)::bigint AS {alias}_h{i}"
-            for i in range(HIST_SIZE)]
+    plain = [
+        f"coalesce(sum({c}) FILTER (WHERE {where}), 0)::bigint AS {alias}_{c}"
+        for c in _COLUMNS
+        if c != "latency_hist"
+    ]
+    hist = [
+        f"coalesce(sum(latency_hist[{i + 1}]) FILTER (WHERE {where}), 0)::bigint AS {alias}_h{i}"
+        for i in range(HIST_SIZE)
+    ]
     return ", ".join(plain + hist)
 
 
@@ -97,9 +137,13 @@ def ts(epoch_s: int) -> datetime:
     return datetime.fromtimestamp(epoch_s, UTC)
 
 
-async def window_stats(conn: asyncpg.Connection | asyncpg.Pool, tenant: str, current: tuple[int, int],
-                       previous_start: int, intents: Iterable[str] | None = None,
-                       ) -> dict[str, dict[str, ModelStats]]:
+async def window_stats(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant: str,
+    current: tuple[int, int],
+    previous_start: int,
+    intents: Iterable[str] | None = None,
+) -> dict[str, dict[str, ModelStats]]:
     """{intent: {model: sums of the current and previous windows, fresh outcomes}}."""
     args: list[Any] = [tenant, ts(current[0]), ts(current[1]), ts(previous_start)]
     sql = _WINDOWS.format(intent_filter="")
@@ -109,15 +153,19 @@ async def window_stats(conn: asyncpg.Connection | asyncpg.Pool, tenant: str, cur
     out: dict[str, dict[str, ModelStats]] = {}
     for row in await conn.fetch(sql, *args):
         out.setdefault(row["intent"], {})[row["model_id"]] = ModelStats(
-            _counters(row, "cur"), _counters(row, "prev"), int(row["fresh"]))
+            _counters(row, "cur"), _counters(row, "prev"), int(row["fresh"])
+        )
     return out
 
 
 async def purge(conn: asyncpg.Pool, bucket_days: int, evaluation_days: int) -> None:
     """Retention: old buckets and evaluations go; decisions are kept for ever."""
-    await conn.execute("DELETE FROM governance.call_buckets WHERE bucket < now() - make_interval(days => $1)",
-                       bucket_days)
-    await conn.execute("DELETE FROM governance.evaluations WHERE tick < now() - make_interval(days => $1)",
-                       evaluation_days)
-    await conn.execute("DELETE FROM governance.tick_inputs WHERE tick < now() - make_interval(days => $1)",
-                       evaluation_days)
+    await conn.execute(
+        "DELETE FROM governance.call_buckets WHERE bucket < now() - make_interval(days => $1)", bucket_days
+    )
+    await conn.execute(
+        "DELETE FROM governance.evaluations WHERE tick < now() - make_interval(days => $1)", evaluation_days
+    )
+    await conn.execute(
+        "DELETE FROM governance.tick_inputs WHERE tick < now() - make_interval(days => $1)", evaluation_days
+    )

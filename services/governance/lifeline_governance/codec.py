@@ -22,8 +22,10 @@ def encode_input(snap: IntentSnapshot, stats: dict[str, ModelStats]) -> dict[str
 def decode_input(data: dict[str, Any]) -> tuple[IntentSnapshot, dict[str, ModelStats]]:
     raw = dict(data["snapshot"])
     raw["placements"] = tuple(Placement(**p) for p in raw["placements"])
-    stats = {m: ModelStats(Counters(**s["current"]), Counters(**s["previous"]), s["fresh_outcomes"])
-             for m, s in data["stats"].items()}
+    stats = {
+        m: ModelStats(Counters(**s["current"]), Counters(**s["previous"]), s["fresh_outcomes"])
+        for m, s in data["stats"].items()
+    }
     return IntentSnapshot(**raw), stats
 
 

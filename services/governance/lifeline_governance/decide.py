@@ -32,11 +32,25 @@ def evaluate(snap: IntentSnapshot, stats: Mapping[str, ModelStats], tick: int, r
     promote_candidates(t)
     promote_shadows(t)
     verdicts = tuple(
-        Verdict(m, *_verdict_of(t, m), inputs=t.inputs(m, "evaluate", state=t.places[m].state,
-                                                       streak=t.places[m].streak, **t.extra.get(m, {})))
-        for m in sorted(t.places))
-    return Evaluation(snap.tenant_id, snap.intent, tick, rules.settings_hash, tuple(t.decisions), verdicts,
-                      tuple(t.places[m] for m in sorted(t.places)), t.last_primary_change)
+        Verdict(
+            m,
+            *_verdict_of(t, m),
+            inputs=t.inputs(
+                m, "evaluate", state=t.places[m].state, streak=t.places[m].streak, **t.extra.get(m, {})
+            ),
+        )
+        for m in sorted(t.places)
+    )
+    return Evaluation(
+        snap.tenant_id,
+        snap.intent,
+        tick,
+        rules.settings_hash,
+        tuple(t.decisions),
+        verdicts,
+        tuple(t.places[m] for m in sorted(t.places)),
+        t.last_primary_change,
+    )
 
 
 def _verdict_of(t: TickState, model_id: str) -> tuple[str, tuple[str, ...]]:

@@ -29,24 +29,43 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15,
 """
 
 
-async def write(conn: asyncpg.Connection, tenant: str, records: Sequence[DecisionRecord],
-                decided_at: datetime) -> list[DecisionRecord]:
+async def write(
+    conn: asyncpg.Connection, tenant: str, records: Sequence[DecisionRecord], decided_at: datetime
+) -> list[DecisionRecord]:
     """Number and store `records` (in applying order) inside the caller's transaction."""
     if not records:
         return []
-    await conn.execute("INSERT INTO governance.tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant)
-    last = int(await conn.fetchval(
-        "SELECT last_seq FROM governance.tenants WHERE tenant_id = $1 FOR UPDATE", tenant))
+    await conn.execute(
+        "INSERT INTO governance.tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant
+    )
+    last = int(
+        await conn.fetchval("SELECT last_seq FROM governance.tenants WHERE tenant_id = $1 FOR UPDATE", tenant)
+    )
     written = []
     for record in records:
         last += 1
         rec = replace(record, seq=last, decided_at=decided_at)
         event = event_for(tenant, rec)
         await conn.execute(
-            _INSERT, tenant, rec.seq, rec.decision_id, rec.kind, rec.tick, decided_at, rec.intent, rec.model_id,
-            rec.from_state, rec.to_state, rec.rule, rec.reason, rec.actor,
-            {**rec.inputs, **rec.extra}, rec.settings_hash, rec.idempotency_key,
-            orjson.loads(event.to_json_bytes()) if event is not None else None)
+            _INSERT,
+            tenant,
+            rec.seq,
+            rec.decision_id,
+            rec.kind,
+            rec.tick,
+            decided_at,
+            rec.intent,
+            rec.model_id,
+            rec.from_state,
+            rec.to_state,
+            rec.rule,
+            rec.reason,
+            rec.actor,
+            {**rec.inputs, **rec.extra},
+            rec.settings_hash,
+            rec.idempotency_key,
+            orjson.loads(event.to_json_bytes()) if event is not None else None,
+        )
         if rec.changes_state:
             await _apply(conn, tenant, rec)
         written.append(rec)
@@ -59,32 +78,60 @@ async def _apply(conn: asyncpg.Connection, tenant: str, rec: DecisionRecord) -> 
     at, key = rec.decided_at, (tenant, rec.intent, rec.model_id)
     try:
         if rec.from_state is None:
-            await conn.execute("INSERT INTO governance.models (tenant_id, model_id) VALUES ($1, $2) "
-                               "ON CONFLICT DO NOTHING", tenant, rec.model_id)
+            await conn.execute(
+                "INSERT INTO governance.models (tenant_id, model_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                tenant,
+                rec.model_id,
+            )
             await conn.execute(
                 "INSERT INTO governance.placements (tenant_id, intent, model_id, state, since, since_seq) "
-                "VALUES ($1, $2, $3, $4, $5, $6)", *key, rec.to_state, at, rec.seq)
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                *key,
+                rec.to_state,
+                at,
+                rec.seq,
+            )
         else:
             done = await conn.execute(
                 "UPDATE governance.placements SET state = $5, since = $6, since_seq = $7, streak = 0, "
                 "enter_streak = 0, quarantine_streak = 0 "
                 "WHERE tenant_id = $1 AND intent = $2 AND model_id = $3 AND state = $4",
-                *key, rec.from_state, rec.to_state, at, rec.seq)
+                *key,
+                rec.from_state,
+                rec.to_state,
+                at,
+                rec.seq,
+            )
             if done.endswith(" 0"):
-                raise StateMismatchError(f"'{rec.model_id}' is no longer {rec.from_state} for '{rec.intent}'",
-                                         expected_state=rec.from_state)
+                raise StateMismatchError(
+                    f"'{rec.model_id}' is no longer {rec.from_state} for '{rec.intent}'",
+                    expected_state=rec.from_state,
+                )
     except asyncpg.UniqueViolationError as exc:
-        raise PrimaryConflictError(f"'{rec.intent}' already has a PRIMARY (a concurrent change won)",
-                                   state="PRIMARY") from exc
+        raise PrimaryConflictError(
+            f"'{rec.intent}' already has a PRIMARY (a concurrent change won)", state="PRIMARY"
+        ) from exc
     await conn.execute(
         "UPDATE governance.state_history SET valid_to = $4, to_seq = $5 "
-        "WHERE tenant_id = $1 AND intent = $2 AND model_id = $3 AND valid_to IS NULL", *key, at, rec.seq)
+        "WHERE tenant_id = $1 AND intent = $2 AND model_id = $3 AND valid_to IS NULL",
+        *key,
+        at,
+        rec.seq,
+    )
     await conn.execute(
         "INSERT INTO governance.state_history (tenant_id, intent, model_id, state, valid_from, from_seq) "
-        "VALUES ($1, $2, $3, $4, $5, $6)", *key, rec.to_state, at, rec.seq)
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        *key,
+        rec.to_state,
+        at,
+        rec.seq,
+    )
     if "PRIMARY" in (rec.from_state, rec.to_state):
         await conn.execute(
             "INSERT INTO governance.intents (tenant_id, intent, last_primary_change_at) VALUES ($1, $2, $3) "
             "ON CONFLICT (tenant_id, intent) DO UPDATE SET "
             "last_primary_change_at = EXCLUDED.last_primary_change_at",
-            tenant, rec.intent, rec.tick or at)
+            tenant,
+            rec.intent,
+            rec.tick or at,
+        )

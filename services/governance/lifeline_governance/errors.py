@@ -1,15 +1,15 @@
 """governance's error tree; the API layer maps each class to an HTTP status.
 
-    LifelineError (lifeline_common)
-    └── GovernanceError
-        ├── NotFoundError                 unknown model, placement or decision
-        ├── TransitionRefusedError        illegal transition (names the state)
-        │   ├── QuarantinedError              QUARANTINED is terminal
-        │   ├── StateMismatchError            expected_state ≠ current state
-        │   ├── GuardFailedError              respect_guards and a guard fails
-        │   └── PrimaryConflictError          a racing second PRIMARY (unique index)
-        ├── PreconditionFailedError       If-Match names an older version
-        └── InvalidRequestError           a value no rule can use (bad `at`, intent)
+LifelineError (lifeline_common)
+└── GovernanceError
+    ├── NotFoundError                 unknown model, placement or decision
+    ├── TransitionRefusedError        illegal transition (names the state)
+    │   ├── QuarantinedError              QUARANTINED is terminal
+    │   ├── StateMismatchError            expected_state ≠ current state
+    │   ├── GuardFailedError              respect_guards and a guard fails
+    │   └── PrimaryConflictError          a racing second PRIMARY (unique index)
+    ├── PreconditionFailedError       If-Match names an older version
+    └── InvalidRequestError           a value no rule can use (bad `at`, intent)
 """
 
 from __future__ import annotations

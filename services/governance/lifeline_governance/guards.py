@@ -58,8 +58,11 @@ class Guards:
         """PROMOTE_MIN_SUCCESS_RATE on the configured statistic."""
         value = sr_statistic(self.figures(model_id), self.rules.promote_sr_statistic)
         if value is None or value < self.rules.promote_min_success_rate:
-            return GuardFailure("promote_min_success_rate", None if value is None else round(value, 4),
-                                self.rules.promote_min_success_rate)
+            return GuardFailure(
+                "promote_min_success_rate",
+                None if value is None else round(value, 4),
+                self.rules.promote_min_success_rate,
+            )
         return None
 
     def anomaly_block(self, placement: Placement, tick: int) -> GuardFailure | None:
@@ -70,8 +73,11 @@ class Guards:
         return None
 
     def failover_ok(self, placement: Placement, tick: int) -> GuardFailure | None:
-        return (self.enough(placement.model_id) or self.success(placement.model_id)
-                or self.anomaly_block(placement, tick))
+        return (
+            self.enough(placement.model_id)
+            or self.success(placement.model_id)
+            or self.anomaly_block(placement, tick)
+        )
 
     def may_promote(self, placement: Placement) -> bool:
         """Auto-seen models are tracked, never promoted, unless the operator allows it."""
@@ -84,8 +90,9 @@ class Guards:
         if f.outcomes < self.rules.quarantine_min_calls or value is None:
             return False, ""
         if value < self.rules.quarantine_success_rate:
-            return True, (f"success rate {value:.4f} < {self.rules.quarantine_success_rate} "
-                          f"over {f.outcomes} outcomes")
+            return True, (
+                f"success rate {value:.4f} < {self.rules.quarantine_success_rate} over {f.outcomes} outcomes"
+            )
         return False, ""
 
     def latency(self, model_id: str, primary_id: str | None) -> GuardFailure | None:

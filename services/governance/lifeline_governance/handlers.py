@@ -22,8 +22,10 @@ from lifeline_projection import SessionKey
 GROUP = "governance"
 _RELEVANT = frozenset({"turn.recorded", "model.call.recorded", "session.restored"})
 
-MERGED = Counter("lifeline_governance_samples_merged_total",
-                 "Call samples merged into an earlier description of the same call.")
+MERGED = Counter(
+    "lifeline_governance_samples_merged_total",
+    "Call samples merged into an earlier description of the same call.",
+)
 
 
 async def apply_batch(conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:

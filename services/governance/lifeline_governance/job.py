@@ -48,16 +48,38 @@ class TickReport:
 
 def records_of(ev: Evaluation) -> list[DecisionRecord]:
     tick = datetime.fromtimestamp(ev.tick, UTC)
-    return [DecisionRecord(job_decision_id(ev.tenant_id, ev.intent, ev.tick, d.rule, d.model_id), d.kind,
-                           ev.intent, d.model_id, d.from_state, d.to_state, d.rule, d.reason, d.inputs,
-                           ev.settings_hash, tick=tick, effective_score=d.effective_score, anomaly=d.anomaly)
-            for d in ev.decisions]
+    return [
+        DecisionRecord(
+            job_decision_id(ev.tenant_id, ev.intent, ev.tick, d.rule, d.model_id),
+            d.kind,
+            ev.intent,
+            d.model_id,
+            d.from_state,
+            d.to_state,
+            d.rule,
+            d.reason,
+            d.inputs,
+            ev.settings_hash,
+            tick=tick,
+            effective_score=d.effective_score,
+            anomaly=d.anomaly,
+        )
+        for d in ev.decisions
+    ]
 
 
 class LifecycleJob:
-    def __init__(self, pool: asyncpg.Pool, rules: Rules, *, default_weights: dict[str, float],
-                 lag_probe: LagProbe, after_commit: Callable[[], Awaitable[Any]],
-                 enabled: bool = True, retention_days: tuple[int, int] = (14, 30)) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        rules: Rules,
+        *,
+        default_weights: dict[str, float],
+        lag_probe: LagProbe,
+        after_commit: Callable[[], Awaitable[Any]],
+        enabled: bool = True,
+        retention_days: tuple[int, int] = (14, 30),
+    ) -> None:
         self._pool, self.rules = pool, rules
         self._weights = default_weights
         self._lag = lag_probe
@@ -68,8 +90,15 @@ class LifecycleJob:
         self._purged_at = 0.0
         self.last_run: TickReport | None = None
 
-    async def run_tick(self, tick: int | None = None, *, intent: str | None = None, tenant: str | None = None,
-                       dry_run: bool = False, check_lag: bool = True) -> TickReport:
+    async def run_tick(
+        self,
+        tick: int | None = None,
+        *,
+        intent: str | None = None,
+        tenant: str | None = None,
+        dry_run: bool = False,
+        check_lag: bool = True,
+    ) -> TickReport:
         """Evaluate every (or one) intent at `tick` (default: now, aligned to the second)."""
         tick = int(time.time()) if tick is None else tick
         started = time.perf_counter()
@@ -82,8 +111,9 @@ class LifecycleJob:
         with wrap_errors("lifecycle tick"):
             tenants = await self._tenants(current.start, tenant)
             for name in sorted(tenants):
-                await self._run_tenant(report, name, tenants[name], (current.start, current.end),
-                                       previous.start, intent, dry_run)
+                await self._run_tenant(
+                    report, name, tenants[name], (current.start, current.end), previous.start, intent, dry_run
+                )
         await self._record_run(report, dry_run)
         JOB_SECONDS.observe(time.perf_counter() - started)
         if report.decisions and not dry_run:
@@ -96,27 +126,46 @@ class LifecycleJob:
             placed.setdefault(name, set())
         return {k: v for k, v in placed.items() if only is None or k == only}
 
-    async def _run_tenant(self, report: TickReport, tenant: str, placed: set[str], current: tuple[int, int],
-                          previous_start: int, only: str | None, dry_run: bool) -> None:
-        stats = await buckets.window_stats(self._pool, tenant, current, previous_start,
-                                           [only] if only is not None else None)
+    async def _run_tenant(
+        self,
+        report: TickReport,
+        tenant: str,
+        placed: set[str],
+        current: tuple[int, int],
+        previous_start: int,
+        only: str | None,
+        dry_run: bool,
+    ) -> None:
+        stats = await buckets.window_stats(
+            self._pool, tenant, current, previous_start, [only] if only is not None else None
+        )
         intents = sorted((placed | set(stats)) if only is None else {only} & (placed | set(stats)))
         snaps = await store.snapshots(self._pool, tenant, intents, self._weights)
         for name in intents:
             ev = evaluate(snaps[name], stats.get(name, {}), report.tick, self.rules)
             figures = {m: Figures.of(s.current, snaps[name].weight) for m, s in stats.get(name, {}).items()}
-            written = [] if dry_run else await self._persist(ev, encode_input(snaps[name], stats.get(name, {})),
-                                                             figures)
+            written = (
+                []
+                if dry_run
+                else await self._persist(ev, encode_input(snaps[name], stats.get(name, {})), figures)
+            )
             report.decisions += written if not dry_run else records_of(ev)
-            report.intents.append({"tenant_id": tenant, "intent": name,
-                                   "decisions": [d.rule + ":" + d.model_id for d in ev.decisions],
-                                   "verdicts": {v.model_id: {"verdict": v.verdict, "reasons": list(v.reasons)}
-                                                for v in ev.verdicts}})
+            report.intents.append(
+                {
+                    "tenant_id": tenant,
+                    "intent": name,
+                    "decisions": [d.rule + ":" + d.model_id for d in ev.decisions],
+                    "verdicts": {
+                        v.model_id: {"verdict": v.verdict, "reasons": list(v.reasons)} for v in ev.verdicts
+                    },
+                }
+            )
 
-    async def _persist(self, ev: Evaluation, input_json: dict[str, Any], figures: dict[str, Figures]) -> list[DecisionRecord]:
+    async def _persist(
+        self, ev: Evaluation, input_json: dict[str, Any], figures: dict[str, Figures]
+    ) -> list[DecisionRecord]:
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await store.claim_tick(conn, ev, input_json, self.rules.as_json(),
-                                          output_hash(ev)):
+            if not await store.claim_tick(conn, ev, input_json, self.rules.as_json(), output_hash(ev)):
                 return []  # this (tenant, intent, tick) was decided already
             written = await decisions.write(conn, ev.tenant_id, records_of(ev), datetime.now(UTC))
             await store.save_counters(conn, ev, figures)
@@ -132,7 +181,10 @@ class LifecycleJob:
             await self._pool.execute(
                 "INSERT INTO governance.job_runs (tick, outcome, detail) VALUES ($1, $2, $3) "
                 "ON CONFLICT (tick) DO UPDATE SET outcome = EXCLUDED.outcome, detail = EXCLUDED.detail",
-                datetime.fromtimestamp(report.tick, UTC), report.outcome, report.reason)
+                datetime.fromtimestamp(report.tick, UTC),
+                report.outcome,
+                report.reason,
+            )
         if report.outcome == "skipped":
             log.info("governance.tick_skipped", tick=report.tick, reason=report.reason)
 
@@ -160,8 +212,8 @@ class LifecycleJob:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await self._pool.acquire()
-                while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LOCK_KEY):
-                    await asyncio.sleep(interval / 2)
+                while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LOCK_KEY):  # noqa: ASYNC110
+                    await asyncio.sleep(interval / 2)  # another process leads; take over when it dies
                 while True:
                     now = time.time()
                     await asyncio.sleep(align_tick(now, interval) + interval - now)

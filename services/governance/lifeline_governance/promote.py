@@ -27,8 +27,11 @@ def _comparison(t: TickState, model_id: str) -> tuple[str, float | None, GuardFa
         q = t.figures(model_id).quality or 0.0
         return ("above" if q >= r.bootstrap_min_quality else "below"), None, None
     if failed := t.g.enough(p.model_id):
-        return "guard", None, GuardFailure("primary_insufficient_data:" + failed.guard, failed.value,
-                                           failed.threshold)
+        return (
+            "guard",
+            None,
+            GuardFailure("primary_insufficient_data:" + failed.guard, failed.value, failed.threshold),
+        )
     mine = t.figures(model_id).effective_score or 0.0
     theirs = t.figures(p.model_id).effective_score or 0.0
     ratio = min(T_CAP, mine / theirs) if theirs > 0 else (T_CAP if mine > 0 else 1.0)
@@ -39,8 +42,11 @@ def _comparison(t: TickState, model_id: str) -> tuple[str, float | None, GuardFa
 def _blocked(t: TickState, c: Placement) -> str | None:
     """Why a candidate whose streak is complete may still not be promoted."""
     r, p = t.rules, t.primary()
-    risk = t.g.anomaly_block(c, t.tick) or t.g.success(c.model_id) or t.g.latency(
-        c.model_id, p.model_id if p else None)
+    risk = (
+        t.g.anomaly_block(c, t.tick)
+        or t.g.success(c.model_id)
+        or t.g.latency(c.model_id, p.model_id if p else None)
+    )
     if risk is not None:
         return f"blocked_{'anomaly' if risk.guard == 'anomaly_block_s' else 'risk'}: {risk}"
     if not t.g.may_promote(c):
@@ -62,9 +68,13 @@ def promote_candidates(t: TickState) -> None:
         c = t.places[model_id]
         band, ratio, failed = _comparison(t, model_id)
         fresh = t.stats[model_id].fresh_outcomes if model_id in t.stats else 0
-        t.extra.setdefault(model_id, {}).update(ratio=rnd(ratio), margin=r.promote_margin,
-                                                hold_margin=r.hold_margin, fresh_outcomes=fresh,
-                                                sustain_required=r.sustain_evaluations)
+        t.extra.setdefault(model_id, {}).update(
+            ratio=rnd(ratio),
+            margin=r.promote_margin,
+            hold_margin=r.hold_margin,
+            fresh_outcomes=fresh,
+            sustain_required=r.sustain_evaluations,
+        )
         if band == "guard":
             t.verdict(model_id, "inconclusive", str(failed))
             continue
@@ -76,13 +86,19 @@ def promote_candidates(t: TickState) -> None:
             if fresh >= r.sustain_min_new_calls:
                 t.places[model_id] = c = replace(c, streak=c.streak + 1, counted_until=t.current.end)
             elif c.streak < r.sustain_evaluations:
-                t.verdict(model_id, "waiting_fresh_evidence",
-                          f"streak {c.streak}/{r.sustain_evaluations}, "
-                          f"{r.sustain_min_new_calls - fresh} new outcomes needed")
+                t.verdict(
+                    model_id,
+                    "waiting_fresh_evidence",
+                    f"streak {c.streak}/{r.sustain_evaluations}, "
+                    f"{r.sustain_min_new_calls - fresh} new outcomes needed",
+                )
                 continue
         if c.streak < r.sustain_evaluations:
-            t.verdict(model_id, "held" if band == "hold" else "counting",
-                      f"streak {c.streak}/{r.sustain_evaluations}, ratio {rnd(ratio)}")
+            t.verdict(
+                model_id,
+                "held" if band == "hold" else "counting",
+                f"streak {c.streak}/{r.sustain_evaluations}, ratio {rnd(ratio)}",
+            )
             continue
         if band == "hold":
             t.verdict(model_id, "held", f"streak complete but ratio {rnd(ratio)} ≤ {r.promote_margin}")
@@ -103,16 +119,33 @@ def promote_candidates(t: TickState) -> None:
     es = t.figures(winner).effective_score or 0.0
     if p is not None:
         pes = t.figures(p.model_id).effective_score or 0.0
-        t.change(Change(p.model_id, "PRIMARY", "ACTIVE"), "displaced",
-                 f"displaced: {winner} promoted (ratio {rnd(ratio)})", promoted_model_id=winner)
-        reason = (f"promote_candidate: ES {es:.2f} > {r.promote_margin} × {pes:.2f} for "
-                  f"{r.sustain_evaluations} evaluations, no anomaly")
-        make_primary(t, winner, "promote_candidate", reason, displaced_model_id=p.model_id,
-                     primary_effective_score=rnd(pes), ratio=rnd(ratio))
+        t.change(
+            Change(p.model_id, "PRIMARY", "ACTIVE"),
+            "displaced",
+            f"displaced: {winner} promoted (ratio {rnd(ratio)})",
+            promoted_model_id=winner,
+        )
+        reason = (
+            f"promote_candidate: ES {es:.2f} > {r.promote_margin} × {pes:.2f} for "
+            f"{r.sustain_evaluations} evaluations, no anomaly"
+        )
+        make_primary(
+            t,
+            winner,
+            "promote_candidate",
+            reason,
+            displaced_model_id=p.model_id,
+            primary_effective_score=rnd(pes),
+            ratio=rnd(ratio),
+        )
     else:
-        make_primary(t, winner, "promote_candidate",
-                     f"promote_candidate: bootstrap, quality {t.figures(winner).quality or 0:.2f} ≥ "
-                     f"{r.bootstrap_min_quality} for {r.sustain_evaluations} evaluations")
+        make_primary(
+            t,
+            winner,
+            "promote_candidate",
+            f"promote_candidate: bootstrap, quality {t.figures(winner).quality or 0:.2f} ≥ "
+            f"{r.bootstrap_min_quality} for {r.sustain_evaluations} evaluations",
+        )
 
 
 def promote_shadows(t: TickState) -> None:
@@ -147,9 +180,15 @@ def promote_shadows(t: TickState) -> None:
         else:
             p = t.primary()
             es = t.figures(model_id).effective_score or 0.0
-            base = (f"{r.promote_margin} × {t.figures(p.model_id).effective_score or 0:.2f}" if p
-                    else f"bootstrap quality {r.bootstrap_min_quality}")
-            t.change(Change(model_id, "SHADOW", "CANDIDATE"), "promote_shadow",
-                     f"promote_shadow: ES {es:.2f} > {base}",
-                     primary_model_id=p.model_id if p else None)
+            base = (
+                f"{r.promote_margin} × {t.figures(p.model_id).effective_score or 0:.2f}"
+                if p
+                else f"bootstrap quality {r.bootstrap_min_quality}"
+            )
+            t.change(
+                Change(model_id, "SHADOW", "CANDIDATE"),
+                "promote_shadow",
+                f"promote_shadow: ES {es:.2f} > {base}",
+                primary_model_id=p.model_id if p else None,
+            )
             t.verdict(model_id, "promoted", "promote_shadow")

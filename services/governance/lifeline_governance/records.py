@@ -67,18 +67,33 @@ def event_for(tenant: str, record: DecisionRecord) -> Event | None:
         return None
     intent = None if record.intent == GLOBAL_INTENT else record.intent
     if record.kind == "anomaly" and record.anomaly is not None:
-        event_type, payload = "model.anomaly.detected", {"model_id": record.model_id, "intent": intent,
-                                                         **record.anomaly}
+        event_type, payload = (
+            "model.anomaly.detected",
+            {"model_id": record.model_id, "intent": intent, **record.anomaly},
+        )
     elif record.changes_state:
         event_type = "model.state.changed"
         inputs = {k: (v[:500] if isinstance(v, str) else v) for k, v in record.inputs.items()}
-        payload = {"model_id": record.model_id, "intent": intent, "from_state": record.from_state,
-                   "to_state": record.to_state, "reason": record.reason[:500],
-                   "effective_score": record.effective_score, "inputs": inputs}
+        payload = {
+            "model_id": record.model_id,
+            "intent": intent,
+            "from_state": record.from_state,
+            "to_state": record.to_state,
+            "reason": record.reason[:500],
+            "effective_score": record.effective_score,
+            "inputs": inputs,
+        }
     else:
         return None
-    return Event.model_validate({
-        "event_id": record.decision_id, "event_type": event_type, "tenant_id": tenant,
-        "session_id": session_for(record.intent), "seq": max(1, record.seq),
-        "occurred_at": record.tick or record.decided_at, "recorded_at": record.decided_at,
-        "payload": payload})
+    return Event.model_validate(
+        {
+            "event_id": record.decision_id,
+            "event_type": event_type,
+            "tenant_id": tenant,
+            "session_id": session_for(record.intent),
+            "seq": max(1, record.seq),
+            "occurred_at": record.tick or record.decided_at,
+            "recorded_at": record.decided_at,
+            "payload": payload,
+        }
+    )

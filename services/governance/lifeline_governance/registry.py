@@ -24,11 +24,16 @@ State = Literal["SHADOW", "CANDIDATE", "PRIMARY", "ACTIVE", "QUARANTINED"]
 STATES: tuple[State, ...] = ("SHADOW", "CANDIDATE", "PRIMARY", "ACTIVE", "QUARANTINED")
 TERMINAL: State = "QUARANTINED"
 
-MANUAL: frozenset[tuple[str, str]] = frozenset({
-    ("SHADOW", "CANDIDATE"), ("CANDIDATE", "PRIMARY"), ("ACTIVE", "PRIMARY"),
-    ("CANDIDATE", "SHADOW"), ("ACTIVE", "SHADOW"),
-    *((s, TERMINAL) for s in STATES if s != TERMINAL),
-})
+MANUAL: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("SHADOW", "CANDIDATE"),
+        ("CANDIDATE", "PRIMARY"),
+        ("ACTIVE", "PRIMARY"),
+        ("CANDIDATE", "SHADOW"),
+        ("ACTIVE", "SHADOW"),
+        *((s, TERMINAL) for s in STATES if s != TERMINAL),
+    }
+)
 """What an admin may do by hand (spec §B.3); PRIMARY leaves only by a swap or quarantine."""
 
 
@@ -82,9 +87,14 @@ def rank_key(state: str, es: float | None, model_id: str) -> tuple[float, int, s
     return (-(es if es is not None else -1.0), 0 if state == "ACTIVE" else 1, model_id)
 
 
-def plan_manual(snapshot: IntentSnapshot, model_id: str, to_state: State, *,
-                expected_state: State | None = None,
-                successors: Iterable[str] = ()) -> list[Change]:
+def plan_manual(
+    snapshot: IntentSnapshot,
+    model_id: str,
+    to_state: State,
+    *,
+    expected_state: State | None = None,
+    successors: Iterable[str] = (),
+) -> list[Change]:
     """The changes a manual transition makes, in applying order; refuses illegal ones.
 
     `successors` are the models (best first) that may take over when a PRIMARY is
@@ -95,17 +105,24 @@ def plan_manual(snapshot: IntentSnapshot, model_id: str, to_state: State, *,
         raise NotFoundError(f"model '{model_id}' has no placement for intent '{snapshot.intent}'")
     current = placement.state
     if current == TERMINAL:
-        raise QuarantinedError(f"'{model_id}' is QUARANTINED for '{snapshot.intent}'; that is terminal "
-                               "(fix forward under a new model id)", state=TERMINAL)
+        raise QuarantinedError(
+            f"'{model_id}' is QUARANTINED for '{snapshot.intent}'; that is terminal "
+            "(fix forward under a new model id)",
+            state=TERMINAL,
+        )
     if expected_state is not None and expected_state != current:
-        raise StateMismatchError(f"'{model_id}' is {current}, not {expected_state}",
-                                 current_state=current, expected_state=expected_state)
+        raise StateMismatchError(
+            f"'{model_id}' is {current}, not {expected_state}",
+            current_state=current,
+            expected_state=expected_state,
+        )
     if current == to_state:
         raise TransitionRefusedError(f"'{model_id}' is already {current}", state=current)
     if current == "PRIMARY" and to_state != TERMINAL:
         raise TransitionRefusedError(
             f"'{model_id}' is PRIMARY: promote its replacement instead (the swap demotes it to ACTIVE)",
-            state=current)
+            state=current,
+        )
     if (current, to_state) not in MANUAL:
         raise TransitionRefusedError(f"{current} → {to_state} is not a legal transition", state=current)
     changes: list[Change] = []
@@ -153,7 +170,10 @@ def with_states(snapshot: IntentSnapshot, states: Mapping[str, State], at: int, 
     known = {p.model_id for p in snapshot.placements}
     for p in snapshot.placements:
         new = states.get(p.model_id, p.state)
-        out.append(p if new == p.state else replace(p, state=new, since=at, since_seq=seq, streak=0,
-                                                       enter_streak=0, quarantine_streak=0))
+        out.append(
+            p
+            if new == p.state
+            else replace(p, state=new, since=at, since_seq=seq, streak=0, enter_streak=0, quarantine_streak=0)
+        )
     out += [Placement(m, s, at, seq) for m, s in sorted(states.items()) if m not in known]
     return replace(snapshot, placements=tuple(out))

@@ -40,8 +40,9 @@ class IntentRoutes:
 
     def of_state(self, state: str) -> list[RouteModel]:
         found = [m for m in self.models if m.state == state]
-        return sorted(found, key=lambda m: (-(m.effective_score if m.effective_score is not None else -1),
-                                            m.model_id))
+        return sorted(
+            found, key=lambda m: (-(m.effective_score if m.effective_score is not None else -1), m.model_id)
+        )
 
 
 def sampled(tenant: str, intent: str, model_id: str, sample_key: str, rate: float) -> bool:
@@ -60,8 +61,9 @@ def _choose(routes: IntentRoutes) -> tuple[RouteModel, str, bool] | None:
     return None
 
 
-def answer(tenant: str, intent: str, table: Mapping[str, IntentRoutes], as_of_seq: int,
-           sample_key: str | None = None) -> dict[str, Any] | None:
+def answer(
+    tenant: str, intent: str, table: Mapping[str, IntentRoutes], as_of_seq: int, sample_key: str | None = None
+) -> dict[str, Any] | None:
     """The routing answer for (tenant, intent), or None when nothing matches."""
     for matched in (intent, GLOBAL_INTENT):
         routes = table.get(matched)
@@ -75,21 +77,36 @@ def answer(tenant: str, intent: str, table: Mapping[str, IntentRoutes], as_of_se
         if degraded:
             warnings.append(f"intent '{matched}' has no PRIMARY")
         body: dict[str, Any] = {
-            "tenant_id": tenant, "intent": intent, "matched": matched, "model_id": model.model_id,
-            "state": model.state, "reason": reason, "since": model.since, "decision_seq": model.since_seq,
+            "tenant_id": tenant,
+            "intent": intent,
+            "matched": matched,
+            "model_id": model.model_id,
+            "state": model.state,
+            "reason": reason,
+            "since": model.since,
+            "decision_seq": model.since_seq,
             "effective_score": model.effective_score,
             "canary": [{"model_id": m.model_id, "traffic": m.traffic} for m in canary],
             "mirror": [{"model_id": m.model_id, "sample_rate": m.shadow_rate} for m in mirror],
-            "fallbacks": [{"model_id": m.model_id, "state": m.state, "effective_score": m.effective_score}
-                          for m in routes.of_state("ACTIVE") if m.model_id != model.model_id],
-            "frozen": routes.frozen, "degraded": degraded, "warnings": warnings, "as_of_seq": as_of_seq}
+            "fallbacks": [
+                {"model_id": m.model_id, "state": m.state, "effective_score": m.effective_score}
+                for m in routes.of_state("ACTIVE")
+                if m.model_id != model.model_id
+            ],
+            "frozen": routes.frozen,
+            "degraded": degraded,
+            "warnings": warnings,
+            "as_of_seq": as_of_seq,
+        }
         if sample_key is not None:
             for m in canary:
                 if sampled(tenant, matched, m.model_id, sample_key, m.traffic):
-                    body.update(model_id=m.model_id, state=m.state, reason="canary",
-                                effective_score=m.effective_score)
+                    body.update(
+                        model_id=m.model_id, state=m.state, reason="canary", effective_score=m.effective_score
+                    )
                     break
-            body["mirror_to"] = [m.model_id for m in mirror
-                                 if sampled(tenant, matched, m.model_id, sample_key, m.shadow_rate)]
+            body["mirror_to"] = [
+                m.model_id for m in mirror if sampled(tenant, matched, m.model_id, sample_key, m.shadow_rate)
+            ]
         return body
     return None

@@ -34,8 +34,9 @@ class RouteEntry:
 
 
 class RoutingTable:
-    def __init__(self, pool: asyncpg.Pool, *, candidate_traffic: float, anomaly_block_s: int,
-                 refresh_s: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, candidate_traffic: float, anomaly_block_s: int, refresh_s: float
+    ) -> None:
         self._pool = pool
         self._traffic = candidate_traffic
         self._block = anomaly_block_s
@@ -88,9 +89,12 @@ class RoutingTable:
             "p.last_eval->'window'->>'success_rate' AS sr, coalesce(m.registered, false) AS registered, "
             "coalesce(i.frozen, false) AS frozen FROM governance.placements p "
             "LEFT JOIN governance.models m USING (tenant_id, model_id) "
-            f"LEFT JOIN governance.intents i USING (tenant_id, intent) {where}", *args)
+            f"LEFT JOIN governance.intents i USING (tenant_id, intent) {where}",
+            *args,
+        )
         seqs = await self._pool.fetch(
-            f"SELECT tenant_id, last_seq FROM governance.tenants {where.replace('p.', '')}", *args)
+            f"SELECT tenant_id, last_seq FROM governance.tenants {where.replace('p.', '')}", *args
+        )
         grouped: dict[str, dict[str, tuple[bool, list[RouteModel]]]] = {}
         now = time.time()
         for r in rows:
@@ -99,16 +103,26 @@ class RoutingTable:
             recent = anomaly is not None and now - anomaly.timestamp() < self._block
             traffic = r["canary_traffic"] if r["canary_traffic"] is not None else self._traffic
             grouped.setdefault(r["tenant_id"], {}).setdefault(r["intent"], (r["frozen"], []))[1].append(
-                RouteModel(r["model_id"], r["state"], r["since"].isoformat(), r["since_seq"], es,
-                           float(traffic), float(r["shadow_rate"]), anomaly.isoformat() if recent else None))
+                RouteModel(
+                    r["model_id"],
+                    r["state"],
+                    r["since"].isoformat(),
+                    r["since_seq"],
+                    es,
+                    float(traffic),
+                    float(r["shadow_rate"]),
+                    anomaly.isoformat() if recent else None,
+                )
+            )
             if r["registered"] and es is not None:
                 EFFECTIVE_SCORE.labels(r["intent"], r["model_id"], r["state"]).set(es)
                 if r["sr"] is not None:
                     SUCCESS_RATE.labels(r["intent"], r["model_id"], r["state"]).set(float(r["sr"]))
         tenants = [tenant] if tenant else sorted(set(grouped) | {s["tenant_id"] for s in seqs})
         for name in tenants:
-            self.tables[name] = {i: IntentRoutes(i, tuple(ms), frozen)
-                                 for i, (frozen, ms) in grouped.get(name, {}).items()}
+            self.tables[name] = {
+                i: IntentRoutes(i, tuple(ms), frozen) for i, (frozen, ms) in grouped.get(name, {}).items()
+            }
             self.seqs[name] = next((s["last_seq"] for s in seqs if s["tenant_id"] == name), 0)
             for key in [k for k in self._entries if k[0] == name]:
                 del self._entries[key]

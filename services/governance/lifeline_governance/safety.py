@@ -21,8 +21,11 @@ def register_unseen(t: TickState) -> None:
         return
     for model_id in sorted(t.stats):
         if model_id not in t.places and t.stats[model_id].current.calls > 0:
-            t.change(Change(model_id, None, "SHADOW"), "auto_register",
-                     f"auto_register: {model_id} seen in calls for this intent; tracked in SHADOW")
+            t.change(
+                Change(model_id, None, "SHADOW"),
+                "auto_register",
+                f"auto_register: {model_id} seen in calls for this intent; tracked in SHADOW",
+            )
 
 
 def anomaly(t: TickState, model_id: str) -> None:
@@ -33,10 +36,12 @@ def anomaly(t: TickState, model_id: str) -> None:
         return
     fc, fp = Figures.of(cur, 1.0), Figures.of(prev, 1.0)
     drop = (fp.score_mean or 0.0) - (fc.score_mean or 0.0)
-    t_stat = welch_t(fp.score_mean or 0.0, fp.score_sd, fp.scored,
-                     fc.score_mean or 0.0, fc.score_sd, fc.scored)
-    t.extra.setdefault(model_id, {}).update(previous_score_mean=rnd(fp.score_mean), score_drop=rnd(drop),
-                                            welch_t=rnd(t_stat))
+    t_stat = welch_t(
+        fp.score_mean or 0.0, fp.score_sd, fp.scored, fc.score_mean or 0.0, fc.score_sd, fc.scored
+    )
+    t.extra.setdefault(model_id, {}).update(
+        previous_score_mean=rnd(fp.score_mean), score_drop=rnd(drop), welch_t=rnd(t_stat)
+    )
     if not _drop_reaches(prev, cur, r.anomaly_drop):
         return
     if r.anomaly_min_welch_t > 0 and t_stat < r.anomaly_min_welch_t:
@@ -44,23 +49,45 @@ def anomaly(t: TickState, model_id: str) -> None:
     if p.last_anomaly_at is not None and t.tick - p.last_anomaly_at < r.anomaly_cooldown_s:
         return
     t.places[model_id] = replace(p, last_anomaly_at=t.tick, streak=0)
-    detail = (f"n_prev={prev.scored} n_cur={cur.scored} welch_t={min(t_stat, T_CAP):.2f} "
-              f"sd_prev={fp.score_sd:.2f} sd_cur={fc.score_sd:.2f}")
-    t.decisions.append(Decision(
-        kind="anomaly", rule="anomaly", model_id=model_id, from_state=p.state, to_state=p.state,
-        reason=f"anomaly: mean score fell {drop:.3f} (≥ {r.anomaly_drop}) against the previous window",
-        effective_score=rnd(t.figures(model_id).effective_score),
-        inputs=t.inputs(model_id, "anomaly", previous_score=rnd(fp.score_mean), drop=rnd(drop),
-                        welch_t=rnd(t_stat), anomaly_drop=r.anomaly_drop),
-        anomaly={"previous_score": round(min(10.0, fp.score_mean or 0.0), 4),
-                 "current_score": round(min(10.0, fc.score_mean or 0.0), 4),
-                 "drop": round(min(10.0, max(0.0, drop)), 4),
-                 "window_start": iso(t.current.start), "window_end": iso(t.current.end), "detail": detail}))
+    detail = (
+        f"n_prev={prev.scored} n_cur={cur.scored} welch_t={min(t_stat, T_CAP):.2f} "
+        f"sd_prev={fp.score_sd:.2f} sd_cur={fc.score_sd:.2f}"
+    )
+    t.decisions.append(
+        Decision(
+            kind="anomaly",
+            rule="anomaly",
+            model_id=model_id,
+            from_state=p.state,
+            to_state=p.state,
+            reason=f"anomaly: mean score fell {drop:.3f} (≥ {r.anomaly_drop}) against the previous window",
+            effective_score=rnd(t.figures(model_id).effective_score),
+            inputs=t.inputs(
+                model_id,
+                "anomaly",
+                previous_score=rnd(fp.score_mean),
+                drop=rnd(drop),
+                welch_t=rnd(t_stat),
+                anomaly_drop=r.anomaly_drop,
+            ),
+            anomaly={
+                "previous_score": round(min(10.0, fp.score_mean or 0.0), 4),
+                "current_score": round(min(10.0, fc.score_mean or 0.0), 4),
+                "drop": round(min(10.0, max(0.0, drop)), 4),
+                "window_start": iso(t.current.start),
+                "window_end": iso(t.current.end),
+                "detail": detail,
+            },
+        )
+    )
     if p.state == "PRIMARY" and r.anomaly_action == "failover" and not t.snap.frozen and not p.pinned:
         heir = best_successor(t, exclude=model_id)
         if heir is not None:
-            t.change(Change(model_id, "PRIMARY", "ACTIVE"), "anomaly_failover",
-                     "anomaly_failover: the anomalous PRIMARY steps down to ACTIVE")
+            t.change(
+                Change(model_id, "PRIMARY", "ACTIVE"),
+                "anomaly_failover",
+                "anomaly_failover: the anomalous PRIMARY steps down to ACTIVE",
+            )
             make_primary(t, heir, "failover", f"failover: {model_id} anomalous; {heir} takes over")
 
 
@@ -88,20 +115,31 @@ def quarantine(t: TickState) -> None:
             t.verdict(model_id, "frozen:would_quarantine", why)
             continue
         was_primary = p.state == "PRIMARY"
-        t.change(Change(model_id, p.state, TERMINAL), "quarantine",
-                 f"quarantine: {why} on {streak} consecutive ticks", quarantine_streak=streak)
+        t.change(
+            Change(model_id, p.state, TERMINAL),
+            "quarantine",
+            f"quarantine: {why} on {streak} consecutive ticks",
+            quarantine_streak=streak,
+        )
         t.verdict(model_id, "quarantined", why)
         if was_primary:
             heir = best_successor(t, exclude=model_id)
             if heir is not None:
-                make_primary(t, heir, "failover",
-                             f"failover: PRIMARY {model_id} quarantined; {heir} takes over")
+                make_primary(
+                    t, heir, "failover", f"failover: PRIMARY {model_id} quarantined; {heir} takes over"
+                )
 
 
 def best_successor(t: TickState, exclude: str) -> str | None:
-    pool = [p for p in t.places.values()
-            if p.model_id != exclude and p.state in ("ACTIVE", "CANDIDATE") and not p.pinned
-            and t.g.may_promote(p) and t.g.failover_ok(p, t.tick) is None]
+    pool = [
+        p
+        for p in t.places.values()
+        if p.model_id != exclude
+        and p.state in ("ACTIVE", "CANDIDATE")
+        and not p.pinned
+        and t.g.may_promote(p)
+        and t.g.failover_ok(p, t.tick) is None
+    ]
     pool.sort(key=lambda p: rank_key(p.state, t.figures(p.model_id).effective_score, p.model_id))
     return pool[0].model_id if pool else None
 

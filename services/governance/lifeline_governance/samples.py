@@ -65,9 +65,19 @@ class Counters:
         self.tokens_out += other.tokens_out
 
     def as_row(self) -> tuple[Any, ...]:
-        return (self.calls, self.outcomes, self.successes, self.scored, self.score_milli_sum,
-                self.score_milli_sq, self.latency_n, self.latency_sum_ms, list(self.latency_hist),
-                self.tokens_in, self.tokens_out)
+        return (
+            self.calls,
+            self.outcomes,
+            self.successes,
+            self.scored,
+            self.score_milli_sum,
+            self.score_milli_sq,
+            self.latency_n,
+            self.latency_sum_ms,
+            list(self.latency_hist),
+            self.tokens_in,
+            self.tokens_out,
+        )
 
 
 def latency_bucket(latency_ms: int) -> int:
@@ -103,6 +113,7 @@ class CallFields:
 
     def fill(self, later: CallFields) -> tuple[CallFields, CallFields]:
         """(merged, what `later` newly contributes): first non-null wins per field."""
+
         def pick(a: Any, b: Any) -> tuple[Any, Any]:
             return (a, None) if a is not None else (b, b)
 
@@ -111,8 +122,10 @@ class CallFields:
         latency, d_latency = pick(self.latency_ms, later.latency_ms)
         t_in, d_in = pick(self.tokens_in, later.tokens_in)
         t_out, d_out = pick(self.tokens_out, later.tokens_out)
-        return (CallFields(score, success, latency, t_in, t_out),
-                CallFields(d_score, d_success, d_latency, d_in, d_out))
+        return (
+            CallFields(score, success, latency, t_in, t_out),
+            CallFields(d_score, d_success, d_latency, d_in, d_out),
+        )
 
 
 @dataclass
@@ -126,11 +139,16 @@ class SessionCursor:
         return [[t, m, [k.intent, k.minute], _fields_json(f)] for t, m, k, f in self.ring]
 
     @classmethod
-    def from_json(cls, tenant: str, current_intent: str | None,
-                  ring: Sequence[Sequence[Any]]) -> SessionCursor:
-        return cls(current_intent, [
-            (int(t), str(m), BucketKey(tenant, str(k[0]), str(m), int(k[1])), CallFields(*f))
-            for t, m, k, f in ring])
+    def from_json(
+        cls, tenant: str, current_intent: str | None, ring: Sequence[Sequence[Any]]
+    ) -> SessionCursor:
+        return cls(
+            current_intent,
+            [
+                (int(t), str(m), BucketKey(tenant, str(k[0]), str(m), int(k[1])), CallFields(*f))
+                for t, m, k, f in ring
+            ],
+        )
 
 
 def _fields_json(f: CallFields) -> list[Any]:
@@ -147,13 +165,16 @@ def _call_of(event: Event) -> tuple[str, str | None, int | None, CallFields] | N
     if event.event_type == "turn.recorded" and p.model_id:
         return p.model_id, p.intent, event.turn_id, CallFields(p.model_score, p.success, p.latency_ms)
     if event.event_type == "model.call.recorded":
-        return (p.model_id, p.intent, p.turn_id,
-                CallFields(p.score, p.success, p.latency_ms, p.tokens_in, p.tokens_out))
+        return (
+            p.model_id,
+            p.intent,
+            p.turn_id,
+            CallFields(p.score, p.success, p.latency_ms, p.tokens_in, p.tokens_out),
+        )
     return None
 
 
-def apply_events(cursor: SessionCursor, events: Iterable[Event],
-                 into: dict[BucketKey, Counters]) -> int:
+def apply_events(cursor: SessionCursor, events: Iterable[Event], into: dict[BucketKey, Counters]) -> int:
     """Fold a session's events (in seq order) into bucket deltas; return merged samples."""
     merged = 0
     for event in events:
@@ -166,8 +187,12 @@ def apply_events(cursor: SessionCursor, events: Iterable[Event],
         if call is None:
             continue
         model, intent, turn, fields = call
-        key = BucketKey(event.tenant_id, intent or cursor.current_intent or GLOBAL_INTENT, model,
-                        minute_of(event.recorded_at))
+        key = BucketKey(
+            event.tenant_id,
+            intent or cursor.current_intent or GLOBAL_INTENT,
+            model,
+            minute_of(event.recorded_at),
+        )
         if turn is not None and _merge(cursor, turn, model, fields, into):
             merged += 1
             continue
@@ -178,8 +203,9 @@ def apply_events(cursor: SessionCursor, events: Iterable[Event],
     return merged
 
 
-def _merge(cursor: SessionCursor, turn: int, model: str, fields: CallFields,
-           into: dict[BucketKey, Counters]) -> bool:
+def _merge(
+    cursor: SessionCursor, turn: int, model: str, fields: CallFields, into: dict[BucketKey, Counters]
+) -> bool:
     for index, (t, m, key, first) in enumerate(cursor.ring):
         if t == turn and m == model:
             merged, delta = first.fill(fields)

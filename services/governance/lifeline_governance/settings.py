@@ -50,8 +50,9 @@ class GovernanceSettings(ServiceSettings):
     governance_candidate_traffic: float = Field(0.1, ge=0.0, le=1.0, description="canary share")
     governance_auto_register: bool = True
     governance_auto_promote_unregistered: bool = False
-    governance_intent_weights: dict[str, float] = Field(default_factory=dict,
-                                                        description="JSON default weights per intent")
+    governance_intent_weights: dict[str, float] = Field(
+        default_factory=dict, description="JSON default weights per intent"
+    )
     governance_max_lag_events: int = Field(1000, ge=0, description="above it a tick is skipped")
     governance_routing_refresh_s: float = Field(2.0, gt=0, le=3600)
     governance_announce_interval_s: float = Field(5.0, gt=0, description="outbox sweep")
@@ -67,7 +68,9 @@ class GovernanceSettings(ServiceSettings):
             value = json.loads(value) if value.strip() else {}
         for intent, weight in (value or {}).items():
             if not 0 < float(weight) <= 10:
-                raise ValueError(f"LIFELINE_GOVERNANCE_INTENT_WEIGHTS: weight of {intent!r} must be in (0, 10]")
+                raise ValueError(
+                    f"LIFELINE_GOVERNANCE_INTENT_WEIGHTS: weight of {intent!r} must be in (0, 10]"
+                )
         return value
 
     @model_validator(mode="after")

@@ -23,32 +23,46 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
 
 
-async def verify(pool: asyncpg.Pool, tenant: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+async def verify(
+    pool: asyncpg.Pool, tenant: str, start: datetime | None, end: datetime | None
+) -> dict[str, Any]:
     rows = await pool.fetch(
         "SELECT intent, tick, input, rules, output_sha256 FROM governance.tick_inputs WHERE tenant_id = $1 "
-        "AND ($2::timestamptz IS NULL OR tick >= $2) AND ($3::timestamptz IS NULL OR tick < $3) ORDER BY tick",
-        tenant, start, end)
+        "AND ($2::timestamptz IS NULL OR tick >= $2) AND ($3::timestamptz IS NULL OR tick < $3) "
+        "ORDER BY tick",
+        tenant,
+        start,
+        end,
+    )
     mismatches = []
     for r in rows:
         snap, stats = decode_input(_json(r["input"]))
         again = evaluate(snap, stats, int(r["tick"].timestamp()), Rules.from_json(_json(r["rules"])))
         if output_hash(again) != r["output_sha256"]:
             mismatches.append({"intent": r["intent"], "tick": r["tick"].isoformat()})
-    return {"tenant_id": tenant, "evaluations_checked": len(rows), "evaluations_reproduced": len(rows) - len(mismatches),
-            "mismatches": mismatches, "fold": await fold_check(pool, tenant)}
+    return {
+        "tenant_id": tenant,
+        "evaluations_checked": len(rows),
+        "evaluations_reproduced": len(rows) - len(mismatches),
+        "mismatches": mismatches,
+        "fold": await fold_check(pool, tenant),
+    }
 
 
 async def fold_check(pool: asyncpg.Pool, tenant: str) -> dict[str, Any]:
     """Placements vs the fold of the decision log, per intent."""
     changes: dict[str, list[Change]] = {}
     for r in await pool.fetch(
-            "SELECT intent, model_id, from_state, to_state FROM governance.decisions WHERE tenant_id = $1 "
-            "AND model_id IS NOT NULL AND to_state IS NOT NULL AND from_state IS DISTINCT FROM to_state "
-            "ORDER BY seq", tenant):
+        "SELECT intent, model_id, from_state, to_state FROM governance.decisions WHERE tenant_id = $1 "
+        "AND model_id IS NOT NULL AND to_state IS NOT NULL AND from_state IS DISTINCT FROM to_state "
+        "ORDER BY seq",
+        tenant,
+    ):
         changes.setdefault(r["intent"], []).append(Change(r["model_id"], r["from_state"], r["to_state"]))
     table: dict[str, dict[str, str]] = {}
-    for r in await pool.fetch("SELECT intent, model_id, state FROM governance.placements WHERE tenant_id = $1",
-                              tenant):
+    for r in await pool.fetch(
+        "SELECT intent, model_id, state FROM governance.placements WHERE tenant_id = $1", tenant
+    ):
         table.setdefault(r["intent"], {})[r["model_id"]] = r["state"]
     differ = []
     for intent in sorted(set(changes) | set(table)):

@@ -71,16 +71,36 @@ class Figures:
         score_mean = mean if c.scored else None
         quality = score_mean * sr if score_mean is not None and sr is not None else None
         es = quality * weight if quality is not None else None
-        return cls(c.calls, c.outcomes, c.successes, sr, low, high, c.scored, score_mean, sd,
-                   p95_ms(c.latency_hist), quality, es)
+        return cls(
+            c.calls,
+            c.outcomes,
+            c.successes,
+            sr,
+            low,
+            high,
+            c.scored,
+            score_mean,
+            sd,
+            p95_ms(c.latency_hist),
+            quality,
+            es,
+        )
 
     def as_json(self) -> dict[str, object]:
         r = _round
-        return {"calls": self.calls, "outcomes": self.outcomes, "successes": self.successes,
-                "success_rate": r(self.success_rate), "wilson_95": [r(self.wilson_low), r(self.wilson_high)],
-                "scored": self.scored, "score_mean": r(self.score_mean), "score_sd": r(self.score_sd),
-                "latency_p95_ms": self.latency_p95_ms, "quality": r(self.quality),
-                "effective_score": r(self.effective_score)}
+        return {
+            "calls": self.calls,
+            "outcomes": self.outcomes,
+            "successes": self.successes,
+            "success_rate": r(self.success_rate),
+            "wilson_95": [r(self.wilson_low), r(self.wilson_high)],
+            "scored": self.scored,
+            "score_mean": r(self.score_mean),
+            "score_sd": r(self.score_sd),
+            "latency_p95_ms": self.latency_p95_ms,
+            "quality": r(self.quality),
+            "effective_score": r(self.effective_score),
+        }
 
 
 def _round(value: float | None) -> float | None:

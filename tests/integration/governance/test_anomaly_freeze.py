@@ -24,9 +24,10 @@ async def test_anomaly_fires_and_freeze_only_records_would(fresh_database, redis
         first_minute = int(time.time()) // 60 * 60
         await send(ingest, "s-1", calls("gpt-a", 30, score=8.0))
         await wait_calls(fresh_database, 30)
-        while int(time.time()) // 60 * 60 == first_minute:
-            await asyncio.sleep(0.2)
-        await send(ingest, "s-2", calls("gpt-a", 30, score=5.5) + calls("gpt-b", 30, score=9.5, first_turn=100))
+        await asyncio.sleep(first_minute + 60.5 - time.time())  # the next minute: the current window
+        await send(
+            ingest, "s-2", calls("gpt-a", 30, score=5.5) + calls("gpt-b", 30, score=9.5, first_turn=100)
+        )
         await wait_calls(fresh_database, 90)
 
         report = await run_tick(c, first_minute + 120)
@@ -37,8 +38,9 @@ async def test_anomaly_fires_and_freeze_only_records_would(fresh_database, redis
 
         audit = (await c.get("/v1/audit", params={"intent": "pricing", "include": "evaluations"})).json()
         assert [d["kind"] for d in audit["decisions"]].count("anomaly") == 1
-        assert {e["model_id"]: e["verdict"] for e in audit["evaluations"]}["gpt-b"] == \
-            "frozen:would_promote_shadow"
+        assert {e["model_id"]: e["verdict"] for e in audit["evaluations"]}[
+            "gpt-b"
+        ] == "frozen:would_promote_shadow"
         route = (await c.get("/v1/routing/pricing")).json()
         assert route["frozen"] is True and any("anomaly" in w for w in route["warnings"])
         again = await run_tick(c, first_minute + 121)

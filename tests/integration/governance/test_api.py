@@ -25,7 +25,9 @@ async def test_bad_input_idempotency_etags_and_tenants(fresh_database, redis_url
         illegal = await transition(c, "gpt-a", "pricing", "PRIMARY")
         assert illegal.status_code == 409 and illegal.json()["state"] == "SHADOW"
         assert (await transition(c, "gpt-a", "pricing", "BOSS")).status_code == 422
-        no_reason = await c.post("/v1/models/gpt-a/transition", json={"intent": "pricing", "to_state": "CANDIDATE"})
+        no_reason = await c.post(
+            "/v1/models/gpt-a/transition", json={"intent": "pricing", "to_state": "CANDIDATE"}
+        )
         assert no_reason.status_code == 422
         assert (await transition(c, "gpt-a", "nowhere", "CANDIDATE")).status_code == 404
         mismatch = await transition(c, "gpt-a", "pricing", "CANDIDATE", expected_state="ACTIVE")
@@ -34,10 +36,15 @@ async def test_bad_input_idempotency_etags_and_tenants(fresh_database, redis_url
         assert guarded.status_code == 409 and guarded.json()["guard"] == "min_calls"
 
         first = await c.post(
-            "/v1/models/gpt-a/transition", headers={"Idempotency-Key": "ops-1"},
-            json={"intent": "pricing", "to_state": "CANDIDATE", "reason": "ops", "actor": "alice"})
-        again = await c.post("/v1/models/gpt-a/transition", headers={"Idempotency-Key": "ops-1"},
-                             json={"intent": "pricing", "to_state": "CANDIDATE", "reason": "ops", "actor": "alice"})
+            "/v1/models/gpt-a/transition",
+            headers={"Idempotency-Key": "ops-1"},
+            json={"intent": "pricing", "to_state": "CANDIDATE", "reason": "ops", "actor": "alice"},
+        )
+        again = await c.post(
+            "/v1/models/gpt-a/transition",
+            headers={"Idempotency-Key": "ops-1"},
+            json={"intent": "pricing", "to_state": "CANDIDATE", "reason": "ops", "actor": "alice"},
+        )
         assert first.status_code == again.status_code == 200
         assert again.json()["duplicate"] is True
         assert again.json()["decision"]["decision_id"] == first.json()["decision"]["decision_id"]

@@ -15,8 +15,14 @@ from .helpers import client, register, start_stack
 
 def cli(url: str, *args: str) -> Any:
     env = {**os.environ, "LIFELINE_GOVERNANCE_URL": url, "LIFELINE_API_KEY": TEST_API_KEY}
-    done = subprocess.run([sys.executable, "-m", "lifeline_cli.main", "--json", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "lifeline_cli.main", "--json", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

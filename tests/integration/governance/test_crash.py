@@ -17,8 +17,10 @@ SESSIONS, PER_SESSION = 12, 60
 async def _counted(database_url: str) -> dict[str, int]:
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT model_id, sum(calls) AS n, sum(successes) AS ok "
-                                "FROM governance.call_buckets GROUP BY model_id")
+        rows = await conn.fetch(
+            "SELECT model_id, sum(calls) AS n, sum(successes) AS ok "
+            "FROM governance.call_buckets GROUP BY model_id"
+        )
     finally:
         await conn.close()
     return {r["model_id"]: int(r["n"]) for r in rows} | {f"{r['model_id']}:ok": int(r["ok"]) for r in rows}

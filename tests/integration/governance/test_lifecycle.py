@@ -41,9 +41,18 @@ async def test_promotion_quarantine_failover_and_time_travel(fresh_database, bus
         assert (await transition(c, "gpt-a", "pricing", "PRIMARY")).status_code == 200
         # a turn and the model.call.recorded describing it count once
         twice = calls("gpt-a", 10, score=6.0, first_turn=1) + [
-            {"event_type": "model.call.recorded", "payload": {"model_id": "gpt-a", "intent": "pricing",
-                                                              "success": True, "turn_id": t, "tokens_in": 5}}
-            for t in range(1, 11)]
+            {
+                "event_type": "model.call.recorded",
+                "payload": {
+                    "model_id": "gpt-a",
+                    "intent": "pricing",
+                    "success": True,
+                    "turn_id": t,
+                    "tokens_in": 5,
+                },
+            }
+            for t in range(1, 11)
+        ]
         await send(ingest, "s-merge", twice)
         await send(ingest, "s-a", calls("gpt-a", 40, score=6.0))
         await send(ingest, "s-b", calls("gpt-b", 40, score=8.5, via="call"))
@@ -58,10 +67,16 @@ async def test_promotion_quarantine_failover_and_time_travel(fresh_database, bus
         third = await run_tick(c, base + 2)
         after_promotion = time.time()
         assert [(d["model_id"], d["to_state"]) for d in third["decisions"]] == [
-            ("gpt-a", "ACTIVE"), ("gpt-b", "PRIMARY")]
+            ("gpt-a", "ACTIVE"),
+            ("gpt-b", "PRIMARY"),
+        ]
         assert (await c.get("/v1/routing/pricing")).json()["model_id"] == "gpt-b"
-        assert (await c.get("/v1/routing/pricing", params={"at": _iso(before_promotion)})).json()["model_id"] == "gpt-a"
-        assert (await c.get("/v1/routing/pricing", params={"at": _iso(after_promotion)})).json()["model_id"] == "gpt-b"
+        assert (await c.get("/v1/routing/pricing", params={"at": _iso(before_promotion)})).json()[
+            "model_id"
+        ] == "gpt-a"
+        assert (await c.get("/v1/routing/pricing", params={"at": _iso(after_promotion)})).json()[
+            "model_id"
+        ] == "gpt-b"
         again = await run_tick(c, base + 2)
         assert again["decisions"] == [], "a re-run of a decided tick adds nothing"
 
@@ -71,7 +86,9 @@ async def test_promotion_quarantine_failover_and_time_travel(fresh_database, bus
         assert pending["decisions"] == []
         failed = await run_tick(c, base + 4)
         assert [(d["model_id"], d["to_state"], d["rule"]) for d in failed["decisions"]] == [
-            ("gpt-b", "QUARANTINED", "quarantine"), ("gpt-a", "PRIMARY", "failover")]
+            ("gpt-b", "QUARANTINED", "quarantine"),
+            ("gpt-a", "PRIMARY", "failover"),
+        ]
         assert await states(c) == {"gpt-a": "PRIMARY", "gpt-b": "QUARANTINED"}
         route = (await c.get("/v1/routing/pricing")).json()
         assert route["model_id"] == "gpt-a"

@@ -18,7 +18,8 @@ def test_a_better_shadow_becomes_candidate_on_one_tick() -> None:
     snap = snapshot(("a", "PRIMARY"), ("b", "SHADOW"))
     ev = evaluate(snap, {"a": stats(GOOD), "b": stats(BETTER)}, T0, RULES)
     assert [(d.model_id, d.from_state, d.to_state, d.rule) for d in ev.decisions] == [
-        ("b", "SHADOW", "CANDIDATE", "promote_shadow")]
+        ("b", "SHADOW", "CANDIDATE", "promote_shadow")
+    ]
     assert ev.decisions[0].inputs["settings_hash"] == RULES.settings_hash
 
 
@@ -36,8 +37,12 @@ def test_a_shadow_under_the_margin_or_with_too_few_calls_stays() -> None:
 
 def test_a_primary_with_too_little_data_makes_the_comparison_inconclusive() -> None:
     """No win for the challenger against a PRIMARY nobody has measured."""
-    ev = evaluate(snapshot(("a", "PRIMARY"), ("b", "SHADOW")),
-                  {"a": stats(counters(10, 1.0, 1.0)), "b": stats(BETTER)}, T0, RULES)
+    ev = evaluate(
+        snapshot(("a", "PRIMARY"), ("b", "SHADOW")),
+        {"a": stats(counters(10, 1.0, 1.0)), "b": stats(BETTER)},
+        T0,
+        RULES,
+    )
     assert ev.decisions == ()
     verdict = {v.model_id: v for v in ev.verdicts}["b"]
     assert verdict.verdict == "inconclusive" and "primary_insufficient_data" in verdict.reasons[0]
@@ -49,7 +54,9 @@ def test_a_candidate_is_promoted_after_the_sustain_and_the_old_primary_becomes_a
     end, evs = run_ticks(snap, [{"a": stats(GOOD), "b": stats(BETTER)}] * 5)
     assert [e.decisions for e in evs[:4]] == [()] * 4
     assert [(d.model_id, d.to_state, d.rule) for d in evs[4].decisions] == [
-        ("a", "ACTIVE", "displaced"), ("b", "PRIMARY", "promote_candidate")]
+        ("a", "ACTIVE", "displaced"),
+        ("b", "PRIMARY", "promote_candidate"),
+    ]
     assert states(end) == {"a": "ACTIVE", "b": "PRIMARY"}
     assert evs[4].decisions[1].inputs["displaced_model_id"] == "a"
 
@@ -91,7 +98,9 @@ def test_quarantine_needs_two_consecutive_failing_ticks_and_fails_over() -> None
     end, evs = run_ticks(snap, [{"a": stats(GOOD), "b": stats(failing)}] * 2)
     assert evs[0].decisions == ()
     assert [(d.model_id, d.from_state, d.to_state, d.rule) for d in evs[1].decisions] == [
-        ("b", "PRIMARY", "QUARANTINED", "quarantine"), ("a", "ACTIVE", "PRIMARY", "failover")]
+        ("b", "PRIMARY", "QUARANTINED", "quarantine"),
+        ("a", "ACTIVE", "PRIMARY", "failover"),
+    ]
     assert states(end) == {"a": "PRIMARY", "b": "QUARANTINED"}
 
 

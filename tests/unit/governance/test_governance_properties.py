@@ -17,13 +17,26 @@ from lifeline_governance.rules import Rules
 from .governance_builders import T0, advance, counters
 
 MODELS = ("a", "b", "c", "d")
-RULES = Rules(primary_cooldown_s=120, sustain_evaluations=2, min_calls=30, min_scored=10,
-              quarantine_min_calls=20, anomaly_cooldown_s=120, anomaly_block_s=180)
+RULES = Rules(
+    primary_cooldown_s=120,
+    sustain_evaluations=2,
+    min_calls=30,
+    min_scored=10,
+    quarantine_min_calls=20,
+    anomaly_cooldown_s=120,
+    anomaly_block_s=180,
+)
 
-window = st.builds(counters, outcomes=st.integers(0, 200), success_rate=st.floats(0, 1),
-                   score=st.floats(0, 10), sd=st.sampled_from([0.0, 0.5, 2.0]))
-tick_stats = st.dictionaries(st.sampled_from(MODELS),
-                             st.builds(ModelStats, window, window, st.integers(0, 100)), max_size=4)
+window = st.builds(
+    counters,
+    outcomes=st.integers(0, 200),
+    success_rate=st.floats(0, 1),
+    score=st.floats(0, 10),
+    sd=st.sampled_from([0.0, 0.5, 2.0]),
+)
+tick_stats = st.dictionaries(
+    st.sampled_from(MODELS), st.builds(ModelStats, window, window, st.integers(0, 100)), max_size=4
+)
 initial = st.lists(st.sampled_from(["SHADOW", "CANDIDATE", "ACTIVE", "QUARANTINED"]), min_size=4, max_size=4)
 
 
@@ -36,8 +49,9 @@ def _snapshot(init: list[str], primary: bool, frozen: bool) -> IntentSnapshot:
 
 @settings(max_examples=150, deadline=None)
 @given(initial, st.booleans(), st.booleans(), st.lists(tick_stats, min_size=1, max_size=12))
-def test_no_tick_sequence_breaks_the_invariants(init: list[str], primary: bool, frozen: bool,
-                                                 ticks: list[dict[str, ModelStats]]) -> None:
+def test_no_tick_sequence_breaks_the_invariants(
+    init: list[str], primary: bool, frozen: bool, ticks: list[dict[str, ModelStats]]
+) -> None:
     """≤ 1 PRIMARY, nothing leaves QUARANTINED, placements = fold(decisions), no move below guards."""
     snap = _snapshot(init, primary, frozen)
     log = [Change(p.model_id, None, "SHADOW") for p in snap.placements]
@@ -64,8 +78,9 @@ def test_no_tick_sequence_breaks_the_invariants(init: list[str], primary: bool, 
 
 @settings(max_examples=60, deadline=None)
 @given(initial, st.lists(tick_stats, min_size=1, max_size=8))
-def test_evaluation_is_byte_identical_for_equal_inputs(init: list[str],
-                                                       ticks: list[dict[str, ModelStats]]) -> None:
+def test_evaluation_is_byte_identical_for_equal_inputs(
+    init: list[str], ticks: list[dict[str, ModelStats]]
+) -> None:
     """Running the same ticks twice gives the same bytes at every step."""
     first = second = _snapshot(init, True, False)
     for index, stats in enumerate(ticks):
@@ -83,9 +98,11 @@ def test_automatic_primary_changes_respect_the_cool_down(pattern: list[bool]) ->
     snap = _snapshot(["PRIMARY", "CANDIDATE", "CANDIDATE", "SHADOW"], True, False)
     changes: list[int] = []
     for index, flip in enumerate(pattern):
-        stats = {"a": ModelStats(better if flip else good, better if flip else good, 100),
-                 "b": ModelStats(good if flip else better, good if flip else better, 100),
-                 "c": ModelStats(better, better, 100)}
+        stats = {
+            "a": ModelStats(better if flip else good, better if flip else good, 100),
+            "b": ModelStats(good if flip else better, good if flip else better, 100),
+            "c": ModelStats(better, better, 100),
+        }
         ev = evaluate(snap, stats, T0 + 60 * index, RULES)
         snap = advance(snap, ev)
         if any(d.rule == "promote_candidate" for d in ev.decisions):

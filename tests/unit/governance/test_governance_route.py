@@ -6,13 +6,22 @@ from __future__ import annotations
 from lifeline_governance.route import IntentRoutes, RouteModel, answer, sampled
 
 
-def m(model_id: str, state: str, es: float | None = 5.0, traffic: float = 0.0, shadow: float = 0.0) -> RouteModel:
+def m(
+    model_id: str, state: str, es: float | None = 5.0, traffic: float = 0.0, shadow: float = 0.0
+) -> RouteModel:
     return RouteModel(model_id, state, "2026-11-30T00:00:00+00:00", 1, es, traffic, shadow)
 
 
 TABLE = {
-    "pricing": IntentRoutes("pricing", (m("a", "PRIMARY"), m("b", "CANDIDATE", traffic=0.5),
-                                        m("c", "SHADOW", shadow=0.5), m("old", "ACTIVE", 4.0))),
+    "pricing": IntentRoutes(
+        "pricing",
+        (
+            m("a", "PRIMARY"),
+            m("b", "CANDIDATE", traffic=0.5),
+            m("c", "SHADOW", shadow=0.5),
+            m("old", "ACTIVE", 4.0),
+        ),
+    ),
     "billing": IntentRoutes("billing", (m("x", "ACTIVE", 3.0), m("y", "ACTIVE", 6.0), m("q", "QUARANTINED"))),
     "empty": IntentRoutes("empty", (m("q", "QUARANTINED"),)),
     "*": IntentRoutes("*", (m("g", "PRIMARY"),)),

@@ -18,16 +18,33 @@ from lifeline_governance.windows import Figures, align_tick, p95_ms, windows_at
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def ev(seq: int, event_type: str, payload: dict[str, Any], turn_id: int | None = None,
-       seconds: int | None = None) -> Event:
+def ev(
+    seq: int, event_type: str, payload: dict[str, Any], turn_id: int | None = None, seconds: int | None = None
+) -> Event:
     at = T0 + timedelta(seconds=seq if seconds is None else seconds)
-    return Event.model_validate({"event_id": UUID(int=seq), "event_type": event_type, "tenant_id": "t",
-                                 "session_id": "s", "turn_id": turn_id, "seq": seq, "occurred_at": at,
-                                 "recorded_at": at, "payload": payload})
+    return Event.model_validate(
+        {
+            "event_id": UUID(int=seq),
+            "event_type": event_type,
+            "tenant_id": "t",
+            "session_id": "s",
+            "turn_id": turn_id,
+            "seq": seq,
+            "occurred_at": at,
+            "recorded_at": at,
+            "payload": payload,
+        }
+    )
 
 
-def turn(seq: int, turn_id: int, model: str | None = "gpt-a", intent: str | None = "pricing",
-         seconds: int | None = None, **fields: Any) -> Event:
+def turn(
+    seq: int,
+    turn_id: int,
+    model: str | None = "gpt-a",
+    intent: str | None = "pricing",
+    seconds: int | None = None,
+    **fields: Any,
+) -> Event:
     payload = {"role": "assistant", "text": "…", "intent": intent, "model_id": model, **fields}
     return ev(seq, "turn.recorded", {k: v for k, v in payload.items() if v is not None}, turn_id, seconds)
 
@@ -44,9 +61,13 @@ def fold(events: list[Event]) -> dict[BucketKey, Counters]:
 
 def test_a_turn_and_its_model_call_count_once_and_merge_fields() -> None:
     """The second description only fills what the first left null, in the first's bucket."""
-    out = fold([turn(1, 7, model_score=8.0, success=None), call(2, turn_id=7, score=2.0, latency_ms=900,
-                                                                success=False)])
-    (key, c), = out.items()
+    out = fold(
+        [
+            turn(1, 7, model_score=8.0, success=None),
+            call(2, turn_id=7, score=2.0, latency_ms=900, success=False),
+        ]
+    )
+    ((key, c),) = out.items()
     got = (key.intent, c.calls, c.outcomes, c.successes, c.scored, c.score_milli_sum)
     assert got == ("pricing", 1, 1, 0, 1, 8000)
     assert c.latency_n == 1 and c.latency_hist[latency_bucket(900)] == 1
@@ -58,8 +79,13 @@ def test_a_mirrored_call_of_another_model_on_the_same_turn_is_a_call_of_its_own(
 
 
 def test_intent_falls_back_to_the_sessions_current_intent_then_to_star() -> None:
-    out = fold([call(1, turn_id=None, score=5.0), turn(2, 1, model=None, intent="billing"),
-                call(3, turn_id=None, score=5.0)])
+    out = fold(
+        [
+            call(1, turn_id=None, score=5.0),
+            turn(2, 1, model=None, intent="billing"),
+            call(3, turn_id=None, score=5.0),
+        ]
+    )
     assert sorted(k.intent for k in out) == ["*", "billing"]
 
 
@@ -67,9 +93,18 @@ def test_latencies_beyond_the_last_bound_land_in_infinity() -> None:
     assert latency_bucket(12_800) == 8 and latency_bucket(12_801) == 9 and latency_bucket(0) == 0
 
 
-event_lists = st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["turn", "call"]), st.booleans(),
-                                 st.integers(0, 10), st.integers(0, 20_000), st.integers(0, 300)),
-                       min_size=1, max_size=40)
+event_lists = st.lists(
+    st.tuples(
+        st.integers(0, 5),
+        st.sampled_from(["turn", "call"]),
+        st.booleans(),
+        st.integers(0, 10),
+        st.integers(0, 20_000),
+        st.integers(0, 300),
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
 def _events(spec: list[tuple[int, str, bool, int, int, int]]) -> list[Event]:
@@ -78,8 +113,14 @@ def _events(spec: list[tuple[int, str, bool, int, int, int]]) -> list[Event]:
         if kind == "turn":
             out.append(turn(seq, turn_id, success=ok, model_score=score, latency_ms=latency, seconds=second))
         else:
-            out.append(ev(seq, "model.call.recorded", {"model_id": "gpt-a", "success": ok, "turn_id": turn_id,
-                                                       "score": score / 2}, seconds=second))
+            out.append(
+                ev(
+                    seq,
+                    "model.call.recorded",
+                    {"model_id": "gpt-a", "success": ok, "turn_id": turn_id, "score": score / 2},
+                    seconds=second,
+                )
+            )
     return out
 
 
@@ -93,7 +134,7 @@ def test_bucket_sums_are_invariant_under_rebatching(spec: list[Any], cuts: list[
     split: dict[BucketKey, Counters] = {}
     cursor, start = SessionCursor(), 0
     for size in [*cuts, len(events)]:
-        apply_events(cursor, events[start:start + size], split)
+        apply_events(cursor, events[start : start + size], split)
         cursor = SessionCursor.from_json("t", cursor.current_intent, cursor.to_json())
         start += size
         if start >= len(events):
@@ -122,9 +163,17 @@ def test_windows_are_aligned_and_exclude_the_settle_time() -> None:
 
 
 def test_figures_compute_effective_score_and_p95() -> None:
-    c = Counters(calls=10, outcomes=10, successes=9, scored=10, score_milli_sum=80_000,
-                 score_milli_sq=640_000_000, latency_n=10, latency_sum_ms=0,
-                 latency_hist=[0, 0, 0, 0, 9, 1, 0, 0, 0, 0])
+    c = Counters(
+        calls=10,
+        outcomes=10,
+        successes=9,
+        scored=10,
+        score_milli_sum=80_000,
+        score_milli_sq=640_000_000,
+        latency_n=10,
+        latency_sum_ms=0,
+        latency_hist=[0, 0, 0, 0, 9, 1, 0, 0, 0, 0],
+    )
     f = Figures.of(c, 2.0)
     assert f.effective_score is not None and round(f.effective_score, 6) == round(8.0 * 2.0 * 0.9, 6)
     assert p95_ms(c.latency_hist) == 1600

@@ -43,17 +43,45 @@ def _show_models(body: dict[str, Any]) -> None:
         for p in m["placements"]:
             w = p.get("window") or {}
             vs = p.get("vs_primary") or {}
-            rows.append((m["model_id"], p["intent"], p["state"], render.mark(p["pinned"]),
-                         f"{p['streak']}/{p['sustain_required']}", w.get("calls", ""),
-                         _num(w.get("success_rate")), _num(w.get("score_mean"), 2),
-                         _num(w.get("effective_score")), _num(vs.get("ratio")), p.get("verdict") or ""))
-    render.table("models", ["model", "intent", "state", "pinned", "streak", "calls", "success", "score",
-                            "ES", "vs PRIMARY", "verdict"], rows)
+            rows.append(
+                (
+                    m["model_id"],
+                    p["intent"],
+                    p["state"],
+                    render.mark(p["pinned"]),
+                    f"{p['streak']}/{p['sustain_required']}",
+                    w.get("calls", ""),
+                    _num(w.get("success_rate")),
+                    _num(w.get("score_mean"), 2),
+                    _num(w.get("effective_score")),
+                    _num(vs.get("ratio")),
+                    p.get("verdict") or "",
+                )
+            )
+    render.table(
+        "models",
+        [
+            "model",
+            "intent",
+            "state",
+            "pinned",
+            "streak",
+            "calls",
+            "success",
+            "score",
+            "ES",
+            "vs PRIMARY",
+            "verdict",
+        ],
+        rows,
+    )
 
 
-def models(ctx: typer.Context,
-           intent: Annotated[str | None, typer.Option(help="only this intent")] = None,
-           state: Annotated[str | None, typer.Option(help="only this state")] = None) -> None:
+def models(
+    ctx: typer.Context,
+    intent: Annotated[str | None, typer.Option(help="only this intent")] = None,
+    state: Annotated[str | None, typer.Option(help="only this state")] = None,
+) -> None:
     """Every model's placements: state, streak and the last window's figures."""
     params = {k: v for k, v in {"intent": intent, "state": state}.items() if v}
 
@@ -64,10 +92,12 @@ def models(ctx: typer.Context,
     run(ctx, action, _show_models)
 
 
-def route(ctx: typer.Context, intent: str,
-          at: Annotated[str | None, typer.Option(help="ISO time: which model was PRIMARY then")] = None,
-          sample_key: Annotated[str | None, typer.Option(help="deterministic canary/mirror choice")] = None,
-          ) -> None:
+def route(
+    ctx: typer.Context,
+    intent: str,
+    at: Annotated[str | None, typer.Option(help="ISO time: which model was PRIMARY then")] = None,
+    sample_key: Annotated[str | None, typer.Option(help="deterministic canary/mirror choice")] = None,
+) -> None:
     """Which model to use for INTENT (now, or --at a past time)."""
     params = {k: v for k, v in {"at": at, "sample_key": sample_key}.items() if v}
 
@@ -77,18 +107,33 @@ def route(ctx: typer.Context, intent: str,
 
     def show(r: dict[str, Any]) -> None:
         extra = "" if at else f" ({r['reason']}{', degraded' if r.get('degraded') else ''})"
-        render.out.print(f"{intent} → [bold]{r['model_id']}[/bold] {r['state']} matched "
-                         f"{r['matched']}{extra}", markup=True)
+        render.out.print(
+            f"{intent} → [bold]{r['model_id']}[/bold] {r['state']} matched {r['matched']}{extra}", markup=True
+        )
         for warning in r.get("warnings", []):
             render.out.print(f"[yellow]warning:[/yellow] {warning}", markup=True)
 
     run(ctx, action, show)
 
 
-def _transition(ctx: typer.Context, model: str, intent: str, to_state: str, reason: str,
-                expected: str | None, respect_guards: bool, actor: str | None) -> None:
-    body = {"intent": intent, "to_state": to_state, "reason": reason, "expected_state": expected,
-            "respect_guards": respect_guards, "actor": actor or os.environ.get("USER")}
+def _transition(
+    ctx: typer.Context,
+    model: str,
+    intent: str,
+    to_state: str,
+    reason: str,
+    expected: str | None,
+    respect_guards: bool,
+    actor: str | None,
+) -> None:
+    body = {
+        "intent": intent,
+        "to_state": to_state,
+        "reason": reason,
+        "expected_state": expected,
+        "respect_guards": respect_guards,
+        "actor": actor or os.environ.get("USER"),
+    }
 
     def action(c: Context) -> Any:
         with _api(c) as api:
@@ -96,36 +141,45 @@ def _transition(ctx: typer.Context, model: str, intent: str, to_state: str, reas
 
     def show(r: dict[str, Any]) -> None:
         d = r["decision"]
-        render.out.print(f"decision {d['seq']}: {d['model_id']} {d['from_state']} → {d['to_state']}"
-                         + "".join(f"; {x['model_id']} {x['from_state']} → {x['to_state']}"
-                                   for x in d["displaced"]))
+        render.out.print(
+            f"decision {d['seq']}: {d['model_id']} {d['from_state']} → {d['to_state']}"
+            + "".join(f"; {x['model_id']} {x['from_state']} → {x['to_state']}" for x in d["displaced"])
+        )
 
     run(ctx, action, show)
 
 
-def promote(ctx: typer.Context, model: str,
-            intent: Annotated[str, typer.Option(help="the intent")],
-            reason: Annotated[str, typer.Option(help="why (audited)")],
-            to: Annotated[str, typer.Option(help="CANDIDATE or PRIMARY")] = "PRIMARY",
-            expected_state: Annotated[str | None, typer.Option(help="refuse unless in this state")] = None,
-            respect_guards: Annotated[bool, typer.Option(help="refuse when a guard fails")] = False,
-            actor: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None) -> None:
+def promote(
+    ctx: typer.Context,
+    model: str,
+    intent: Annotated[str, typer.Option(help="the intent")],
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    to: Annotated[str, typer.Option(help="CANDIDATE or PRIMARY")] = "PRIMARY",
+    expected_state: Annotated[str | None, typer.Option(help="refuse unless in this state")] = None,
+    respect_guards: Annotated[bool, typer.Option(help="refuse when a guard fails")] = False,
+    actor: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,
+) -> None:
     """Promote MODEL for an intent by hand (to PRIMARY: an atomic swap)."""
     _transition(ctx, model, intent, to.upper(), reason, expected_state, respect_guards, actor)
 
 
-def quarantine(ctx: typer.Context, model: str,
-               intent: Annotated[str, typer.Option(help="the intent")],
-               reason: Annotated[str, typer.Option(help="why (audited)")],
-               actor: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None) -> None:
+def quarantine(
+    ctx: typer.Context,
+    model: str,
+    intent: Annotated[str, typer.Option(help="the intent")],
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    actor: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,
+) -> None:
     """Quarantine MODEL for an intent (terminal; a PRIMARY fails over at once)."""
     _transition(ctx, model, intent, "QUARANTINED", reason, None, False, actor)
 
 
-def audit(ctx: typer.Context,
-          intent: Annotated[str | None, typer.Option(help="only this intent")] = None,
-          model: Annotated[str | None, typer.Option(help="only this model")] = None,
-          limit: Annotated[int, typer.Option(help="most decisions")] = 100) -> None:
+def audit(
+    ctx: typer.Context,
+    intent: Annotated[str | None, typer.Option(help="only this intent")] = None,
+    model: Annotated[str | None, typer.Option(help="only this model")] = None,
+    limit: Annotated[int, typer.Option(help="most decisions")] = 100,
+) -> None:
     """The decision log: every automatic and manual decision with its rule and reason."""
     params = {k: v for k, v in {"intent": intent, "model_id": model, "limit": limit}.items() if v}
 
@@ -134,10 +188,24 @@ def audit(ctx: typer.Context,
             return api.json("GET", "/v1/audit", params=params)
 
     def show(body: dict[str, Any]) -> None:
-        render.table("decisions", ["seq", "at", "intent", "model", "from", "to", "rule", "actor", "reason"],
-                     [(d["seq"], d["decided_at"][:19], d["intent"], d["model_id"] or "", d["from_state"] or "",
-                       d["to_state"] or "", d["rule"], d["actor"] or "", d["reason"][:60])
-                      for d in body["decisions"]])
+        render.table(
+            "decisions",
+            ["seq", "at", "intent", "model", "from", "to", "rule", "actor", "reason"],
+            [
+                (
+                    d["seq"],
+                    d["decided_at"][:19],
+                    d["intent"],
+                    d["model_id"] or "",
+                    d["from_state"] or "",
+                    d["to_state"] or "",
+                    d["rule"],
+                    d["actor"] or "",
+                    d["reason"][:60],
+                )
+                for d in body["decisions"]
+            ],
+        )
 
     run(ctx, action, show)
 
