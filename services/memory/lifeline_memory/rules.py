@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import orjson
@@ -45,12 +45,18 @@ class ComplianceRule:
     label: str | None = None
     ignore_case: bool = True
     compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    prefilter: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """Lower-case substrings of which a match must contain one (a cheap necessary condition)."""
 
     def matches(self, role: str, text: str) -> bool:
         """True when this rule applies to ``role`` and finds something in ``text``."""
         if self.roles and role not in self.roles:
             return False
         scanned = text[:MAX_SCANNED_CHARS]
+        if self.prefilter:
+            lowered = scanned.lower()
+            if not any(p in lowered for p in self.prefilter):
+                return False
         if self.kind == "luhn":
             return any(luhn_valid(m.group(0)) for m in _DIGIT_RUN.finditer(scanned))
         return self.compiled is not None and self.compiled.search(scanned) is not None
@@ -174,7 +180,24 @@ def parse_rules(raw: Sequence[Any]) -> tuple[ComplianceRule, ...]:
                 compiled=compiled,
             )
         )
-    return tuple(rules)
+    return tuple(_shipped(r) for r in rules)
+
+
+_PREFILTERS: dict[str, tuple[str, ...]] = {
+    # every alternative of _CREDENTIALS contains one of these (lower-cased); regex search is
+    # the consumer's largest per-turn cost, a substring scan is a tenth of it
+    "credentials_shared": ("bearer", "eyj", "sk-", "sk_", "pk-", "pk_", "rk-", "rk_", "akia", "asia",
+                           "gh", "xox", "aiza", "key", "secret", "token", "passw"),
+    "guarantee_language": ("guarantee", "risk", "100%"),
+}
+
+
+def _shipped(rule: ComplianceRule) -> ComplianceRule:
+    """A shipped rule with its prefilter; a configured rule of the same pattern gets it too."""
+    default = next((r for r in DEFAULT_RULES_CONFIG if r["name"] == rule.name), None)
+    if default is None or rule.pattern != default.get("pattern", "") or rule.name not in _PREFILTERS:
+        return rule
+    return replace(rule, prefilter=_PREFILTERS[rule.name])
 
 
 DEFAULT_RULES: tuple[ComplianceRule, ...] = parse_rules(DEFAULT_RULES_CONFIG)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lifeline_memory.rules import DEFAULT_RULES, RuleConfigError, detect, luhn_valid, parse_rules
 
@@ -52,3 +56,17 @@ def test_text_beyond_32_kib_is_never_scanned() -> None:
     """Rules scan at most the schema's text limit."""
     text = "a" * 40_000 + " guaranteed"
     assert detect(DEFAULT_RULES, "user", text) == []
+
+
+FRAGMENTS = [
+    "Bearer ", "abcdefgh12345678", "eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM", "sk-", "AKIA", "ABCDEFGHIJKLMNOP",
+             "ghp_", "x" * 30, "xoxb-", "AIza", "api_key=", "secret", "PASSWORD: ", "hunter22", "guaranteed",
+             "Risk-free", "100% safe", " ", "-", "_", "4111 1111 1111 1111", "GH", "token="]
+
+
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=8), st.sampled_from(["user", "assistant", "tool"]))
+def test_prefilters_never_change_a_verdict(parts: list[str], role: str) -> None:
+    """A shipped rule's substring prefilter is only a shortcut: the same verdict as the bare regex."""
+    text = "".join(parts)
+    for rule in DEFAULT_RULES:
+        assert rule.matches(role, text) == replace(rule, prefilter=()).matches(role, text)
