@@ -24,6 +24,7 @@ import structlog
 from lifeline_governance import buckets, decisions, store
 from lifeline_governance.codec import encode_input, output_hash
 from lifeline_governance.decide import evaluate
+from lifeline_governance.errors import GovernanceError
 from lifeline_governance.evaluation import Evaluation, job_decision_id
 from lifeline_governance.metrics import JOB_RUNS, JOB_SECONDS, observe_decisions
 from lifeline_governance.records import DecisionRecord
@@ -141,15 +142,11 @@ class LifecycleJob:
         )
         intents = sorted((placed | set(stats)) if only is None else {only} & (placed | set(stats)))
         snaps = await store.snapshots(self._pool, tenant, intents, self._weights)
+        evaluated = []
         for name in intents:
             ev = evaluate(snaps[name], stats.get(name, {}), report.tick, self.rules)
             figures = {m: Figures.of(s.current, snaps[name].weight) for m, s in stats.get(name, {}).items()}
-            written = (
-                []
-                if dry_run
-                else await self._persist(ev, encode_input(snaps[name], stats.get(name, {})), figures)
-            )
-            report.decisions += written if not dry_run else records_of(ev)
+            evaluated.append((ev, figures, encode_input(snaps[name], stats.get(name, {}))))
             report.intents.append(
                 {
                     "tenant_id": tenant,
@@ -160,15 +157,31 @@ class LifecycleJob:
                     },
                 }
             )
+        if dry_run:
+            report.decisions += [r for ev, _, _ in evaluated for r in records_of(ev)]
+            return
+        try:
+            report.decisions += await self._persist(tenant, report.tick, evaluated)
+        except GovernanceError as exc:  # a concurrent manual change: keep the others' decisions
+            log.info("governance.tick_conflict", tenant=tenant, error=str(exc))
+            for one in evaluated:
+                with contextlib.suppress(GovernanceError):
+                    report.decisions += await self._persist(tenant, report.tick, [one])
 
     async def _persist(
-        self, ev: Evaluation, input_json: dict[str, Any], figures: dict[str, Figures]
+        self, tenant: str, tick: int, evaluated: list[tuple[Evaluation, dict[str, Figures], dict[str, Any]]]
     ) -> list[DecisionRecord]:
+        """One transaction: claim (tenant, intent, tick), write decisions, save counters."""
+        items = [
+            {"intent": ev.intent, "input": inp, "output_sha256": output_hash(ev)} for ev, _, inp in evaluated
+        ]
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await store.claim_tick(conn, ev, input_json, self.rules.as_json(), output_hash(ev)):
-                return []  # this (tenant, intent, tick) was decided already
-            written = await decisions.write(conn, ev.tenant_id, records_of(ev), datetime.now(UTC))
-            await store.save_counters(conn, ev, figures)
+            claimed = await store.claim_ticks(conn, tenant, tick, self.rules.as_json(), items)
+            mine = [(ev, figures) for ev, figures, _ in evaluated if ev.intent in claimed]
+            records = [r for ev, _ in mine for r in records_of(ev)]
+            written = await decisions.write(conn, tenant, records, datetime.now(UTC))
+            if mine:
+                await store.save_counters(conn, tenant, mine)
         observe_decisions(written)
         return written
 

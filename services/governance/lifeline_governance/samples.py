@@ -11,6 +11,7 @@ Everything here is pure: no I/O, integer counters only.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,13 +131,14 @@ class CallFields:
 
 @dataclass
 class SessionCursor:
-    """Per-session memory of the projection: the current intent and the merge ring."""
+    """Per-session memory of the projection: the current intent and the merge ring, an
+    insertion-ordered map (turn, model) → (first sample's bucket, merged fields)."""
 
     current_intent: str | None = None
-    ring: list[tuple[int, str, BucketKey, CallFields]] = field(default_factory=list)
+    ring: OrderedDict[tuple[int, str], tuple[BucketKey, CallFields]] = field(default_factory=OrderedDict)
 
     def to_json(self) -> list[list[Any]]:
-        return [[t, m, [k.intent, k.minute], _fields_json(f)] for t, m, k, f in self.ring]
+        return [[t, m, [k.intent, k.minute], _fields_json(f)] for (t, m), (k, f) in self.ring.items()]
 
     @classmethod
     def from_json(
@@ -144,10 +146,10 @@ class SessionCursor:
     ) -> SessionCursor:
         return cls(
             current_intent,
-            [
-                (int(t), str(m), BucketKey(tenant, str(k[0]), str(m), int(k[1])), CallFields(*f))
+            OrderedDict(
+                ((int(t), str(m)), (BucketKey(tenant, str(k[0]), str(m), int(k[1])), CallFields(*f)))
                 for t, m, k, f in ring
-            ],
+            ),
         )
 
 
@@ -198,18 +200,20 @@ def apply_events(cursor: SessionCursor, events: Iterable[Event], into: dict[Buck
             continue
         into.setdefault(key, Counters()).add(fields.counters(new_call=True))
         if turn is not None:
-            cursor.ring.append((turn, model, key, fields))
-            del cursor.ring[:-RING_SIZE]
+            cursor.ring[(turn, model)] = (key, fields)
+            while len(cursor.ring) > RING_SIZE:
+                cursor.ring.popitem(last=False)
     return merged
 
 
 def _merge(
     cursor: SessionCursor, turn: int, model: str, fields: CallFields, into: dict[BucketKey, Counters]
 ) -> bool:
-    for index, (t, m, key, first) in enumerate(cursor.ring):
-        if t == turn and m == model:
-            merged, delta = first.fill(fields)
-            cursor.ring[index] = (t, m, key, merged)
-            into.setdefault(key, Counters()).add(delta.counters(new_call=False))
-            return True
-    return False
+    found = cursor.ring.get((turn, model))
+    if found is None:
+        return False
+    key, first = found
+    merged, delta = first.fill(fields)
+    cursor.ring[(turn, model)] = (key, merged)  # an existing key keeps its place in the order
+    into.setdefault(key, Counters()).add(delta.counters(new_call=False))
+    return True

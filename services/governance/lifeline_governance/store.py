@@ -94,74 +94,87 @@ async def tenants_with_buckets(conn: asyncpg.Connection | asyncpg.Pool, since: d
     return {r["tenant_id"] for r in rows}
 
 
-async def claim_tick(
-    conn: asyncpg.Connection,
-    ev: Evaluation,
-    input_json: dict[str, Any],
-    rules_json: dict[str, Any],
-    output_sha256: str,
-) -> bool:
-    """Record what the tick saw; False when this (intent, tick) was already evaluated."""
-    row = await conn.fetchval(
+async def claim_ticks(
+    conn: asyncpg.Connection, tenant: str, tick: int, rules_json: dict[str, Any], items: list[dict[str, Any]]
+) -> set[str]:
+    """Record what the tick saw per intent (`items`: intent, input, output_sha256); return
+    the intents claimed now — the others were evaluated at this tick already."""
+    rows = await conn.fetch(
         "INSERT INTO governance.tick_inputs (tenant_id, intent, tick, input, rules, output_sha256) "
-        "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) ON CONFLICT DO NOTHING RETURNING 1",
-        ev.tenant_id,
-        ev.intent,
-        ts(ev.tick),
-        input_json,
+        "SELECT $1, r.intent, $2, r.input, $3::jsonb, r.output_sha256 FROM jsonb_to_recordset($4::jsonb) "
+        "AS r(intent text, input jsonb, output_sha256 text) ORDER BY r.intent "
+        "ON CONFLICT DO NOTHING RETURNING intent",
+        tenant,
+        ts(tick),
         rules_json,
-        output_sha256,
+        items,
     )
-    return row is not None
+    return {r["intent"] for r in rows}
 
 
-async def save_counters(conn: asyncpg.Connection, ev: Evaluation, figures: Mapping[str, Figures]) -> None:
-    """The counters and last figures of every placement after the tick (never the state)."""
+def _counter_rows(ev: Evaluation, figures: Mapping[str, Figures]) -> list[dict[str, Any]]:
     verdicts = {v.model_id: v for v in ev.verdicts}
-    rows: list[tuple[Any, ...]] = []
+    rows = []
     for p in ev.placements:
         v = verdicts.get(p.model_id)
         f = figures.get(p.model_id)
         last = {
-            "tick": ts(ev.tick).isoformat() if ev.tick else None,  # type: ignore[union-attr]
+            "tick": datetime.fromtimestamp(ev.tick, UTC).isoformat(),
             "verdict": v.verdict if v else None,
             "reasons": list(v.reasons) if v else [],
             "window": f.as_json() if f else None,
             "inputs": v.inputs if v else {},
         }
         rows.append(
-            (
-                ev.tenant_id,
-                ev.intent,
-                p.model_id,
-                p.streak,
-                p.enter_streak,
-                ts(p.counted_until),
-                p.quarantine_streak,
-                ts(p.last_anomaly_at),
-                last,
-            )
+            {
+                "intent": ev.intent,
+                "model_id": p.model_id,
+                "streak": p.streak,
+                "enter_streak": p.enter_streak,
+                "counted_until": p.counted_until,
+                "quarantine_streak": p.quarantine_streak,
+                "last_anomaly_at": p.last_anomaly_at,
+                "last_eval": last,
+            }
         )
-    await conn.executemany(
-        "UPDATE governance.placements SET streak = $4, enter_streak = $5, counted_until = $6, "
-        "quarantine_streak = $7, last_anomaly_at = $8, last_eval = $9::jsonb "
-        "WHERE tenant_id = $1 AND intent = $2 AND model_id = $3",
-        rows,
+    return rows
+
+
+async def save_counters(
+    conn: asyncpg.Connection, tenant: str, evaluated: list[tuple[Evaluation, Mapping[str, Figures]]]
+) -> None:
+    """Every placement's counters and last figures after the tick (never the state), and one
+    evaluation row per placement — two statements for the whole tenant."""
+    counters = [row for ev, figures in evaluated for row in _counter_rows(ev, figures)]
+    await conn.execute(
+        "UPDATE governance.placements p SET streak = r.streak, enter_streak = r.enter_streak, "
+        "counted_until = to_timestamp(r.counted_until), quarantine_streak = r.quarantine_streak, "
+        "last_anomaly_at = to_timestamp(r.last_anomaly_at), last_eval = r.last_eval "
+        "FROM jsonb_to_recordset($2::jsonb) AS r(intent text, model_id text, streak int, enter_streak int, "
+        "counted_until bigint, quarantine_streak int, last_anomaly_at bigint, last_eval jsonb) "
+        "WHERE p.tenant_id = $1 AND p.intent = r.intent AND p.model_id = r.model_id",
+        tenant,
+        counters,
     )
-    await conn.executemany(
+    rows = [
+        {
+            "intent": ev.intent,
+            "model_id": v.model_id,
+            "verdict": v.verdict,
+            "reasons": list(v.reasons),
+            "inputs": v.inputs,
+            "tick": ev.tick,
+            "settings_hash": ev.settings_hash,
+        }
+        for ev, _ in evaluated
+        for v in ev.verdicts
+    ]
+    await conn.execute(
         "INSERT INTO governance.evaluations (tenant_id, intent, model_id, tick, verdict, reasons, inputs, "
-        "settings_hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT DO NOTHING",
-        [
-            (
-                ev.tenant_id,
-                ev.intent,
-                v.model_id,
-                ts(ev.tick),
-                v.verdict,
-                list(v.reasons),
-                v.inputs,
-                ev.settings_hash,
-            )
-            for v in ev.verdicts
-        ],
+        "settings_hash) SELECT $1, r.intent, r.model_id, to_timestamp(r.tick), r.verdict, "
+        "ARRAY(SELECT jsonb_array_elements_text(r.reasons)), r.inputs, r.settings_hash "
+        "FROM jsonb_to_recordset($2::jsonb) AS r(intent text, model_id text, verdict text, reasons jsonb, "
+        "inputs jsonb, tick bigint, settings_hash text) ON CONFLICT DO NOTHING",
+        tenant,
+        rows,
     )
