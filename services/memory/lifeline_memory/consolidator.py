@@ -82,6 +82,10 @@ class Consolidator:
         self._policy = policy
         self._keep = versions_keep
 
+    @property
+    def settings_hash(self) -> str:
+        return self._policy.settings_hash
+
     async def consolidate(
         self,
         tenant: str,

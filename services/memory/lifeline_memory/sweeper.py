@@ -39,9 +39,31 @@ class Sweeper:
                 await self._task
 
     async def _loop(self) -> None:
+        settings_done = False
         while True:
             await self.sweep()
+            if not settings_done:
+                settings_done = await self.resettle()
             await asyncio.sleep(self._interval)
+
+    async def resettle(self, batch: int = 200) -> bool:
+        """Recompute profiles made under other settings (half-life, labels, thresholds …):
+        a new version with reason ``settings`` only where the content hash changes. Returns
+        True once every profile carries the current settings hash; never raises."""
+        current = self._consolidator.settings_hash
+        try:
+            while True:
+                rows = await self._pool.fetch(
+                    "SELECT tenant_id, person_id FROM memory.persons WHERE profile IS NOT NULL "
+                    "AND profile->>'settings_hash' IS DISTINCT FROM $1 LIMIT $2", current, batch)
+                for r in rows:
+                    await self._consolidator.consolidate(r["tenant_id"], r["person_id"], reason="settings")
+                await self._announcer.announce()
+                if len(rows) < batch:
+                    return True
+        except Exception as exc:
+            log.warning("memory.resettle_failed", error=repr(exc))
+            return False
 
     async def sweep(self) -> int:
         """Consolidate dirty persons, then publish what is unannounced; never raises."""

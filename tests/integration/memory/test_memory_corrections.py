@@ -11,6 +11,7 @@ from lifeline_events import TOPIC_LIFECYCLE, Event
 from lifeline_testing.appends import append
 from lifeline_testing.processes import auth
 from lifeline_testing.topics import read_topic
+from lifeline_testing.waiting import eventually
 
 from .helpers import coach_session, get, oracle, start_memory, without_volatile
 
@@ -73,11 +74,12 @@ async def test_suppression_recomputes_as_if_the_evidence_never_existed(fresh_dat
             assert denied.status_code == 403
 
 
-async def test_forgetting_a_person_survives_redelivery(fresh_database, redis_url, procs) -> None:
-    """DELETE person: 410 afterwards, a WAL repair that re-publishes everything brings nothing back,
-    profile.forgotten is published, and a new session (block_future=false) starts afresh."""
-    ingest = procs.ingest(fresh_database, redis_url)
-    memory = start_memory(procs, fresh_database, redis_url, ingest)
+async def test_forgetting_a_person_survives_redelivery(fresh_database, bus_url, procs) -> None:
+    """On either bus, DELETE person: 410 afterwards, a WAL repair that re-publishes everything
+    brings nothing back, profile.forgotten is published, and a new session (block_future=false)
+    starts afresh."""
+    ingest = procs.ingest(fresh_database, bus_url)
+    memory = start_memory(procs, fresh_database, bus_url, ingest)
     await append(ingest.url, "s-1", coach_session("p-3", 0, ["a", "a"]))
     await append(ingest.url, "s-2", coach_session("p-3", 1, ["b"]))
     assert (await get(memory.url, "/v1/persons/p-3/profile", after_session="s-2")).status_code == 200
@@ -99,7 +101,7 @@ async def test_forgetting_a_person_survives_redelivery(fresh_database, redis_url
     async with httpx.AsyncClient(base_url=memory.url, headers=auth(), timeout=30) as c:
         rebuilt = await c.post("/v1/persons/p-3/consolidate", json={"rebuild": True})
         assert rebuilt.status_code == 200 and rebuilt.json()["sessions_count"] == 0
-    records = [Event.from_json(r.value) for r in await read_topic(redis_url, TOPIC_LIFECYCLE)]
+    records = [Event.from_json(r.value) for r in await read_topic(bus_url, TOPIC_LIFECYCLE)]
     forgotten = [e for e in records if e.event_type == "profile.forgotten" and e.person_id == "p-3"]
     assert len(forgotten) == 1 and forgotten[0].payload.scope == "person"
     await append(ingest.url, "s-3", coach_session("p-3", 5, ["c", "c"]))
@@ -155,3 +157,30 @@ async def test_tenants_scopes_and_bad_input(fresh_database, redis_url, procs) ->
         assert (await c.post("/v1/persons/p-5/consolidate", json={"session_id": "s-404"})).status_code == 404
         waited = await c.get("/v1/persons/p-5/profile", params={"after_session": "s-never"})
         assert waited.status_code == 503 and waited.json()["version"] >= 1
+
+
+async def test_a_settings_change_reconsolidates_once(fresh_database, redis_url, procs) -> None:
+    """Restarted with new labels, memory recomputes every profile: one new version with reason
+    `settings`; a restart with the same settings changes nothing."""
+    ingest = procs.ingest(fresh_database, redis_url)
+    memory = start_memory(procs, fresh_database, redis_url, ingest)
+    await append(ingest.url, "s-1", coach_session("p-6", 0, ["late", "late", "late"]))
+    before = (await get(memory.url, "/v1/persons/p-6/profile", after_session="s-1")).json()
+    memory.kill()
+    labelled = start_memory(procs, fresh_database, redis_url, ingest,
+                            memory_labels='{"late": "arriving late to the point"}')
+
+    async def relabelled() -> dict | None:
+        body = (await get(labelled.url, "/v1/persons/p-6/profile")).json()
+        return body if body["version"] > before["version"] else None
+
+    after = await eventually(relabelled, timeout=20, what="a settings version")
+    assert after["errors"][0]["label"] == "arriving late to the point"
+    assert after["settings_hash"] != before["settings_hash"]
+    versions = (await get(labelled.url, "/v1/persons/p-6/profile/versions")).json()["versions"]
+    assert versions[0]["reason"] == "settings" and versions[0]["version"] == before["version"] + 1
+    labelled.kill()
+    again = start_memory(procs, fresh_database, redis_url, ingest,
+                         memory_labels='{"late": "arriving late to the point"}')
+    await asyncio.sleep(1.5)
+    assert (await get(again.url, "/v1/persons/p-6/profile")).json()["version"] == after["version"]
