@@ -198,8 +198,14 @@ class LifecycleJob:
                 report.outcome,
                 report.reason,
             )
-        if report.outcome == "skipped":
-            log.info("governance.tick_skipped", tick=report.tick, reason=report.reason)
+        log.info(
+            "governance.tick",
+            tick=report.tick,
+            outcome=report.outcome,
+            reason=report.reason,
+            intents=len(report.intents),
+            decisions=len(report.decisions),
+        )
 
     async def _maintain(self) -> None:
         """Retention, at most hourly: old buckets and evaluations go; decisions never do."""
