@@ -16,7 +16,7 @@ import asyncpg
 
 from lifeline_governance import buckets, decisions, store
 from lifeline_governance.errors import GuardFailedError
-from lifeline_governance.evaluation import DECISION_NAMESPACE
+from lifeline_governance.evaluation import DECISION_NAMESPACE, Scalar
 from lifeline_governance.guards import Guards
 from lifeline_governance.metrics import observe_decisions
 from lifeline_governance.records import DecisionRecord
@@ -100,7 +100,7 @@ async def transition(
                 else "manual:failover"
             )
             f = guards.figures(change.model_id)
-            inputs = {
+            inputs: dict[str, Scalar] = {
                 "rule": rule,
                 "override": True,
                 "actor": req.actor,

@@ -135,7 +135,7 @@ def plan_manual(
         heirs = (m for m in successors if m != model_id and states.get(m) in ("ACTIVE", "CANDIDATE"))
         heir = next(heirs, None)
         if heir is not None:
-            changes.append(Change(heir, states[heir], "PRIMARY"))  # type: ignore[arg-type]
+            changes.append(Change(heir, states[heir], "PRIMARY"))
     return changes
 
 

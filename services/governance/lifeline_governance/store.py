@@ -6,7 +6,7 @@ rules keep (streaks, fresh-evidence mark, anomaly time) and what each tick saw.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,7 +141,7 @@ def _counter_rows(ev: Evaluation, figures: Mapping[str, Figures]) -> list[dict[s
 
 
 async def save_counters(
-    conn: asyncpg.Connection, tenant: str, evaluated: list[tuple[Evaluation, Mapping[str, Figures]]]
+    conn: asyncpg.Connection, tenant: str, evaluated: Sequence[tuple[Evaluation, Mapping[str, Figures]]]
 ) -> None:
     """Every placement's counters and last figures after the tick (never the state), and one
     evaluation row per placement — two statements for the whole tenant."""

@@ -64,7 +64,7 @@ async def fold_check(pool: asyncpg.Pool, tenant: str) -> dict[str, Any]:
         "SELECT intent, model_id, state FROM governance.placements WHERE tenant_id = $1", tenant
     ):
         table.setdefault(r["intent"], {})[r["model_id"]] = r["state"]
-    differ = []
+    differ: list[dict[str, object]] = []
     for intent in sorted(set(changes) | set(table)):
         try:
             folded: dict[str, str] = dict(fold(changes.get(intent, [])))
