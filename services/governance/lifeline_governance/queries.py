@@ -51,12 +51,14 @@ async def models(
         tenant,
         model_id,
     )
-    primaries = {
-        r["intent"]: r["model_id"]
-        for r in await pool.fetch(
-            "SELECT intent, model_id FROM governance.placements WHERE tenant_id = $1 AND state = 'PRIMARY'",
-            tenant,
-        )
+    primary_rows = await pool.fetch(
+        "SELECT intent, model_id, last_eval FROM governance.placements "
+        "WHERE tenant_id = $1 AND state = 'PRIMARY'",
+        tenant,
+    )
+    primaries = {r["intent"]: r["model_id"] for r in primary_rows}
+    primary_figures = {
+        r["intent"]: {"window": (_json(r["last_eval"]) or {}).get("window")} for r in primary_rows
     }
     placements_by_intent: dict[str, dict[str, dict[str, Any]]] = {}
     out: dict[str, dict[str, Any]] = {}
@@ -100,7 +102,7 @@ async def models(
     for name, by_model in placements_by_intent.items():
         primary_id = primaries.get(name)
         for owner, place in by_model.items():
-            place["vs_primary"] = _vs_primary(owner, place, primary_id, by_model.get(primary_id or ""))
+            place["vs_primary"] = _vs_primary(owner, place, primary_id, primary_figures.get(name))
     result = list(out.values())
     if intent is not None or state is not None:
         for m in result:
