@@ -8,6 +8,7 @@ version and hash), so a re-publish after a crash is the same event, never a new 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,58 +102,68 @@ def forgotten_event(
 
 
 class Announcer:
+    """One publisher at a time per outbox row: rows are claimed with ``FOR UPDATE SKIP LOCKED``
+    inside the transaction that marks them, so the after-commit path, the sweeper and other
+    replicas never publish the same version twice (a crash after publish and before commit
+    still can: consumers dedupe by ``event_id``)."""
+
     def __init__(self, pool: asyncpg.Pool, bus: Bus) -> None:
         self._pool = pool
         self._bus = bus
+        self._lock = asyncio.Lock()
 
     async def announce(self, *, tenant: str | None = None, person: str | None = None) -> int:
         """Publish unannounced versions (of one person, or all) and forget notices; never raises."""
         try:
-            return await self._versions(tenant, person) + await self._forgotten()
+            async with self._lock:
+                return await self._versions(tenant, person) + await self._forgotten()
         except Exception as exc:
             log.warning("memory.announce_failed", person_id=person, error=repr(exc))
             return 0
 
     async def _versions(self, tenant: str | None, person: str | None) -> int:
-        rows = await self._pool.fetch(
-            "SELECT tenant_id, person_id, version, source_session_id, source_seq, traceparent, summary, "
-            "event_id, created_at FROM memory.profile_versions WHERE announced_at IS NULL "
-            "AND ($1::text IS NULL OR (tenant_id = $1 AND person_id = $2)) ORDER BY created_at, version "
-            "LIMIT 500",
-            tenant,
-            person,
-        )
-        if not rows:
-            return 0
-        messages = []
-        for row in rows:
-            event = consolidated_event(row)
-            headers = {"traceparent": row["traceparent"]} if row["traceparent"] else {}
-            messages.append(OutMessage(key=event.session_id, value=event.to_json_bytes(), headers=headers))
-        await self._bus.publish(TOPIC_LIFECYCLE, messages)
-        await self._pool.execute(
-            "UPDATE memory.profile_versions SET announced_at = now() WHERE event_id = ANY($1::uuid[])",
-            [r["event_id"] for r in rows],
-        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT tenant_id, person_id, version, source_session_id, source_seq, traceparent, summary, "
+                "event_id, created_at FROM memory.profile_versions WHERE announced_at IS NULL "
+                "AND ($1::text IS NULL OR (tenant_id = $1 AND person_id = $2)) ORDER BY created_at, version "
+                "LIMIT 500 FOR UPDATE SKIP LOCKED",
+                tenant,
+                person,
+            )
+            if not rows:
+                return 0
+            messages = []
+            for row in rows:
+                event = consolidated_event(row)
+                headers = {"traceparent": row["traceparent"]} if row["traceparent"] else {}
+                body = event.to_json_bytes()
+                messages.append(OutMessage(key=event.session_id, value=body, headers=headers))
+            await self._bus.publish(TOPIC_LIFECYCLE, messages)
+            await conn.execute(
+                "UPDATE memory.profile_versions SET announced_at = now() WHERE event_id = ANY($1::uuid[])",
+                [r["event_id"] for r in rows],
+            )
         ANNOUNCED.labels("profile.consolidated").inc(len(rows))
         return len(rows)
 
     async def _forgotten(self) -> int:
-        rows = await self._pool.fetch(
-            "SELECT event_id, session_id, event FROM memory.forget_outbox "
-            "WHERE announced_at IS NULL ORDER BY created_at LIMIT 500"
-        )
-        if not rows:
-            return 0
-        messages = []
-        for r in rows:
-            event = Event.from_json(r["event"])
-            headers = {"traceparent": event.traceparent} if event.traceparent else {}
-            messages.append(OutMessage(key=r["session_id"], value=event.to_json_bytes(), headers=headers))
-        await self._bus.publish(TOPIC_LIFECYCLE, messages)
-        await self._pool.execute(
-            "UPDATE memory.forget_outbox SET announced_at = now() WHERE event_id = ANY($1::uuid[])",
-            [r["event_id"] for r in rows],
-        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT event_id, session_id, event FROM memory.forget_outbox "
+                "WHERE announced_at IS NULL ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED"
+            )
+            if not rows:
+                return 0
+            messages = []
+            for r in rows:
+                event = Event.from_json(r["event"])
+                headers = {"traceparent": event.traceparent} if event.traceparent else {}
+                messages.append(OutMessage(key=r["session_id"], value=event.to_json_bytes(), headers=headers))
+            await self._bus.publish(TOPIC_LIFECYCLE, messages)
+            await conn.execute(
+                "UPDATE memory.forget_outbox SET announced_at = now() WHERE event_id = ANY($1::uuid[])",
+                [r["event_id"] for r in rows],
+            )
         ANNOUNCED.labels(FORGOTTEN_TYPE).inc(len(rows))
         return len(rows)

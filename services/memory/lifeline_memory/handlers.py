@@ -79,7 +79,7 @@ class MemoryHandlers:
         finished: list[tuple[str, SessionScalars, Event]] = []
         for session, evs in events.items():
             before = scalars.get(session, SessionScalars())
-            kept = [e for e in evs if not _forgotten(tombs, session, e.person_id or before.person_id, e)]
+            kept = [e for e in evs if not is_forgotten(tombs, session, e.person_id or before.person_id, e)]
             DROPPED.inc(len(evs) - len(kept))
             if not kept:
                 continue
@@ -166,7 +166,7 @@ def _advances(scalars: SessionScalars, event: Event) -> bool:
         return False
 
 
-def _forgotten(tombs: Sequence[asyncpg.Record], session: str, person: str | None, event: Event) -> bool:
+def is_forgotten(tombs: Sequence[asyncpg.Record], session: str, person: str | None, event: Event) -> bool:
     """A forgotten session's events never come back; a forgotten person's earlier events
     neither (recorded before the forget), and later ones only with ``block_future``."""
     for t in tombs:

@@ -18,6 +18,7 @@ from lifeline_memory.announcer import Announcer
 from lifeline_memory.consolidation import absorb
 from lifeline_memory.consolidator import Consolidator, Outcome
 from lifeline_memory.errors import SessionNotFoundError, SessionOfAnotherPersonError
+from lifeline_memory.handlers import is_forgotten
 from lifeline_memory.policy import Policy
 from lifeline_memory.scalars import SessionScalars
 from lifeline_memory.sealing import reseal
@@ -109,21 +110,25 @@ class Operations:
         events = await self._need_ingest().events(tenant, session)
         if not events:
             return
-        scalars, observations = absorb(SessionScalars(), events, self._policy.rules)
-        if scalars.person_id != person:
-            raise SessionOfAnotherPersonError(session, scalars.person_id)
+        named = next((e.person_id for e in reversed(events) if e.person_id), None)
+        if named != person:
+            raise SessionOfAnotherPersonError(session, named)
         with wrap_errors("rebuild session"):
             async with self._pool.acquire() as conn, conn.transaction():
-                tomb = await store.tombstones_for(conn, tenant, [person], [session])
-                if tomb:
-                    return  # forgotten: a rebuild must not resurrect it
-                await conn.execute(
-                    "DELETE FROM memory.observations WHERE tenant_id = $1 AND session_id = $2",
-                    tenant,
-                    session,
-                )
+                tombs = await store.tombstones_for(conn, tenant, [person], [session])
+                # exactly what the projection keeps: a rebuild must not resurrect anything forgotten
+                kept = [e for e in events if not is_forgotten(tombs, session, e.person_id or person, e)]
+                if not kept:
+                    return
+                scalars, observations = absorb(SessionScalars(), kept, self._policy.rules)
+                if await store.observation_keys(conn, tenant, session) != {o.key for o in observations}:
+                    await conn.execute(
+                        "DELETE FROM memory.observations WHERE tenant_id = $1 AND session_id = $2",
+                        tenant,
+                        session,
+                    )
+                    await store.insert_observations(conn, tenant, [(session, o) for o in observations])
                 await store.save_scalars(conn, tenant, [(session, scalars)])
-                await store.insert_observations(conn, tenant, [(session, o) for o in observations])
                 await conn.execute(
                     "INSERT INTO memory.checkpoints (tenant_id, session_id, last_seq) VALUES ($1, $2, $3) "
                     "ON CONFLICT (tenant_id, session_id) DO UPDATE SET "
@@ -133,7 +138,7 @@ class Operations:
                     session,
                     scalars.seq,
                 )
-                await reseal(conn, tenant, session, scalars, self._policy)
+                await reseal(conn, tenant, session, scalars, self._policy, observations)
 
     async def suppress(
         self,

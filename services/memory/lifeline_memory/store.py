@@ -215,3 +215,15 @@ async def sessions_of_person(conn: asyncpg.Connection, tenant: str, person: str)
 
 async def load_scalars_one(conn: asyncpg.Connection, tenant: str, session: str) -> SessionScalars | None:
     return (await load_scalars(conn, tenant, [session])).get(session)
+
+
+async def observation_keys(
+    conn: asyncpg.Connection, tenant: str, session: str
+) -> set[tuple[int, str, str, str]]:
+    """The stored observations' keys (cheap: no values), to tell whether a rebuild changes them."""
+    rows = await conn.fetch(
+        f"SELECT seq, kind, code, source FROM {S}.observations WHERE tenant_id = $1 AND session_id = $2",
+        tenant,
+        session,
+    )
+    return {(r["seq"], r["kind"], r["code"], r["source"]) for r in rows}

@@ -107,6 +107,9 @@ async def test_forgetting_a_person_survives_redelivery(fresh_database, bus_url, 
     await append(ingest.url, "s-3", coach_session("p-3", 5, ["c", "c"]))
     fresh = await get(memory.url, "/v1/persons/p-3/profile", after_session="s-3")
     assert fresh.status_code == 200 and [s["session_id"] for s in fresh.json()["sessions"]] == ["s-3"]
+    async with httpx.AsyncClient(base_url=memory.url, headers=auth(), timeout=30) as c:
+        rebuilt = (await c.post("/v1/persons/p-3/consolidate", json={"rebuild": True})).json()
+    assert rebuilt["changed"] is False and rebuilt["content_hash"] == fresh.json()["content_hash"]
 
 
 async def test_forgetting_a_session_equals_never_having_it(fresh_database, redis_url, procs) -> None:
