@@ -1,8 +1,10 @@
 """`verify`: re-run the pure rules on every stored tick's inputs and re-fold the log.
 
-Two promises are checked: each stored evaluation is reproduced byte for byte by the
-current `evaluate()` on its stored inputs and rules; and every placement's state equals
-the fold of the decision log (`registry.fold`), so the table could be rebuilt from it.
+Three things are checked: each stored evaluation is reproduced byte for byte by the
+current `evaluate()` on its stored inputs and rules; the window sums it saw are
+recomputed from today's counters (a difference is drift: events that arrived after the
+settle time, reported, never "fixed"); and every placement's state equals the fold of
+the decision log (`registry.fold`), so the table could be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 import asyncpg
 import orjson
 
+from lifeline_governance import buckets
 from lifeline_governance.codec import decode_input, output_hash
 from lifeline_governance.decide import evaluate
 from lifeline_governance.registry import Change, FoldError, fold
 from lifeline_governance.rules import Rules
+from lifeline_governance.windows import windows_at
 
 
 def _json(value: Any) -> Any:
@@ -34,17 +38,33 @@ async def verify(
         start,
         end,
     )
-    mismatches = []
+    mismatches, drift = [], []
     for r in rows:
         snap, stats = decode_input(_json(r["input"]))
-        again = evaluate(snap, stats, int(r["tick"].timestamp()), Rules.from_json(_json(r["rules"])))
+        rules, tick = Rules.from_json(_json(r["rules"])), int(r["tick"].timestamp())
+        again = evaluate(snap, stats, tick, rules)
         if output_hash(again) != r["output_sha256"]:
             mismatches.append({"intent": r["intent"], "tick": r["tick"].isoformat()})
+        current, previous = windows_at(tick, rules.window_s, rules.settle_s)
+        now = (
+            await buckets.window_stats(
+                pool, tenant, (current.start, current.end), previous.start, [r["intent"]]
+            )
+        ).get(r["intent"], {})
+        moved = sorted(
+            m
+            for m in set(now) | set(stats)
+            if (now[m].current.as_row() if m in now else None)
+            != (stats[m].current.as_row() if m in stats else None)
+        )
+        if moved:
+            drift.append({"intent": r["intent"], "tick": r["tick"].isoformat(), "models": moved})
     return {
         "tenant_id": tenant,
         "evaluations_checked": len(rows),
         "evaluations_reproduced": len(rows) - len(mismatches),
         "mismatches": mismatches,
+        "drift": drift,
         "fold": await fold_check(pool, tenant),
     }
 

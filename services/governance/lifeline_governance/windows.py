@@ -26,8 +26,10 @@ def align_tick(now: float, interval_s: int) -> int:
 
 
 def windows_at(tick: int, window_s: int, settle_s: int) -> tuple[Window, Window]:
-    """(current, previous): the settle seconds before the tick are excluded (in flight)."""
-    end = tick - settle_s
+    """(current, previous): the settle seconds before the tick are excluded (in flight), and
+    the window ends on a whole minute, so it holds only buckets whose every event was
+    recorded before its end — the sums a tick saw can be recomputed later (verify)."""
+    end = (tick - settle_s) // 60 * 60
     return Window(end - window_s, end), Window(end - 2 * window_s, end - window_s)
 
 

@@ -49,7 +49,7 @@ async def test_canary_mirror_weights_table_and_pin(fresh_database, redis_url, pr
         await send(ingest, "s-a", calls("gpt-a", 40, score=5.0))
         await send(ingest, "s-b", calls("gpt-b", 40, score=9.0))
         await wait_calls(fresh_database, 80)
-        base = int(time.time()) + 1
+        base = int(time.time()) + 120  # windows end on whole minutes: include this one
         for n in range(4):
             report = await run_tick(c, base + n)
             assert report["decisions"] == []

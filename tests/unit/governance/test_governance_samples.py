@@ -159,7 +159,8 @@ def test_welch_t_is_finite_and_mean_sd_come_from_integer_sums() -> None:
 def test_windows_are_aligned_and_exclude_the_settle_time() -> None:
     tick = align_tick(1_800_000_059.9, 60)
     current, previous = windows_at(tick, 3600, 30)
-    assert tick % 60 == 0 and current.end == tick - 30 and previous.end == current.start
+    assert tick % 60 == 0 and current.end == tick - 60 and previous.end == current.start
+    assert windows_at(tick + 59, 3600, 0)[0].end == tick, "only whole, settled minutes"
 
 
 def test_figures_compute_effective_score_and_p95() -> None:
