@@ -69,3 +69,31 @@ async def test_one_job_leader_and_takeover(fresh_database, redis_url, procs) -> 
 
 async def _async(value: bool) -> bool | None:
     return value or None
+
+
+async def test_routing_answers_from_memory_while_postgresql_is_down(
+    disposable_server, redis_url, procs
+) -> None:
+    """PostgreSQL down: /ready is 503 naming the database, routing still answers from the table;
+    writes fail cleanly (503); back up, everything works again."""
+    pg = disposable_server("postgres")
+    env = service_env(pg.url, redis_url, **FAST)
+    gov = procs.start("lifeline_governance", env)
+    async with client(gov) as c:
+        await register(c, "gpt-a", "pricing")
+        await transition(c, "gpt-a", "pricing", "CANDIDATE")
+        assert (await transition(c, "gpt-a", "pricing", "PRIMARY")).status_code == 200
+        await pg.akill()
+        ready = await c.get("/ready")
+        assert ready.status_code == 503 and "database" in ready.json()["detail"]
+        route = await c.get("/v1/routing/pricing")
+        assert route.status_code == 200 and route.json()["model_id"] == "gpt-a"
+        write = await transition(c, "gpt-a", "pricing", "QUARANTINED")
+        assert write.status_code == 503
+        await pg.arestart()
+
+        async def back() -> bool | None:
+            return (await c.get("/ready")).status_code == 200 or None
+
+        await eventually(back, timeout=60, what="governance ready again")
+        assert (await c.get("/v1/models/gpt-a")).json()["placements"][0]["state"] == "PRIMARY"
