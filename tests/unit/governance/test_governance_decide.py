@@ -170,3 +170,31 @@ def test_equal_inputs_give_byte_identical_evaluations() -> None:
     snap = snapshot(("a", "PRIMARY"), ("b", "SHADOW"), ("c", "CANDIDATE"))
     inputs = {"a": stats(GOOD), "b": stats(BETTER), "c": stats(counters(80, 0.8, 7.0, sd=1.5))}
     assert evaluate(snap, inputs, T0, RULES).to_json() == evaluate(snap, dict(inputs), T0, RULES).to_json()
+
+
+def test_anomaly_action_failover_hands_the_primary_role_to_a_qualified_successor() -> None:
+    """ANOMALY_ACTION=failover: the anomalous PRIMARY steps down to ACTIVE, the best ACTIVE takes over."""
+    rules = replace(RULES, anomaly_action="failover")
+    snap = snapshot(("a", "PRIMARY"), ("b", "ACTIVE"))
+    dropped = stats(counters(100, 0.95, 6.0), counters(100, 0.95, 9.0))
+    ev = evaluate(snap, {"a": dropped, "b": stats(GOOD)}, T0, rules)
+    assert [(d.kind, d.model_id, d.to_state) for d in ev.decisions] == [
+        ("anomaly", "a", "PRIMARY"),
+        ("transition", "a", "ACTIVE"),
+        ("transition", "b", "PRIMARY"),
+    ]
+    alone = evaluate(snapshot(("a", "PRIMARY")), {"a": dropped}, T0, rules)
+    assert [d.kind for d in alone.decisions] == ["anomaly"], "never leave an intent without a PRIMARY"
+
+
+def test_the_latency_guard_blocks_a_slower_candidate_when_on() -> None:
+    """LATENCY_TOLERANCE > 0: p95(c) must stay within p95(P) × tolerance."""
+    slow = counters(100, 0.96, 8.0)
+    slow.latency_hist[8] = 100  # 12.8 s
+    fast = counters(100, 0.95, 6.0)
+    fast.latency_hist[2] = 100  # 200 ms
+    rules = replace(RULES, latency_tolerance=1.5)
+    snap = snapshot(("a", "PRIMARY"), ("b", "CANDIDATE"))
+    _, evs = run_ticks(snap, [{"a": stats(fast), "b": stats(slow)}] * 6, rules)
+    assert all(e.decisions == () for e in evs)
+    assert {v.model_id: v.verdict for v in evs[-1].verdicts}["b"] == "blocked_risk"
