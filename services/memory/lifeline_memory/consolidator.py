@@ -81,6 +81,7 @@ class Consolidator:
         self._pool = pool
         self._policy = policy
         self._keep = versions_keep
+        self._digests = store.DigestCache()
 
     @property
     def settings_hash(self) -> str:
@@ -146,7 +147,7 @@ class Consolidator:
             # the row names the latest finish committed; a caller's view may be older (a sweep)
             source_session, source_seq = row["dirty_session"], row["dirty_seq"]
             traceparent = row["dirty_traceparent"] or traceparent
-        digests = await store.person_digests(conn, tenant, person, self._policy.max_sessions)
+        digests = await store.person_digests(conn, tenant, person, self._policy.max_sessions, self._digests)
         profile = build_profile(tenant, person, digests, self._policy)
         if profile is None or profile["content_hash"] == row["content_hash"]:
             if profile is None and row["content_hash"] is not None:

@@ -6,6 +6,7 @@ the projection's batch, the consolidator's person lock, an admin's correction.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -188,19 +189,60 @@ async def lock_person(conn: asyncpg.Connection, tenant: str, person: str) -> asy
 
 
 async def person_digests(
-    conn: asyncpg.Connection, tenant: str, person: str, limit: int
+    conn: asyncpg.Connection, tenant: str, person: str, limit: int, cache: DigestCache | None = None
 ) -> list[dict[str, Any]]:
-    """The person's most recent digests; tombstoned sessions are never returned."""
+    """The person's most recent digests; tombstoned sessions are never returned. With a cache,
+    only digests whose hash it does not hold are read and decoded (a person with 200 prior
+    sessions costs one narrow query, not 200 documents)."""
     rows = await conn.fetch(
-        f"SELECT d.digest FROM {S}.session_digests d WHERE d.tenant_id = $1 AND d.person_id = $2 "
-        f"AND NOT EXISTS (SELECT 1 FROM {S}.tombstones t WHERE t.tenant_id = d.tenant_id "
-        "AND t.person_id = d.person_id AND t.session_id = d.session_id) "
+        f"SELECT d.session_id, d.digest_hash FROM {S}.session_digests d WHERE d.tenant_id = $1 "
+        f"AND d.person_id = $2 AND NOT EXISTS (SELECT 1 FROM {S}.tombstones t "
+        "WHERE t.tenant_id = d.tenant_id AND t.person_id = d.person_id AND t.session_id = d.session_id) "
         "ORDER BY d.finished_at DESC, d.session_id DESC LIMIT $3",
         tenant,
         person,
         limit,
     )
-    return [r["digest"] for r in rows]
+    cache = cache if cache is not None else DigestCache(0)
+    wanted = [(r["session_id"], r["digest_hash"]) for r in rows]
+    missing = [s for s, h in wanted if cache.get(tenant, s, h) is None]
+    if missing:
+        for r in await conn.fetch(
+            f"SELECT session_id, digest, digest_hash FROM {S}.session_digests "
+            "WHERE tenant_id = $1 AND session_id = ANY($2::text[])",
+            tenant,
+            missing,
+        ):
+            cache.put(tenant, r["session_id"], r["digest_hash"], r["digest"])
+    found = [cache.get(tenant, s, h) for s, h in wanted]
+    return [d for d in found if d is not None]
+
+
+class DigestCache:
+    """Decoded digests by (tenant, session, digest hash), least recently used out. A digest
+    is immutable for its hash, so a hit can never be stale."""
+
+    def __init__(self, size: int = 5_000) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+        self._spill: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def get(self, tenant: str, session: str, digest_hash: str) -> dict[str, Any] | None:
+        key = (tenant, session, digest_hash)
+        hit = self._entries.get(key) or self._spill.get(key)
+        if hit is not None and key in self._entries:
+            self._entries.move_to_end(key)
+        return hit
+
+    def put(self, tenant: str, session: str, digest_hash: str, digest: dict[str, Any]) -> None:
+        key = (tenant, session, digest_hash)
+        if self._size <= 0:  # no cache: keep just this read's documents
+            self._spill[key] = digest
+            return
+        self._entries[key] = digest
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
 
 async def sessions_of_person(conn: asyncpg.Connection, tenant: str, person: str) -> list[str]:
