@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from lifeline_governance.evaluation import ModelStats
-from lifeline_governance.samples import HIST_SIZE, BucketKey, Counters, SessionCursor
+from lifeline_governance.samples import HIST_SIZE, BucketKey, CallFields, CallKey, Counters, SessionCursor
 from lifeline_projection import SessionKey
 
 _COLUMNS = (
@@ -64,42 +64,87 @@ async def add(conn: asyncpg.Connection, deltas: Mapping[BucketKey, Counters]) ->
 
 
 async def load_cursors(
-    conn: asyncpg.Connection, keys: Sequence[SessionKey]
+    conn: asyncpg.Connection, keys: Sequence[SessionKey], calls: Mapping[SessionKey, set[CallKey]]
 ) -> dict[SessionKey, SessionCursor]:
+    """Each session's current intent, and the already-counted calls this batch names again."""
     rows = await conn.fetch(
-        "SELECT tenant_id, session_id, current_intent, ring FROM governance.session_cursor "
+        "SELECT tenant_id, session_id, current_intent FROM governance.session_cursor "
         "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
         [k.tenant_id for k in keys],
         [k.session_id for k in keys],
     )
-    return {
-        SessionKey(r["tenant_id"], r["session_id"]): SessionCursor.from_json(
-            r["tenant_id"], r["current_intent"], r["ring"]
+    cursors = {k: SessionCursor() for k in keys}
+    for r in rows:
+        cursors[SessionKey(r["tenant_id"], r["session_id"])].current_intent = r["current_intent"]
+    wanted = [(k, turn, model) for k, named in calls.items() for turn, model in named]
+    if not wanted:
+        return cursors
+    for r in await conn.fetch(
+        "SELECT c.* FROM governance.call_keys c WHERE (tenant_id, session_id, turn_id, model_id) IN "
+        "(SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]))",
+        [k.tenant_id for k, _, _ in wanted],
+        [k.session_id for k, _, _ in wanted],
+        [t for _, t, _ in wanted],
+        [m for _, _, m in wanted],
+    ):
+        fields = CallFields(r["score"], r["success"], r["latency_ms"], r["tokens_in"], r["tokens_out"])
+        bucket = BucketKey(r["tenant_id"], r["intent"], r["model_id"], r["minute"])
+        cursors[SessionKey(r["tenant_id"], r["session_id"])].known[(r["turn_id"], r["model_id"])] = (
+            bucket,
+            fields,
         )
-        for r in rows
-    }
+    return cursors
 
 
-async def save_cursors(conn: asyncpg.Connection, cursors: Mapping[SessionKey, SessionCursor]) -> None:
-    if not cursors:
-        return
-    rows = [
-        {
-            "tenant_id": k.tenant_id,
-            "session_id": k.session_id,
-            "current_intent": c.current_intent,
-            "ring": c.to_json(),
-        }
+async def save_cursors(
+    conn: asyncpg.Connection,
+    cursors: Mapping[SessionKey, SessionCursor],
+    intents_before: Mapping[SessionKey, str | None],
+) -> None:
+    """Sessions whose intent moved, and the keyed calls counted or filled in by this batch."""
+    moved = [
+        {"tenant_id": k.tenant_id, "session_id": k.session_id, "current_intent": c.current_intent}
         for k, c in sorted(cursors.items())
+        if c.current_intent != intents_before.get(k)
     ]
-    await conn.execute(
-        "INSERT INTO governance.session_cursor (tenant_id, session_id, current_intent, ring) "
-        "SELECT r.tenant_id, r.session_id, r.current_intent, r.ring FROM jsonb_to_recordset($1::jsonb) "
-        "AS r(tenant_id text, session_id text, current_intent text, ring jsonb) ORDER BY 1, 2 "
-        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET current_intent = EXCLUDED.current_intent, "
-        "ring = EXCLUDED.ring",
-        rows,
-    )
+    if moved:
+        await conn.execute(
+            "INSERT INTO governance.session_cursor (tenant_id, session_id, current_intent) "
+            "SELECT r.tenant_id, r.session_id, r.current_intent FROM jsonb_to_recordset($1::jsonb) "
+            "AS r(tenant_id text, session_id text, current_intent text) ORDER BY 1, 2 "
+            "ON CONFLICT (tenant_id, session_id) DO UPDATE SET current_intent = EXCLUDED.current_intent",
+            moved,
+        )
+    rows = []
+    for key, cursor in sorted(cursors.items()):
+        for turn, model in sorted(cursor.changed):
+            bucket, f = cursor.known[(turn, model)]
+            rows.append(
+                {
+                    "tenant_id": key.tenant_id,
+                    "session_id": key.session_id,
+                    "turn_id": turn,
+                    "model_id": model,
+                    "intent": bucket.intent,
+                    "minute": bucket.minute,
+                    "score": f.score,
+                    "success": f.success,
+                    "latency_ms": f.latency_ms,
+                    "tokens_in": f.tokens_in,
+                    "tokens_out": f.tokens_out,
+                }
+            )
+    if rows:
+        await conn.execute(
+            "INSERT INTO governance.call_keys SELECT r.* FROM jsonb_to_recordset($1::jsonb) "
+            "AS r(tenant_id text, session_id text, turn_id bigint, model_id text, intent text, "
+            "minute bigint, score double precision, success boolean, latency_ms bigint, tokens_in bigint, "
+            "tokens_out bigint) ORDER BY 1, 2, 3, 4 "
+            "ON CONFLICT (tenant_id, session_id, turn_id, model_id) DO UPDATE SET score = EXCLUDED.score, "
+            "success = EXCLUDED.success, latency_ms = EXCLUDED.latency_ms, tokens_in = EXCLUDED.tokens_in, "
+            "tokens_out = EXCLUDED.tokens_out",
+            rows,
+        )
 
 
 def _sums(alias: str, where: str) -> str:
@@ -162,6 +207,11 @@ async def purge(conn: asyncpg.Pool, bucket_days: int, evaluation_days: int) -> N
     """Retention: old buckets and evaluations go; decisions are kept for ever."""
     await conn.execute(
         "DELETE FROM governance.call_buckets WHERE bucket < now() - make_interval(days => $1)", bucket_days
+    )
+    await conn.execute(
+        "DELETE FROM governance.call_keys "
+        "WHERE minute < extract(epoch FROM now() - make_interval(days => $1))",
+        bucket_days,
     )
     await conn.execute(
         "DELETE FROM governance.evaluations WHERE tick < now() - make_interval(days => $1)", evaluation_days

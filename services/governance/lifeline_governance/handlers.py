@@ -16,7 +16,7 @@ from prometheus_client import Counter
 
 from lifeline_events import Event
 from lifeline_governance import buckets
-from lifeline_governance.samples import BucketKey, Counters, SessionCursor, apply_events
+from lifeline_governance.samples import BucketKey, Counters, apply_events, call_keys
 from lifeline_projection import SessionKey
 
 GROUP = "governance"
@@ -33,12 +33,12 @@ async def apply_batch(conn: asyncpg.Connection, by_session: Mapping[SessionKey, 
     keys = sorted(k for k, events in by_session.items() if any(e.event_type in _RELEVANT for e in events))
     if not keys:
         return
-    cursors = await buckets.load_cursors(conn, keys)
+    cursors = await buckets.load_cursors(conn, keys, {k: call_keys(by_session[k]) for k in keys})
+    intents_before = {k: c.current_intent for k, c in cursors.items()}
     deltas: dict[BucketKey, Counters] = {}
     merged = 0
     for key in keys:
-        cursor = cursors.setdefault(key, SessionCursor())
-        merged += apply_events(cursor, by_session[key], deltas)
+        merged += apply_events(cursors[key], by_session[key], deltas)
     await buckets.add(conn, deltas)
-    await buckets.save_cursors(conn, cursors)
+    await buckets.save_cursors(conn, cursors, intents_before)
     MERGED.inc(merged)

@@ -4,15 +4,16 @@ A model call can be described twice — by the assistant's `turn.recorded` and b
 `model.call.recorded` naming the same turn. Both are keyed `(turn_id, model_id)` and
 the second only fills what the first left null, adding to the *first* sample's bucket,
 so a call is counted once. The key includes the model because a mirrored call of a
-SHADOW model on the same turn is a different call. The merge ring is bounded (256
-keys per session) and depends only on the log's order, so it is deterministic.
-Everything here is pure: no I/O, integer counters only.
+SHADOW model on the same turn is a different call. The projection remembers every keyed
+call it has counted (`governance.call_keys`, kept as long as the buckets) and hands the
+keys a batch names to `apply_events` as `SessionCursor.known`; the result depends only on
+the log's order, so it is deterministic whatever the batching. Everything here is pure:
+no I/O, integer counters only.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,6 @@ from typing import Any
 from lifeline_events import Event
 
 GLOBAL_INTENT = "*"
-RING_SIZE = 256
 LATENCY_BOUNDS_MS: tuple[int, ...] = (50, 100, 200, 400, 800, 1600, 3200, 6400, 12800)
 """Upper bounds of the latency histogram; a tenth bucket holds everything above."""
 HIST_SIZE = len(LATENCY_BOUNDS_MS) + 1
@@ -129,32 +129,17 @@ class CallFields:
         )
 
 
+CallKey = tuple[int, str]  # (turn id, model id)
+
+
 @dataclass
 class SessionCursor:
-    """Per-session memory of the projection: the current intent and the merge ring, an
-    insertion-ordered map (turn, model) → (first sample's bucket, merged fields)."""
+    """Per-session memory of the projection: the current intent, and the keyed calls already
+    counted that this batch may describe again (`known`); `changed` names the keys to save."""
 
     current_intent: str | None = None
-    ring: OrderedDict[tuple[int, str], tuple[BucketKey, CallFields]] = field(default_factory=OrderedDict)
-
-    def to_json(self) -> list[list[Any]]:
-        return [[t, m, [k.intent, k.minute], _fields_json(f)] for (t, m), (k, f) in self.ring.items()]
-
-    @classmethod
-    def from_json(
-        cls, tenant: str, current_intent: str | None, ring: Sequence[Sequence[Any]]
-    ) -> SessionCursor:
-        return cls(
-            current_intent,
-            OrderedDict(
-                ((int(t), str(m)), (BucketKey(tenant, str(k[0]), str(m), int(k[1])), CallFields(*f)))
-                for t, m, k, f in ring
-            ),
-        )
-
-
-def _fields_json(f: CallFields) -> list[Any]:
-    return [f.score, f.success, f.latency_ms, f.tokens_in, f.tokens_out]
+    known: dict[CallKey, tuple[BucketKey, CallFields]] = field(default_factory=dict)
+    changed: set[CallKey] = field(default_factory=set)
 
 
 def minute_of(moment: datetime) -> int:
@@ -174,6 +159,16 @@ def _call_of(event: Event) -> tuple[str, str | None, int | None, CallFields] | N
             CallFields(p.score, p.success, p.latency_ms, p.tokens_in, p.tokens_out),
         )
     return None
+
+
+def call_keys(events: Iterable[Event]) -> set[CallKey]:
+    """The keys of the keyed calls among `events` (what `known` must be loaded for)."""
+    keys = set()
+    for event in events:
+        call = _call_of(event)
+        if call is not None and call[2] is not None:
+            keys.add((call[2], call[0]))
+    return keys
 
 
 def apply_events(cursor: SessionCursor, events: Iterable[Event], into: dict[BucketKey, Counters]) -> int:
@@ -200,20 +195,21 @@ def apply_events(cursor: SessionCursor, events: Iterable[Event], into: dict[Buck
             continue
         into.setdefault(key, Counters()).add(fields.counters(new_call=True))
         if turn is not None:
-            cursor.ring[(turn, model)] = (key, fields)
-            while len(cursor.ring) > RING_SIZE:
-                cursor.ring.popitem(last=False)
+            cursor.known[(turn, model)] = (key, fields)
+            cursor.changed.add((turn, model))
     return merged
 
 
 def _merge(
     cursor: SessionCursor, turn: int, model: str, fields: CallFields, into: dict[BucketKey, Counters]
 ) -> bool:
-    found = cursor.ring.get((turn, model))
+    found = cursor.known.get((turn, model))
     if found is None:
         return False
     key, first = found
     merged, delta = first.fill(fields)
-    cursor.ring[(turn, model)] = (key, merged)  # an existing key keeps its place in the order
+    if merged != first:
+        cursor.known[(turn, model)] = (key, merged)
+        cursor.changed.add((turn, model))
     into.setdefault(key, Counters()).add(delta.counters(new_call=False))
     return True

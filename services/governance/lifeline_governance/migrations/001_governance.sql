@@ -59,12 +59,21 @@ CREATE TABLE governance.call_buckets (
 );
 CREATE INDEX call_buckets_by_time ON governance.call_buckets (tenant_id, bucket);
 
-CREATE TABLE governance.session_cursor (
+CREATE TABLE governance.session_cursor (                 -- the session's current intent (the fold's rule)
     tenant_id text NOT NULL, session_id text NOT NULL,
     current_intent text,
-    ring jsonb NOT NULL DEFAULT '[]',
     PRIMARY KEY (tenant_id, session_id)
 );
+
+-- Every keyed call counted: a second description of the same (turn, model) only fills what
+-- the first left null, in the first one's bucket, so a call counts once. Kept as long as buckets.
+CREATE TABLE governance.call_keys (
+    tenant_id text NOT NULL, session_id text NOT NULL, turn_id bigint NOT NULL, model_id text NOT NULL,
+    intent text NOT NULL, minute bigint NOT NULL,
+    score double precision, success boolean, latency_ms bigint, tokens_in bigint, tokens_out bigint,
+    PRIMARY KEY (tenant_id, session_id, turn_id, model_id)
+);
+CREATE INDEX call_keys_by_minute ON governance.call_keys (minute);
 
 CREATE TABLE governance.decisions (
     tenant_id   text NOT NULL,
