@@ -6,6 +6,7 @@ uses, so a request can never give a different answer than the projection would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from uuid import UUID, uuid4
 
@@ -105,9 +106,24 @@ class Operations:
         if scalars.person_id != person:
             raise SessionOfAnotherPersonError(session, scalars.person_id)
 
+    async def _read_log(self, tenant: str, session: str, page: int = 1000) -> list[Event]:
+        """The whole log of a session, its pages fetched concurrently (seqs are gapless, so the
+        ranges are known from the last seq): ingest serves one page while we decode another."""
+        ingest = self._need_ingest()
+        last = await ingest.last_seq(tenant, session)
+        if not last:
+            return []
+        pages = await asyncio.gather(
+            *(
+                ingest.events(tenant, session, after_seq=start, until_seq=min(last, start + page))
+                for start in range(0, last, page)
+            )
+        )
+        return [e for p in pages for e in p]
+
     async def _rebuild_session(self, tenant: str, person: str, session: str) -> None:
         """Recompute the session's scalars, observations and digest from ingest's log alone."""
-        events = await self._need_ingest().events(tenant, session)
+        events = await self._read_log(tenant, session)
         if not events:
             return
         named = next((e.person_id for e in reversed(events) if e.person_id), None)
