@@ -48,13 +48,14 @@ class ComplianceRule:
     prefilter: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """Lower-case substrings of which a match must contain one (a cheap necessary condition)."""
 
-    def matches(self, role: str, text: str) -> bool:
-        """True when this rule applies to ``role`` and finds something in ``text``."""
+    def matches(self, role: str, text: str, lowered: str | None = None) -> bool:
+        """True when this rule applies to ``role`` and finds something in ``text``
+        (``lowered``: the scanned text lower-cased, when the caller has it already)."""
         if self.roles and role not in self.roles:
             return False
         scanned = text[:MAX_SCANNED_CHARS]
         if self.prefilter:
-            lowered = scanned.lower()
+            lowered = lowered if lowered is not None else scanned.lower()
             if not any(p in lowered for p in self.prefilter):
                 return False
         if self.kind == "luhn":
@@ -211,4 +212,7 @@ def rules_hash(rules: Sequence[ComplianceRule]) -> str:
 
 def detect(rules: Sequence[ComplianceRule], role: str, text: str) -> list[str]:
     """Names of the rules that fire on one turn, in configuration order."""
-    return [rule.name for rule in rules if rule.matches(role, text)]
+    if not text:
+        return []
+    lowered = text[:MAX_SCANNED_CHARS].lower()
+    return [rule.name for rule in rules if rule.matches(role, text, lowered)]

@@ -16,7 +16,7 @@ from .builders import finished, turn
 class ExplodingRule(ComplianceRule):
     """A detector that fails on one text, standing in for any bug in the pure code."""
 
-    def matches(self, role: str, text: str) -> bool:
+    def matches(self, role: str, text: str, lowered: str | None = None) -> bool:
         if "boom" in text:
             raise RuntimeError("detector bug")
         return False
