@@ -21,6 +21,7 @@ from lifeline_memory.consolidator import Consolidator, Outcome
 from lifeline_memory.errors import SessionNotFoundError, SessionOfAnotherPersonError
 from lifeline_memory.handlers import is_forgotten
 from lifeline_memory.policy import Policy
+from lifeline_memory.preview import preview
 from lifeline_memory.scalars import SessionScalars
 from lifeline_memory.sealing import reseal
 from lifeline_projection import SessionKey
@@ -65,6 +66,16 @@ class Operations:
         traceparent: str | None,
     ) -> Outcome:
         reason = "rebuild" if rebuild else "on_demand"
+        if dry_run:
+            return await preview(
+                self._pool,
+                self._policy,
+                self._read_log,
+                tenant,
+                person,
+                session_id=session_id,
+                rebuild=rebuild,
+            )
         if rebuild:
             for session in await self._person_sessions(tenant, person, session_id):
                 await self._rebuild_session(tenant, person, session)

@@ -187,3 +187,29 @@ async def test_a_settings_change_reconsolidates_once(fresh_database, redis_url, 
                          memory_labels='{"late": "arriving late to the point"}')
     await asyncio.sleep(1.5)
     assert (await get(again.url, "/v1/persons/p-6/profile")).json()["version"] == after["version"]
+
+
+async def test_dry_run_previews_without_writing(fresh_database, redis_url, procs) -> None:
+    """dry_run answers the profile a consolidation would write (here: with an open session
+    sealed provisionally) and writes nothing; rebuild + dry_run verifies the stored profile
+    against ingest's log."""
+    ingest = procs.ingest(fresh_database, redis_url)
+    memory = start_memory(procs, fresh_database, redis_url, ingest)
+    await append(ingest.url, "s-1", coach_session("p-8", 0, ["late", "late", "late"]))
+    before = (await get(memory.url, "/v1/persons/p-8/profile", after_session="s-1")).json()
+    await append(ingest.url, "s-2", coach_session("p-8", 1, ["rude", "rude", "rude"])[:-1])  # not finished
+    async with httpx.AsyncClient(base_url=memory.url, headers=auth(), timeout=30) as c:
+        preview = (await c.post("/v1/persons/p-8/consolidate",
+                                json={"session_id": "s-2", "dry_run": True})).json()
+        assert preview["changed"] is True and preview["version"] == before["version"] + 1
+        assert "rude" in preview["profile"]["top_errors"] and preview["dry_run"] is True
+        verified = (await c.post("/v1/persons/p-8/consolidate",
+                                 json={"rebuild": True, "dry_run": True})).json()
+        assert verified["content_hash"] == preview["content_hash"]  # the open session is in the log too
+        assert (await c.get("/v1/persons/p-8/sessions/s-2")).status_code == 404
+        after = (await c.get("/v1/persons/p-8/profile")).json()
+        assert after["version"] == before["version"] and after["content_hash"] == before["content_hash"]
+        real = (await c.post("/v1/persons/p-8/consolidate", json={"session_id": "s-2"})).json()
+        assert real["changed"] is True and real["content_hash"] == preview["content_hash"]
+        check = (await c.post("/v1/persons/p-8/consolidate", json={"rebuild": True, "dry_run": True})).json()
+        assert check["changed"] is False
