@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from lifeline_common.errors import InvalidInputError
 from lifeline_memory import queries, store
 from lifeline_memory.api import JSON, PersonId, Reader, _json
 from lifeline_memory.canonical import dumps
@@ -69,12 +74,14 @@ async def evidence(
     code: Annotated[str, Query(min_length=1, max_length=128)],
     tenant_id: TenantParam = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(max_length=1000, description="`next` of the previous page")] = None,
 ) -> Response:
     """Newest first; `live: false` = rolled back by a restore or superseded by a re-grade,
-    `suppressed: true` = an admin suppressed it. `event_id` opens the turn in trace-store."""
+    `suppressed: true` = an admin suppressed it. `event_id` opens the turn in trace-store.
+    A full page carries `next`: pass it as `?after=` for the following page."""
     tenant = tenant_for(principal, tenant_id)
     await queries.person_row(deps.pool, tenant, person_id, "content_hash")
-    rows = await queries.evidence(deps.pool, tenant, person_id, kind, code, None, limit)
+    rows = await queries.evidence(deps.pool, tenant, person_id, kind, code, _cursor(after), limit)
     live_keys: set[tuple[str, int, str]] = set()
     with wrap_errors("read evidence liveness"):
         async with deps.pool.acquire() as conn:
@@ -109,7 +116,29 @@ async def evidence(
         if kind == "fact":
             item["value"] = None if r["value"] is None else r["value"].get("value")
         items.append(item)
-    return _json({"person_id": person_id, "kind": kind, "code": code, "evidence": items})
+    last = rows[-1] if len(rows) == limit else None
+    following = (
+        None
+        if last is None
+        else base64.urlsafe_b64encode(
+            orjson.dumps([last["recorded_at"].isoformat(), last["session_id"], last["seq"], last["source"]])
+        ).decode()
+    )
+    return _json({"person_id": person_id, "kind": kind, "code": code, "evidence": items, "next": following})
+
+
+def _cursor(after: str | None) -> tuple[datetime, str, int, str] | None:
+    """Decode `?after=`; anything else than a cursor we issued is a 422 naming the field."""
+    if after is None:
+        return None
+    try:
+        at, session, seq, source = orjson.loads(base64.urlsafe_b64decode(after.encode()))
+        return datetime.fromisoformat(at), str(session), int(seq), str(source)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidInputError(
+            "after: not a cursor this API issued",
+            [{"field": "query.after", "msg": "not a cursor this API issued"}],
+        ) from None
 
 
 @router.get("/{person_id}/sessions", summary="Per-session digests of the person")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
@@ -104,22 +105,27 @@ async def evidence(
     person: str,
     kind: str,
     code: str,
-    before_seq: tuple[str, int] | None,
+    after: tuple[datetime, str, int, str] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Every observation behind (kind, code) in the person's sessions, newest first."""
+    """Every observation behind (kind, code) in the person's sessions, newest first; ``after``
+    is the last row of the previous page (recorded_at, session, seq, source)."""
+    cursor = after or (datetime.max.replace(tzinfo=UTC), "", 0, "")
     return list(
         await pool.fetch(
             f"SELECT o.session_id, o.turn_id, o.seq, o.event_id, o.source, o.intent, o.recorded_at, "
             f"o.occurred_at, o.value FROM {S}.observations o JOIN {S}.session_state s "
             "ON s.tenant_id = o.tenant_id AND s.session_id = o.session_id "
             "WHERE o.tenant_id = $1 AND s.person_id = $2 AND o.kind = $3 AND o.code = $4 "
-            "ORDER BY o.recorded_at DESC, o.session_id DESC, o.seq DESC, o.source LIMIT $5",
+            "AND ($6::boolean OR (o.recorded_at, o.session_id, o.seq, o.source) < ($7, $8, $9, $10)) "
+            "ORDER BY o.recorded_at DESC, o.session_id DESC, o.seq DESC, o.source DESC LIMIT $5",
             tenant,
             person,
             kind,
             code,
             limit,
+            after is None,
+            *cursor,
         )
     )
 

@@ -31,6 +31,12 @@ async def test_evidence_versions_and_digests_cite_the_log(fresh_database, redis_
         assert item["session_id"] == "s-1" and item["event_id"] == by_seq[item["seq"]]["event_id"]
         assert item["live"] is True and item["suppressed"] is False
     assert {i["source"] for i in ev} == {"act", "grader:coach"}
+    page = (await get(memory.url, "/v1/persons/p-1/evidence", kind="error", code="late", limit=4)).json()
+    rest = (await get(memory.url, "/v1/persons/p-1/evidence", kind="error", code="late",
+                      after=page["next"])).json()
+    assert page["evidence"] + rest["evidence"] == ev and rest["next"] is None
+    bad = await get(memory.url, "/v1/persons/p-1/evidence", kind="error", code="late", after="nope")
+    assert bad.status_code == 422 and "after" in bad.text
     versions = (await get(memory.url, "/v1/persons/p-1/profile/versions")).json()["versions"]
     assert versions[-1]["version"] == 1 and versions[-1]["changed"]["top_errors"]["added"] == ["late"]
     sessions = (await get(memory.url, "/v1/persons/p-1/sessions")).json()["sessions"]
