@@ -147,15 +147,20 @@ async def save_cursors(
         )
 
 
-def _sums(alias: str, where: str) -> str:
+_PREVIOUS = ("scored", "score_milli_sum", "score_milli_sq")
+"""What the previous window is read for: the anomaly rule compares mean scores only."""
+
+
+def _sums(alias: str, where: str, columns: tuple[str, ...] = _COLUMNS) -> str:
     plain = [
         f"coalesce(sum({c}) FILTER (WHERE {where}), 0)::bigint AS {alias}_{c}"
-        for c in _COLUMNS
+        for c in columns
         if c != "latency_hist"
     ]
     hist = [
         f"coalesce(sum(latency_hist[{i + 1}]) FILTER (WHERE {where}), 0)::bigint AS {alias}_h{i}"
         for i in range(HIST_SIZE)
+        if "latency_hist" in columns
     ]
     return ", ".join(plain + hist)
 
@@ -163,7 +168,7 @@ def _sums(alias: str, where: str) -> str:
 _WINDOWS = f"""
 SELECT b.intent, b.model_id,
        {_sums("cur", "b.bucket >= $2 AND b.bucket < $3")},
-       {_sums("prev", "b.bucket >= $4 AND b.bucket < $2")},
+       {_sums("prev", "b.bucket >= $4 AND b.bucket < $2", _PREVIOUS)},
        coalesce(sum(b.outcomes) FILTER (WHERE b.bucket >= $2 AND b.bucket < $3
                 AND b.bucket >= coalesce(p.counted_until, '-infinity')), 0)::bigint AS fresh
 FROM governance.call_buckets b
@@ -174,8 +179,13 @@ GROUP BY b.intent, b.model_id
 
 
 def _counters(row: Mapping[str, Any], alias: str) -> Counters:
-    values = {c: int(row[f"{alias}_{c}"]) for c in _COLUMNS if c != "latency_hist"}
-    return Counters(**values, latency_hist=[int(row[f"{alias}_h{i}"]) for i in range(HIST_SIZE)])
+    out = Counters()
+    for c in _COLUMNS:
+        if f"{alias}_{c}" in row:
+            setattr(out, c, int(row[f"{alias}_{c}"]))
+    if f"{alias}_h0" in row:
+        out.latency_hist = [int(row[f"{alias}_h{i}"]) for i in range(HIST_SIZE)]
+    return out
 
 
 def ts(epoch_s: int) -> datetime:
