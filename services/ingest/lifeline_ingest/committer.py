@@ -6,7 +6,9 @@ everything queued (up to `max_events`), plans it and writes it in one statement,
 and answers every request. Under light load a request commits alone and at once;
 under heavy load batches grow by themselves. A request that fails planning (seq
 conflict, foreign event id) fails alone; the rest of its group still commits. A group
-whose write loses a race to another process (store.py) is re-read and re-planned.
+whose write loses a race to another process (store.py) is re-read and re-planned. A
+group whose statement fails for any other non-transient reason is retried one request
+at a time, so a request fails only for its own content, never for a neighbour's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Histogram
 
+from lifeline_common.errors import TransientError
 from lifeline_events import Event, NewEvent, new_event_id
 from lifeline_ingest.domain import Outcome, SessionCursor, plan_append
 from lifeline_ingest.errors import AppendContentionError, AppendRejectedError
@@ -36,6 +39,8 @@ COMMIT_SIZE = Histogram("lifeline_ingest_commit_events", "Events per group commi
                         buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500))
 RETRIES = Counter("lifeline_ingest_commit_retries_total",
                   "Group commits re-planned because a concurrent writer took a seq or a turn first.")
+ISOLATIONS = Counter("lifeline_ingest_commit_isolations_total",
+                     "Group commits whose statement failed and were retried one request at a time.")
 _ATTEMPTS = 5
 COMMIT_SECONDS = Histogram("lifeline_ingest_commit_seconds", "Duration of one group commit.",
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
@@ -122,8 +127,16 @@ class GroupCommitter:
                 else:
                     RETRIES.inc()
                     await asyncio.sleep(0.001 * attempt)
-            except Exception as exc:
+            except TransientError as exc:  # the database is away: every request fails alike
                 answers = {i: exc for i in range(len(group))}
+                break
+            except Exception as exc:
+                if len(group) > 1:  # isolate the culprit: nothing of the group was written
+                    ISOLATIONS.inc()
+                    for request in group:
+                        await self._commit_group([request])
+                    return
+                answers = {0: exc}
                 break
         COMMIT_SECONDS.observe(time.perf_counter() - started)
         for i, request in enumerate(group):
