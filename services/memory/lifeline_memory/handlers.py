@@ -76,7 +76,7 @@ class MemoryHandlers:
         tombs = await store.tombstones_for(conn, tenant, sorted(persons), list(events))
         saved: list[tuple[str, SessionScalars]] = []
         found: list[tuple[str, Observation]] = []
-        finished: list[tuple[str, SessionScalars, Event]] = []
+        finished: list[tuple[str, SessionScalars, int, str | None]] = []
         for session, evs in events.items():
             before = scalars.get(session, SessionScalars())
             kept = [e for e in evs if not is_forgotten(tombs, session, e.person_id or before.person_id, e)]
@@ -88,19 +88,22 @@ class MemoryHandlers:
             found += [(session, o) for o in observations]
             finish = next((e for e in reversed(kept) if e.event_type == "session.finished"), None)
             if finish is not None:
-                finished.append((session, after, finish))
+                finished.append((session, after, finish.seq, finish.traceparent))
+            elif after.finished is not None and before.person_id is None and after.person_id is not None:
+                # finished without a person; a later event named them: the session joins their profile
+                finished.append((session, after, after.finished.seq, kept[-1].traceparent))
         await store.save_scalars(conn, tenant, saved)
         await store.insert_observations(conn, tenant, found)
-        for session, after, finish in finished:
-            if after.person_id is None:
+        for session, after, seq, traceparent in finished:
+            if after.person_id is None:  # scalars and observations are kept: sealed once a person is named
                 NO_PERSON.inc()
                 log.info("memory.session_without_person", session_id=session)
                 continue
             await reseal(conn, tenant, session, after, self._policy)
-            await store.mark_dirty(conn, tenant, after.person_id, session, finish.seq, finish.traceparent)
+            await store.mark_dirty(conn, tenant, after.person_id, session, seq, traceparent)
             SEALED.inc()
             self.pending.setdefault(SessionKey(tenant, session), []).append(
-                Finished(tenant, after.person_id, session, finish.seq, finish.traceparent)
+                Finished(tenant, after.person_id, session, seq, traceparent)
             )
 
 

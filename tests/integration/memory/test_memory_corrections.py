@@ -13,7 +13,7 @@ from lifeline_testing.processes import auth
 from lifeline_testing.topics import read_topic
 from lifeline_testing.waiting import eventually
 
-from .helpers import coach_session, get, oracle, start_memory, without_volatile
+from .helpers import coach_session, get, oracle, start_memory, turn, without_volatile
 
 
 async def test_evidence_versions_and_digests_cite_the_log(fresh_database, redis_url, procs) -> None:
@@ -219,3 +219,21 @@ async def test_dry_run_previews_without_writing(fresh_database, redis_url, procs
         assert real["changed"] is True and real["content_hash"] == preview["content_hash"]
         check = (await c.post("/v1/persons/p-8/consolidate", json={"rebuild": True, "dry_run": True})).json()
         assert check["changed"] is False
+
+
+async def test_a_session_without_person_joins_when_one_is_named(fresh_database, redis_url, procs) -> None:
+    """A finished session no event tied to a person makes no profile; a later event naming the
+    person attaches it, and the profile equals the oracle's."""
+    ingest = procs.ingest(fresh_database, redis_url)
+    memory = start_memory(procs, fresh_database, redis_url, ingest)
+    anonymous = [{k: v for k, v in e.items() if k != "person_id"}
+                 for e in coach_session("p-9", 0, ["late", "late", "late"])]
+    await append(ingest.url, "s-anon", anonymous)
+    await asyncio.sleep(1.0)
+    assert (await get(memory.url, "/v1/persons/p-9/profile")).status_code == 404
+    await append(ingest.url, "s-anon", [turn(99, "p-9", 0, text="it's me, p-9")])
+    r = await get(memory.url, "/v1/persons/p-9/profile", after_session="s-anon")
+    assert r.status_code == 200, r.text
+    expected, _ = await oracle(ingest.url, "p-9", ["s-anon"])
+    assert expected is not None
+    assert without_volatile(r.json()) == orjson.dumps(expected, option=orjson.OPT_SORT_KEYS)
