@@ -46,10 +46,12 @@ test-integration: install
 test-e2e: install
 	$(call pytest,tests/e2e)
 
+# Each bench appends CPU-per-event rows to BENCH_SUMMARY; the table prints at the end.
 bench: install
-	@set -e; found=0; for f in $$(ls bench/bench_*.py 2>/dev/null | sort); do \
+	@set -e; export BENCH_SUMMARY=$${BENCH_SUMMARY:-$$(mktemp /tmp/lifeline-bench-XXXXXX.jsonl)}; \
+	: > $$BENCH_SUMMARY; found=0; for f in $$(ls bench/bench_*.py 2>/dev/null | sort); do \
 		found=1; echo "== $$f"; $(BIN)/python -m bench.$$(basename $$f .py); \
-	done; [ $$found -eq 1 ] || echo "no bench/bench_*.py yet"
+	done; [ $$found -eq 1 ] || echo "no bench/bench_*.py yet"; $(BIN)/python -m bench.summary
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,169 @@
+"""The whole stack as `make run` starts it: a burst until every consumer group drains.
+
+Loads, one launcher (bench/stack_harness.py: the real `lifeline_launcher`, INFO logs,
+durable PostgreSQL, on free ports) per bus:
+  1. burst: 100,000 events in HTTP batches of 100 across 200 sessions from 8 clients;
+     timed from the first request until the log holds them all, the relay has published
+     them and every consumer group on lifeline.events.v1 and lifeline.lifecycle.v1 has
+     no lag and nothing pending;
+  2. single-event requests from 32 clients for 10 s (p50/p99 per request), then drain;
+  3. the topic path: 100,000 records XADDed to lifeline.turns.v1, then drain.
+Each prints events/s and CPU µs per event for every service, PostgreSQL and Valkey
+(bench/cpu.py). Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load,
+`BENCH_REPEATS` (default 1) repeats the whole run, `BENCH_BUS=redis` (Kafka: not yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+import redis.asyncio as aioredis
+
+from bench.cpu import CpuMeter, find_pids, format_cpu, record
+from bench.stack_harness import RunningStack, logged, start_stack, wait_drained
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+SESSIONS = 200
+_turns = itertools.count(1)
+
+
+def turn(session: int, t: int) -> dict[str, object]:
+    return {"event_type": "turn.recorded", "turn_id": t, "person_id": f"p-{session % 50}",
+            "payload": {"role": "user" if t % 2 else "assistant",
+                        "text": f"turn number {t} about veneers, implants and prices"}}
+
+
+def _client(stack: RunningStack) -> aiohttp.ClientSession:
+    """aiohttp, not httpx: the load generator must not be the bottleneck on 2 cores."""
+    return aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {stack.key}", "content-type": "application/json"},
+        timeout=aiohttp.ClientTimeout(total=120), connector=aiohttp.TCPConnector(limit=64))
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else 0.0
+
+
+async def burst(stack: RunningStack, run: str) -> dict[str, float]:
+    total, batch, clients = int(100_000 * SCALE), 100, 8
+    url = stack.url("ingest")
+    requests = [(s, [turn(s, next(_turns)) for _ in range(batch)])
+                for _ in range(total // (batch * SESSIONS) or 1) for s in range(SESSIONS)]
+    queue = iter(requests)
+    latencies: list[float] = []
+
+    async def client(h: aiohttp.ClientSession) -> None:
+        for s, events in queue:
+            body = orjson.dumps({"events": events})
+            t0 = time.perf_counter()
+            async with h.post(f"{url}/v1/sessions/{run}-s{s}/events", data=body) as r:
+                r.raise_for_status()
+            latencies.append(time.perf_counter() - t0)
+
+    sent = len(requests) * batch
+    return await _measure(stack, f"HTTP batches of {batch}, {SESSIONS} sessions, {clients} clients",
+                          sent, latencies, lambda h: [client(h) for _ in range(clients)])
+
+
+async def singles(stack: RunningStack, run: str) -> dict[str, float]:
+    clients, seconds = 32, 10 * SCALE
+    url = stack.url("ingest")
+    latencies: list[float] = []
+
+    async def client(h: aiohttp.ClientSession, c: int) -> None:
+        stop = time.perf_counter() + seconds
+        while time.perf_counter() < stop:
+            body = orjson.dumps(turn(c, next(_turns)))
+            t0 = time.perf_counter()
+            async with h.post(f"{url}/v1/sessions/{run}-one-{c}/events", data=body) as r:
+                r.raise_for_status()
+            latencies.append(time.perf_counter() - t0)
+
+    return await _measure(stack, f"single-event requests, {clients} clients", None, latencies,
+                          lambda h: [client(h, c) for c in range(clients)])
+
+
+async def topic(stack: RunningStack, run: str) -> dict[str, float]:
+    total = int(100_000 * SCALE)
+
+    async def produce(_: aiohttp.ClientSession) -> None:
+        r = aioredis.from_url(stack.env["LIFELINE_REDIS_URL"])
+        for chunk in range(0, total, 1000):
+            async with r.pipeline(transaction=False) as pipe:
+                for i in range(chunk, min(total, chunk + 1000)):
+                    s = i % SESSIONS
+                    pipe.xadd("lifeline.turns.v1", {"data": orjson.dumps(
+                        {"session_id": f"{run}-t{s}", **turn(s, next(_turns))})})
+                await pipe.execute()
+        await r.aclose()
+
+    return await _measure(stack, "topic path (XADD lifeline.turns.v1)", total, [],
+                          lambda h: [produce(h)])
+
+
+async def _measure(stack: RunningStack, path: str, sent: int | None, latencies: list[float],
+                   loads: object) -> dict[str, float]:
+    db = stack.env["LIFELINE_DATABASE_URL"]
+    before = await logged(db)
+    meter = CpuMeter(find_pids(stack.process.pid)).start()
+    start = time.perf_counter()
+    async with _client(stack) as h:
+        await asyncio.gather(*loads(h))  # type: ignore[operator]
+    accepted = time.perf_counter()
+    events = sent if sent is not None else len(latencies)
+    drained = await wait_drained(stack, before + events)
+    meter.stop()
+    per = meter.per_event_us(events)
+    rate = events / (drained - start)
+    lat = (f"; request p50 {_pct(latencies, 0.5):.1f} ms p99 {_pct(latencies, 0.99):.1f} ms"
+           if latencies else "")
+    print(f"  {path}: {events} events, accepted {events / (accepted - start):,.0f}/s, "
+          f"drained {rate:,.0f} events/s{lat}\n    {format_cpu(per)}", flush=True)
+    return {"events_per_s": rate, "p50_ms": _pct(latencies, 0.5), "p99_ms": _pct(latencies, 0.99),
+            **{f"cpu_{k}": v for k, v in per.items()}}
+
+
+async def run_once(bus: str, repeat: int) -> list[tuple[str, dict[str, float]]]:
+    home = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    stack = start_stack(home, bus)
+    try:
+        out = []
+        for name, load in (("burst", burst), ("singles", singles), ("topic", topic)):
+            out.append((name, await load(stack, f"r{repeat}")))
+        return out
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> None:
+    bus = os.environ.get("BENCH_BUS", "redis")
+    repeats = int(os.environ.get("BENCH_REPEATS", "1"))
+    print(f"bench_stack: python {sys.version.split()[0]}, scale {SCALE}, bus {bus}, repeats {repeats}")
+    results: dict[str, list[dict[str, float]]] = {}
+    for repeat in range(repeats):
+        print(f"run {repeat + 1}/{repeats}", flush=True)
+        for name, figures in asyncio.run(run_once(bus, repeat)):
+            results.setdefault(name, []).append(figures)
+    for name, runs in results.items():
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        cpu = {k.removeprefix("cpu_"): v for k, v in med.items() if k.startswith("cpu_")}
+        print(f"median of {len(runs)} — stack {name}: {med['events_per_s']:,.0f} events/s, "
+              f"p50 {med['p50_ms']:.1f} ms p99 {med['p99_ms']:.1f} ms\n    {format_cpu(cpu)}")
+        record("stack", f"{bus} {name}", med["events_per_s"], cpu,
+               {"p50_ms": med["p50_ms"], "p99_ms": med["p99_ms"]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The whole stack exactly as `make run` starts it, for bench_stack.
+
+The launcher itself is run (`python -m lifeline_launcher`), with its own home in a
+temporary directory and every service on a free port through its `--service` option, so
+a developer's `make run` on the fixed ports is neither disturbed nor measured. INFO logs
+go where the launcher sends them (one file per service). Drain is judged from the bus:
+every consumer group on the watched streams has read everything and has nothing
+pending, and the relay has published every logged event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from lifeline_launcher.services import SERVICES
+from lifeline_servers import free_port
+
+WATCHED = ("lifeline.events.v1", "lifeline.lifecycle.v1")
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    home: Path
+    env: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        return self.env["LIFELINE_API_KEY"]
+
+    def url(self, service: str) -> str:
+        return self.env[f"LIFELINE_{service.upper()}_URL"]
+
+    def stop(self) -> None:
+        """SIGTERM the launcher (it stops services, then servers) and wait for it."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_stack(home: Path, bus: str = "redis", timeout: float = 180.0) -> RunningStack:
+    """Run the launcher with every declared service on a free port; wait for stack.env."""
+    home.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "lifeline_launcher", "--home", str(home), "--bus", bus]
+    for spec in SERVICES:
+        argv += ["--service", f"{spec.name}={spec.module}:{free_port()}"]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LIFELINE_REDIS_URL", "LIFELINE_DATABASE_URL", "LIFELINE_BUS_URL")}
+    out = (home / "launcher.out").open("wb")
+    process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    stack_env = home / "stack.env"
+    deadline = time.monotonic() + timeout
+    while not stack_env.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"launcher did not start: {(home / 'launcher.out').read_text()[-2000:]}")
+        time.sleep(0.2)
+    pairs = (line.split("=", 1) for line in stack_env.read_text().splitlines() if "=" in line)
+    return RunningStack(process, home, dict(pairs))
+
+
+async def groups_drained(client: aioredis.Redis) -> tuple[bool, int]:
+    """(every group on the watched streams has lag 0 and nothing pending, total backlog)."""
+    backlog, ok = 0, True
+    for stream in WATCHED:
+        try:
+            groups = await client.xinfo_groups(stream)
+        except aioredis.ResponseError:  # the stream does not exist yet
+            continue
+        for g in groups:
+            lag = g.get("lag")
+            pending = int(g.get("pending") or 0)
+            backlog += pending + int(lag or 0)
+            if lag is None or lag or pending:
+                ok = False
+    return ok, backlog
+
+
+async def unpublished(db: str) -> int:
+    conn = await asyncpg.connect(db)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM ingest.events WHERE published_at IS NULL"))
+    finally:
+        await conn.close()
+
+
+async def logged(db: str) -> int:
+    conn = await asyncpg.connect(db)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM ingest.events"))
+    finally:
+        await conn.close()
+
+
+async def wait_drained(stack: RunningStack, expected_logged: int, timeout: float = 600.0) -> float:
+    """perf_counter() when the log holds `expected_logged` events, all published and consumed."""
+    client = aioredis.from_url(stack.env["LIFELINE_REDIS_URL"])
+    db = stack.env["LIFELINE_DATABASE_URL"]
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if await logged(db) >= expected_logged and await unpublished(db) == 0:
+                ok, _ = await groups_drained(client)
+                if ok:
+                    return time.perf_counter()
+            await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
+    raise RuntimeError(f"the stack did not drain in {timeout}s")
