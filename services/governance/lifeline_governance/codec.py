@@ -7,7 +7,6 @@ must match the one stored when the tick ran.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 from typing import Any
 
 from lifeline_governance.evaluation import Evaluation, ModelStats
@@ -16,7 +15,8 @@ from lifeline_governance.samples import Counters
 
 
 def encode_input(snap: IntentSnapshot, stats: dict[str, ModelStats]) -> dict[str, Any]:
-    return {"snapshot": asdict(snap), "stats": {m: asdict(s) for m, s in stats.items()}}
+    """The tick's input as a jsonb value (the pool's orjson encoder walks the dataclasses)."""
+    return {"snapshot": snap, "stats": stats}
 
 
 def decode_input(data: dict[str, Any]) -> tuple[IntentSnapshot, dict[str, ModelStats]]:

@@ -7,7 +7,7 @@ output — what `/v1/admin/lifecycle/verify` compares, and what the audit stores
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +79,7 @@ class Evaluation:
     last_primary_change_at: int | None
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(self, option=orjson.OPT_SORT_KEYS)  # orjson walks dataclasses itself
 
     @property
     def state_changes(self) -> tuple[Decision, ...]:

@@ -8,7 +8,8 @@ made with; every decision and evaluation row stores `settings_hash`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Literal
 
 import orjson
@@ -49,9 +50,9 @@ class Rules:
     auto_promote_unregistered: bool = False
 
     def as_json(self) -> dict[str, object]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    @property
+    @cached_property
     def settings_hash(self) -> str:
         """SHA-256 of the canonical JSON of every decision-relevant setting."""
         return hashlib.sha256(orjson.dumps(self.as_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
