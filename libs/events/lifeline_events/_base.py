@@ -9,9 +9,17 @@ canonical form that content hashes are taken over).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 FROZEN_CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -22,13 +30,59 @@ class FrozenModel(BaseModel):
     model_config = FROZEN_CONFIG
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _to_utc(value: datetime) -> datetime:
-    """Normalise to UTC so equal instants serialise to equal bytes."""
-    return value.astimezone(UTC)
+    """Normalise to UTC so equal instants serialise to equal bytes.
+
+    An instant near year 1 or 9999 overflows Python's datetime once shifted to UTC:
+    that is a value error (a 422), never an ``OverflowError`` deep in a handler.
+    """
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range once converted to UTC") from None
+
+
+def _in_range(value: datetime) -> datetime:
+    """Refuse instants no producer means, which PostgreSQL or arithmetic would choke on."""
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"timestamp out of range: must lie in [{EARLIEST.isoformat()}, {LATEST.isoformat()})"
+        )
+    return value
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timezone-aware datetime, stored in UTC; naive datetimes are rejected."""
+"""A timezone-aware datetime, stored in UTC; naive datetimes are rejected.
+
+Stored events read back with this type, so it has no range (a log never becomes
+unreadable); what producers submit uses ``BoundedUtcDatetime``."""
+
+BoundedUtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc), AfterValidator(_in_range)]
+"""A ``UtcDatetime`` in [1900, 9000): the range accepted from producers."""
+
+
+def nul_locations(value: Any, loc: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Where a NUL character hides in a JSON-like value (in a key or a string).
+
+    PostgreSQL stores no ``\\u0000`` in ``text`` or ``jsonb``; a value carrying one would
+    pass the schema and fail the write, so the envelope refuses it up front.
+    """
+    if isinstance(value, str):
+        return [loc] if "\x00" in value else []
+    if isinstance(value, dict):
+        found: list[tuple[str | int, ...]] = []
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                found.append((*loc, key.replace("\x00", "\\u0000")))
+            found.extend(nul_locations(item, (*loc, key)))
+        return found
+    if isinstance(value, list | tuple):
+        return [where for i, item in enumerate(value) for where in nul_locations(item, (*loc, i))]
+    return []
 
 SCOPE_ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"
 
@@ -52,5 +106,7 @@ Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 MAX_INT64 = 2**63 - 1
 
-NonNegInt = Annotated[int, Field(ge=0, le=MAX_INT64)]
-"""A count or id that fits Postgres ``bigint`` (and orjson, which stops at 64 bits)."""
+NonNegInt = Annotated[int, Strict(), Field(ge=0, le=MAX_INT64)]
+"""A count or id that fits Postgres ``bigint`` (and orjson, which stops at 64 bits).
+
+Strict: ``true`` or ``1.0`` is not a turn id or a count, so neither is coerced to 1."""

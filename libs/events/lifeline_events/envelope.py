@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticOmit
 
-from ._base import MAX_INT64, ScopeId, UtcDatetime
+from ._base import MAX_INT64, BoundedUtcDatetime, NonNegInt, ScopeId, UtcDatetime, nul_locations
 from .acts import ACT_OPS
 from .errors import EventValidationError, load_json_object
 from .ids import new_event_id
@@ -44,6 +44,19 @@ def _field_error(loc: str, kind: str, msg: str, value: Any) -> ValidationError:
         "Event",
         [InitErrorDetails(type=PydanticCustomError(kind, msg), loc=(loc,), input=value)],
     )
+
+
+def _refuse_nul(data: dict[str, Any]) -> None:
+    """Refuse every string (key or value, at any depth) PostgreSQL could not store."""
+    where = nul_locations(data)
+    if where:
+        raise ValidationError.from_exception_data("Event", [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "nul_character", "must not contain a NUL character (\\u0000)"),
+                loc=loc, input="<NUL>")
+            for loc in where
+        ])
 
 
 def validate_traceparent(value: str) -> str:
@@ -102,9 +115,7 @@ class _Envelope(BaseModel):
         1, ge=1, le=1000, description="upcast to the current version on read"
     )
     person_id: ScopeId | None = None
-    turn_id: int | None = Field(
-        None, ge=0, le=MAX_INT64, description="idempotency key of a turn.recorded"
-    )
+    turn_id: NonNegInt | None = Field(None, description="idempotency key of a turn.recorded")
     traceparent: str | None = None
     payload: PayloadModel
 
@@ -119,6 +130,7 @@ class _Envelope(BaseModel):
             raise _field_error(
                 "schema_version", "unsupported_version", str(exc), data.get("schema_version")
             ) from None
+        _refuse_nul(data)
         if "payload" not in data:
             data = {**data, "payload": {}}
         return data
@@ -179,7 +191,7 @@ class NewEvent(_Envelope):
     event_id: UUID | None = None
     tenant_id: ScopeId | None = None
     session_id: ScopeId | None = None
-    occurred_at: UtcDatetime | None = None
+    occurred_at: BoundedUtcDatetime | None = None
 
 
 class Event(_Envelope):

@@ -14,6 +14,7 @@ from pydantic_core import to_jsonable_python
 
 from ._base import (
     MAX_INT64,
+    BoundedUtcDatetime,
     Code,
     FrozenModel,
     Name,
@@ -21,7 +22,6 @@ from ._base import (
     ScopeId,
     Score,
     Unit,
-    UtcDatetime,
 )
 from .acts import Act
 from .canonical import content_hash
@@ -198,8 +198,8 @@ class ModelAnomalyDetected(FrozenModel):
     previous_score: Score
     current_score: Score
     drop: Score
-    window_start: UtcDatetime | None = None
-    window_end: UtcDatetime | None = None
+    window_start: BoundedUtcDatetime | None = None
+    window_end: BoundedUtcDatetime | None = None
     detail: Label | None = None
 
 
