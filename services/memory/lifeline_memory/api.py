@@ -50,14 +50,20 @@ async def get_profile(
         await _wait_for(deps, tenant, person_id, after_session)
     if version is not None:
         return await _versioned(deps, tenant, person_id, version)
+    head = await queries.person_row(deps.pool, tenant, person_id, "content_hash")
+    cached = deps.profile_cache.get(tenant, person_id, head["body"], head["version"])
+    if cached is not None:
+        return Response(cached, media_type=JSON)
     row = await queries.person_row(deps.pool, tenant, person_id, "profile")
-    return _json(
+    body = dumps(
         {
             **row["body"],
             "version": row["version"],
             "consolidated_at": row["consolidated_at"].isoformat() if row["consolidated_at"] else None,
         }
     )
+    deps.profile_cache.put(tenant, person_id, row["body"]["content_hash"], row["version"], body)
+    return Response(body, media_type=JSON)
 
 
 async def _versioned(deps: Deps, tenant: str, person: str, version: int) -> Response:

@@ -32,6 +32,25 @@ class BiasCache:
         self.entries.pop((tenant, person), None)
 
 
+@dataclass
+class ProfileCache:
+    """(tenant, person) → (content hash, version, response bytes): a profile is served from
+    here while the person's row still names that hash and version (one narrow query instead
+    of reading, decoding and re-encoding ~20 KB of JSON)."""
+
+    size: int = 2000
+    entries: dict[tuple[str, str], tuple[str, int, bytes]] = field(default_factory=dict)
+
+    def get(self, tenant: str, person: str, content_hash: str, version: int) -> bytes | None:
+        hit = self.entries.get((tenant, person))
+        return hit[2] if hit is not None and hit[:2] == (content_hash, version) else None
+
+    def put(self, tenant: str, person: str, content_hash: str, version: int, body: bytes) -> None:
+        if len(self.entries) >= self.size:
+            self.entries.pop(next(iter(self.entries)))
+        self.entries[(tenant, person)] = (content_hash, version, body)
+
+
 @dataclass(frozen=True)
 class MemoryDeps:
     """memory's adapters and workers; `ingest` is None without a service key (catch-up,
@@ -49,6 +68,7 @@ class MemoryDeps:
     forgetting: Forgetting
     ingest: IngestClient | None
     bias_cache: BiasCache
+    profile_cache: ProfileCache = field(default_factory=ProfileCache)
 
 
 Deps = Annotated[MemoryDeps, Depends(deps_of(MemoryDeps))]
