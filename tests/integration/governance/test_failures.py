@@ -9,7 +9,7 @@ from lifeline_testing.topics import read_topic
 from lifeline_testing.tracestore import service_env
 from lifeline_testing.waiting import eventually
 
-from .helpers import FAST, client, register, transition
+from .helpers import FAST, client, register, run_tick, transition
 
 
 async def test_decisions_made_without_a_bus_are_published_exactly_once_later(
@@ -29,6 +29,9 @@ async def test_decisions_made_without_a_bus_are_published_exactly_once_later(
         assert (await c.get("/v1/routing/pricing")).json()["model_id"] == "gpt-a"
         decisions = (await c.get("/v1/audit")).json()["decisions"]
         assert len(decisions) == 3 and all(d["announced_at"] is None for d in decisions)
+        skipped = await run_tick(c)
+        assert skipped["outcome"] == "skipped" and skipped["reason"].startswith("projection_lag")
+        assert skipped["decisions"] == [], "no evidence can be trusted while the projection's lag is unknown"
     gov.kill()
     gov.env = service_env(fresh_database, redis_url, **FAST)
     gov.start()
