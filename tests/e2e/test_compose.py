@@ -12,6 +12,7 @@ import importlib.util
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ DESIGN_PORTS = {"ingest": 8001, "replay": 8002, "snapshot": 8003, "memory": 8004
                 "tracestore": 8006}
 """docs/architecture.md's port table (trace-store's compose service and Prometheus job: `tracestore`)."""
 _DEFAULTED = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
+GATEWAY_ROUTES = {int(port): target for port, target in re.findall(
+    r"listen (\d+);.*?set \$u ([\w:]+);", (ROOT / "deploy/compose/gateway.conf").read_text())}
+"""The gateway's published port -> the compose service:port it forwards to."""
 
 
 def lifeline_services() -> dict[str, dict[str, Any]]:
@@ -85,12 +89,40 @@ def test_lifeline_variables_are_real_settings(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(lifeline_services()))
 def test_ports_match_the_design(name: str) -> None:
-    """A service's LIFELINE_PORT, published port and settings default are its documented port."""
+    """A service's LIFELINE_PORT, exposed port, gateway port and settings default are its documented port."""
     port = DESIGN_PORTS[name]
     service = SERVICES[name]
     assert int(env_of(service)["LIFELINE_PORT"]) == port
-    assert service["ports"] == [f"{port}:{port}"]
+    assert service["expose"] == [port]
+    assert f"{port}:{port}" in SERVICES["gateway"]["ports"], f"the gateway does not publish {port}"
+    assert GATEWAY_ROUTES[port] == f"{name}:{port}", f"the gateway's :{port} goes elsewhere"
     assert settings_class(module_of(service)).model_fields["port"].default == port
+
+
+@pytest.mark.parametrize("name", sorted(lifeline_services()))
+def test_lifeline_services_scale(name: str) -> None:
+    """`docker compose up --scale <service>=3` is valid: no fixed host port, no container name."""
+    service = SERVICES[name]
+    assert "ports" not in service, f"{name} publishes a host port: a second replica could not bind it"
+    assert "container_name" not in service, f"{name} has a container_name: replicas need their own"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_has_a_healthcheck(name: str) -> None:
+    """Every container reports health; a Lifeline service's is its own /ready on its port."""
+    check = SERVICES[name].get("healthcheck", {})
+    assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+    if name in lifeline_services():
+        assert check["test"][-1] == f"http://127.0.0.1:{DESIGN_PORTS[name]}/ready"
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    """The file validates against the compose specification's JSON schema (check-jsonschema's copy)."""
+    check_jsonschema = Path(sys.executable).parent / "check-jsonschema"
+    assert check_jsonschema.exists(), "check-jsonschema comes with the dev group: make install"
+    result = subprocess.run([str(check_jsonschema), "--builtin-schema", "vendor.compose-spec",
+                             str(ROOT / "docker-compose.yml")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_service_urls_point_at_compose_services() -> None:
@@ -107,11 +139,12 @@ def test_service_urls_point_at_compose_services() -> None:
 
 
 def test_prometheus_scrapes_every_service_on_its_port() -> None:
-    """deploy/prometheus/prometheus.yml has one job per documented service, at <service>:<port>."""
+    """deploy/prometheus/prometheus.yml has one job per service, scraping each replica at <service>:<port>."""
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     for service, port in DESIGN_PORTS.items():
-        assert jobs.get(service) == [f"{service}:{port}"], f"Prometheus job for {service}"
+        (discovery,) = jobs[service]["dns_sd_configs"]  # every replica, not one DNS answer
+        assert (discovery["names"], discovery["type"], discovery["port"]) == ([service], "A", port), service
     promtool = shutil.which("promtool", path="/usr/bin:/usr/local/bin:" + str(Path.home() / "bin"))
     assert promtool, "promtool missing: apt-get install -y prometheus (Debian's package ships it)"
     check = subprocess.run([promtool, "check", "config", str(ROOT / "deploy/prometheus/prometheus.yml")],
