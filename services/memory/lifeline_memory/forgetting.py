@@ -77,6 +77,8 @@ class Forgetting:
                     "DELETE FROM memory.persons WHERE tenant_id = $1 AND person_id = $2", tenant, person
                 )
                 tomb = await self._tombstone(conn, tenant, person, "", now, block_future, reason, actor)
+                for session in sessions:  # also per session: their later events may not name the person
+                    await self._tombstone(conn, tenant, person, session, now, True, reason, actor)
                 session = last["session_id"] if last else (sessions[-1] if sessions else f"memory:{person}")
                 await self._outbox(
                     conn,
