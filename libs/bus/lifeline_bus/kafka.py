@@ -25,6 +25,7 @@ from faststream.kafka import KafkaBroker
 
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
+from lifeline_bus.kafka_producer import start_producer
 from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED
 from lifeline_bus.policy import settle
@@ -141,6 +142,8 @@ class KafkaBus:
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._client_id = client_id
+        self.idempotent = False
+        """Whether the started producer is idempotent (the broker granted InitProducerId)."""
 
     @property
     def consumed(self) -> list[tuple[str, str]]:
@@ -190,6 +193,9 @@ class KafkaBus:
     async def start(self) -> None:
         """Connect the producer first: publishing must not wait for a group rebalance.
 
+        The producer is idempotent when the broker grants it (`kafka_producer`); `idempotent`
+        tells which one this bus got.
+
         Joining a consumer group can take as long as the coordinator needs to expire
         a crashed member; the relay's publishing has nothing to do with that.
         """
@@ -197,11 +203,7 @@ class KafkaBus:
         await self.ensure_topics()
         try:
             if self._producer is None:
-                producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all",
-                                            linger_ms=2, client_id=f"{self._client_id}-producer",
-                                            request_timeout_ms=10_000)
-                await producer.start()
-                self._producer = producer
+                self._producer, self.idempotent = await start_producer(self._bootstrap, self._client_id)
             await self._broker.start()
         except (KafkaError, OSError) as exc:
             raise BusUnavailableError(f"cannot start Kafka bus at {self._bootstrap}: {exc}") from exc
