@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -70,6 +71,12 @@ def create_app(
     app.state.service = service
     install_problem_handlers(app)
     app.add_middleware(ObservabilityMiddleware, service=service)
+    if settings.cors_origins:  # outermost: preflights and error answers carry the headers too
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-API-Key", "If-Match",
+                                          "If-None-Match", "Idempotency-Key"],
+                           expose_headers=["ETag", "X-Request-ID"], max_age=600)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, Any]:

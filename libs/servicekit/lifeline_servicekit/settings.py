@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ApiKeyGrant(BaseModel):
@@ -52,12 +52,26 @@ class ServiceSettings(BaseSettings):
     replay_url: str = "http://127.0.0.1:8002"
     memory_url: str = ""
     service_api_key: str = ""
+    # browser origins allowed to call this API (the session explorer trace-store serves at /ui/)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8006", "http://localhost:8006"])
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _parse_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        """A JSON list, or origins separated by commas (an empty value allows none)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
 
     @property
