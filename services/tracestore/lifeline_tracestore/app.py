@@ -28,6 +28,7 @@ from lifeline_servicekit import (
 )
 from lifeline_tracestore.api import router
 from lifeline_tracestore.deps import TraceStoreDeps
+from lifeline_tracestore.explorer import mount_explorer
 from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, LifecycleHandler, PartitionedHandler
 from lifeline_tracestore.partitions import Partitions
@@ -90,6 +91,7 @@ def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
 
     app = create_app(service="tracestore", settings=settings, lifespan=lifespan,
                      routers=[router], readiness=_readiness)
+    mount_explorer(app)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per ingest call is noise
     return app
 

@@ -20,3 +20,11 @@ class TraceStoreSettings(ServiceSettings):
     trace_stream_max_gap_s: float = Field(5.0, ge=0, description="cap on one paced gap of a stream")
     trace_stream_max_events: int = Field(10_000, ge=1)
     trace_consumer_max_records: int = Field(500, ge=1, le=10_000)
+    # the session explorer (/ui/): where the browser finds the other services and the tools
+    governance_url: str = "http://127.0.0.1:8005"
+    snapshot_url: str = "http://127.0.0.1:8003"
+    explorer_memory_url: str = Field("http://127.0.0.1:8004",
+                                     description="memory for the explorer when LIFELINE_MEMORY_URL is empty")
+    jaeger_trace_url: str = Field("http://127.0.0.1:16686/trace/{trace_id}",
+                                  description="Jaeger link pattern; {trace_id} is the OTel trace id")
+    grafana_url: str = "http://127.0.0.1:3000"

@@ -1,0 +1,153 @@
+// The explorer's wiring: key, finding a session, loading its timeline page by page, and
+// handing the selected seq to each panel. A panel that fails says which service failed;
+// the other panels keep working.
+import { api, clearKey, getConfig, getKey, jaegerLink, loadConfig, otelTraceId, setKey } from "./api.js";
+import { h, $, status } from "./dom.js";
+import { createTimeline } from "./timeline.js";
+import { showContext, showStateAt } from "./state.js";
+import { play, step, stop, toggleLive, togglePause } from "./player.js";
+import { showProfile } from "./profile.js";
+import { showModels } from "./models.js";
+
+const PAGE = 1000;
+const current = { session: null, person: null, loading: null };
+const timeline = createTimeline($("#timeline"), { onSelect: (e) => select(e) });
+
+function select(event) {
+  showStateAt(current.session, event.seq);
+  const trace = otelTraceId(event.traceparent);
+  const jaeger = jaegerLink(trace);
+  renderLinks(jaeger ? h("li", {}, h("a", { href: jaeger, target: "_blank", rel: "noopener" },
+    `seq ${event.seq} in Jaeger (trace ${trace.slice(0, 8)}…)`)) : h("li", {}, `seq ${event.seq} carries no trace context`));
+}
+
+function renderLinks(eventLink) {
+  const grafana = getConfig().grafana || {};
+  $("#links").replaceChildren(eventLink || "", ...Object.entries(grafana).map(([service, url]) =>
+    h("li", {}, h("a", { href: url, target: "_blank", rel: "noopener" }, `${service} in Grafana`))));
+}
+
+async function loadTimeline(session, { selectSeq } = {}) {
+  if (current.loading) current.loading.abort();
+  const controller = current.loading = new AbortController();
+  stop();
+  current.session = session;
+  current.person = null;
+  timeline.reset();
+  $("#timeline-title").textContent = `— ${session}`;
+  status("timeline-panel", "loading…");
+  let after = 0;
+  try {
+    for (;;) {
+      const page = await api("ingest", `/v1/sessions/${encodeURIComponent(session)}/events?after_seq=${after}&limit=${PAGE}`,
+        { signal: controller.signal });
+      timeline.append(page.events);
+      if (!current.person) current.person = (page.events.find((e) => e.person_id) || {}).person_id || null;
+      if (after === 0) firstPage(session);
+      status("timeline-panel", `${timeline.events().length} of ${page.last_seq} events`);
+      if (!page.events.length || page.next_after_seq >= page.last_seq) break;
+      after = page.next_after_seq;
+    }
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    status("timeline-panel", err.message, "error");
+    return;
+  }
+  if (selectSeq) timeline.select(selectSeq);
+  showModels(timeline.events()).catch((err) => status("models-panel", err.message, "error"));
+}
+
+// Panels that need only the session and person start as soon as the first page is in.
+function firstPage(session) {
+  showProfile(current.person, openEvidence);
+  markSnapshots(session);
+  renderLinks(null);
+}
+
+async function markSnapshots(session) {
+  try {
+    const body = await api("snapshot", `/v1/sessions/${encodeURIComponent(session)}/snapshots`);
+    const list = Array.isArray(body) ? body : body.snapshots || [];
+    timeline.setSnapshots(list.map((s) => s.at_seq ?? s.seq));
+  } catch (err) {
+    status("timeline-panel", `${timeline.events().length} events · snapshot markers unavailable — ${err.message}`, "error");
+  }
+}
+
+async function openEvidence(session, seq) {
+  if (session === current.session) timeline.select(seq);
+  else await loadTimeline(session, { selectSeq: seq });
+}
+
+async function find(kind, value) {
+  $("#find-panel").hidden = true;
+  if (kind === "session") return loadTimeline(value);
+  const panel = $("#find-panel");
+  const results = $("#find-results");
+  results.replaceChildren();
+  panel.hidden = false;
+  status("find-panel", "searching…");
+  try {
+    const hits = kind === "person"
+      ? (await api("tracestore", `/replay/person/${encodeURIComponent(value)}?limit=1000`)).traces
+        .map((t) => ({ session: t.session_id, seq: null }))
+      : (await api("tracestore", `/v1/traces/by-otel/${encodeURIComponent(value)}`)).events
+        .map((e) => ({ session: e.session_id, seq: e.seq }));
+    const seen = new Map();
+    for (const hit of hits) if (!seen.has(hit.session)) seen.set(hit.session, hit.seq);
+    results.replaceChildren(...[...seen].map(([session, seq]) => h("li", {}, h("button", { type: "button",
+      onclick: () => loadTimeline(session, { selectSeq: seq }) }, seq ? `${session} at seq ${seq}` : session))));
+    status("find-panel", seen.size ? `${seen.size} session(s)` : "nothing found");
+    if (seen.size === 1) { const [[session, seq]] = [...seen]; loadTimeline(session, { selectSeq: seq }); }
+  } catch (err) {
+    status("find-panel", err.message, "error");
+  }
+}
+
+function keyStatus() {
+  $("#key-status").textContent = getKey() ? "key set for this tab" : "no key yet";
+}
+
+function wire() {
+  $("#key-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const key = $("#api-key").value.trim();
+    if (key) setKey(key);
+    $("#api-key").value = "";
+    keyStatus();
+  });
+  $("#key-clear").addEventListener("click", () => { clearKey(); keyStatus(); });
+  $("#find-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const value = $("#find-value").value.trim();
+    if (value) find($("#find-kind").value, value);
+  });
+  $("#context-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (current.session) showContext(current.session);
+  });
+  const onTrace = (seq) => timeline.markPlaying(seq);
+  $("#play-speed").addEventListener("input", () => { $("#play-speed-out").textContent = `${$("#play-speed").value}×`; });
+  $("#play-start").addEventListener("click", () => {
+    if (current.session && current.person) play(current.person, current.session, onTrace);
+    else status("play-panel", "find a session with a person first", "error");
+  });
+  $("#play-pause").addEventListener("click", () => togglePause(onTrace));
+  $("#play-step").addEventListener("click", () => step(onTrace));
+  $("#live-toggle").addEventListener("click", () => {
+    if (current.session) toggleLive(current.session, timeline.lastSeq(), (e) => timeline.append([e]));
+  });
+}
+
+async function main() {
+  wire();
+  keyStatus();
+  try {
+    await loadConfig();
+    renderLinks(null);
+  } catch (err) {
+    status("timeline-panel", err.message, "error");
+  }
+}
+
+main();
