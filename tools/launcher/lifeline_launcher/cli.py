@@ -27,6 +27,7 @@ from lifeline_launcher.stack import (
     api_keys_json,
     default_tenant,
     dev_api_key,
+    explorer_url,
     service_env,
     start_stack,
     write_stack_env,
@@ -177,5 +178,8 @@ def _summary(
     # soft_wrap: a key or path broken over two lines cannot be copied whole.
     tenant = default_tenant()
     console.print(f"API key (tenant {tenant}, all scopes): [bold]{key}[/bold]", soft_wrap=True)
+    explorer = explorer_url(runnable)
+    if explorer:
+        console.print(f"session explorer: [bold]{explorer}[/bold] (paste the API key there)", soft_wrap=True)
     console.print(f"written: {home / 'stack.env'}  logs: {home / 'logs'}/", soft_wrap=True)
     console.print("Ctrl-C stops everything.")

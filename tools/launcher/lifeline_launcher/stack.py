@@ -153,8 +153,17 @@ def write_stack_env(home: Path, stack: Stack, key: str, running: list[ServiceSpe
         f"LIFELINE_BUS_URL={stack.bus_url}",
         *(f"{spec.env_name}={spec.url}" for spec in running),
     ]
+    explorer = explorer_url(running)
+    if explorer:
+        lines.append(f"LIFELINE_EXPLORER_URL={explorer}")
     path = home / "stack.env"
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
     tmp.replace(path)
     return path
+
+
+def explorer_url(running: list[ServiceSpec]) -> str | None:
+    """The session explorer's page, which trace-store serves under `/ui/` (None without it)."""
+    tracestore = next((spec for spec in running if spec.module == "lifeline_tracestore"), None)
+    return f"{tracestore.url}/ui/" if tracestore else None
