@@ -1,0 +1,177 @@
+"""The session explorer in a real headless Chromium against real service processes.
+
+Debian's /usr/bin/chromium is driven by Playwright (never `playwright install`: nothing
+is downloaded at run time); a missing browser fails the test, it does not skip.
+Screenshots of each view land in `test-artifacts/explorer/` (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
+
+from lifeline_servers import RunningServer
+from lifeline_testing.processes import TEST_API_KEY, auth
+
+from . import explorer_stack as es
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("LIFELINE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+MISSING = f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver (.ci/run does)"
+
+
+@pytest.fixture(scope="module")
+async def stack(module_database: str, redis_server: RunningServer,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[es.ExplorerStack]:
+    """One stack for the module's tests (starting five services is the costly part)."""
+    redis_url = await es.flushed_redis(redis_server.url)
+    running = es.start(module_database, redis_url, tmp_path_factory.mktemp("explorer"))
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+@pytest.fixture
+async def page(stack: es.ExplorerStack) -> AsyncIterator[tuple[Page, list[str]]]:
+    """A Chromium page; the list collects console errors (an unreachable snapshot is expected)."""
+    assert CHROMIUM.is_file(), MISSING  # noqa: ASYNC240 (one stat, before the browser starts)
+    errors: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        where = (msg.location or {}).get("url", "")
+        if msg.type == "error" and not where.startswith(stack.snapshot_url):
+            errors.append(f"{msg.text} ({where})")
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            tab = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            tab.on("console", on_console)
+            tab.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+            tab.set_default_timeout(15_000)
+            yield tab, errors
+        finally:
+            await browser.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    folder = ARTIFACTS / "explorer"
+    folder.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+async def find_session(page: Page, session: str) -> None:
+    await page.select_option("#find-kind", "session")
+    await page.fill("#find-value", session)
+    await page.click("#find-form button[type=submit]")
+
+
+async def use_key(page: Page, key: str) -> None:
+    await page.fill("#api-key", key)
+    await page.click("#key-form button[type=submit]")
+
+
+def status_of(page: Page, panel: str) -> Any:
+    return page.locator(f"#{panel} > .panel-status")
+
+
+async def test_explorer_shows_a_session_its_state_replay_memory_and_models(
+        stack: es.ExplorerStack, page: tuple[Page, list[str]]) -> None:
+    """A user finds a session, scrubs it, replays it at 10×, opens evidence and sees a promotion."""
+    tab, console_errors = page
+    last = es.seed(stack)
+    await tab.goto(stack.explorer)
+    await use_key(tab, TEST_API_KEY)
+    assert await tab.evaluate("sessionStorage.getItem('lifeline.apiKey')") == TEST_API_KEY
+    assert TEST_API_KEY not in tab.url
+
+    await find_session(tab, es.SESSION)
+    rows = tab.locator("#timeline .row")
+    await expect(rows).to_have_count(last)
+    await expect(rows.nth(1).locator(".chip")).to_have_text(["set_stage:discovery", "confirm_fact:service"])
+    await expect(status_of(tab, "timeline-panel")).to_contain_text("snapshot")  # snapshot is down: said so
+    await expect(status_of(tab, "timeline-panel")).to_contain_text("unreachable")
+    await shot(tab, "1-timeline")
+
+    await tab.click("#timeline .row[data-seq='7']")
+    await expect(tab.locator("#state-seq")).to_have_text("7")
+    diff = tab.locator("#state-diff table.diff")
+    await expect(diff.locator("tr.change-changed", has_text="stage")).to_contain_text("proposal")
+    await expect(diff.locator("tr.change-retracted")).to_contain_text("budget")
+    await expect(diff.locator("tr", has_text="pins")).to_contain_text("options")
+    await tab.focus("#timeline")
+    await tab.keyboard.press("ArrowDown")
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("#state-seq")).to_have_text("8")
+    await expect(tab.locator("#links a", has_text="Jaeger")).to_have_attribute(
+        "href", f"http://127.0.0.1:16686/trace/{es.TRACE_ID}")
+    await tab.click("#context-form button[type=submit]")
+    await expect(tab.locator("#context-json")).to_contain_text("messages")
+    await shot(tab, "2-state")
+
+    await tab.fill("#play-speed", "10")
+    await tab.click("#play-start")
+    await expect(status_of(tab, "play-panel")).to_contain_text("played", timeout=30_000)
+    seqs = await tab.locator("#played li").evaluate_all("items => items.map(i => Number(i.dataset.seq))")
+    # every logged event, in seq order (lifecycle announcements about the session ride along)
+    assert seqs == sorted(seqs) and set(seqs) == set(range(1, last + 1)), seqs
+    await shot(tab, "3-replay")
+
+    await tab.click("#profile .evidence-open[data-code='price_objection_missed']")
+    evidence = tab.locator("#evidence .evidence-item")
+    await expect(evidence.first).to_be_visible()
+    seq = await evidence.first.get_attribute("data-seq")
+    await evidence.first.click()
+    await expect(tab.locator("#state-seq")).to_have_text(str(seq))
+    await expect(tab.locator("#timeline .row[aria-selected='true']")).to_have_attribute("data-seq", str(seq))
+    await shot(tab, "4-profile")
+
+    promotion = tab.locator("#models .decision.to-primary", has_text="gpt-b")
+    await expect(promotion).to_contain_text("e2e: promote gpt-b")
+    await expect(tab.locator("#models")).to_contain_text("routing now: gpt-b")
+    await shot(tab, "5-models")
+
+    await tab.click("#live-toggle")
+    await expect(status_of(tab, "play-panel")).to_contain_text("in sync")
+    async with httpx.AsyncClient(headers=auth(), timeout=10) as c:
+        r = await c.post(f"{stack.url('ingest')}/v1/sessions/{es.SESSION}/events",
+                   json={"events": [{"event_type": "turn.recorded", "turn_id": 99, "person_id": es.PERSON,
+                                     "payload": {"role": "user", "text": "one more thing"}}]})
+        assert r.status_code == 200, r.text
+    await expect(tab.locator(f"#timeline .row[data-seq='{last + 1}']")).to_contain_text("one more thing")
+    await tab.click("#live-toggle")
+
+    results = await Axe().run(tab)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, results.generate_report()
+    assert not console_errors, console_errors
+
+
+async def test_explorer_says_which_panel_failed_and_keeps_working(
+        stack: es.ExplorerStack, page: tuple[Page, list[str]]) -> None:
+    """An unknown session and a key without `read` are named in the panel; nothing else breaks."""
+    tab, _ = page
+    await tab.goto(stack.explorer)
+    await use_key(tab, TEST_API_KEY)
+    await find_session(tab, "s-nope")
+    await expect(status_of(tab, "timeline-panel")).to_contain_text("ingest:")
+    await expect(status_of(tab, "timeline-panel")).to_contain_text("s-nope")
+
+    await use_key(tab, es.INGEST_ONLY_KEY)
+    await find_session(tab, "s-nope")
+    await expect(status_of(tab, "timeline-panel")).to_contain_text("lacks the 'read' scope")
+    await shot(tab, "6-errors")
+    await use_key(tab, TEST_API_KEY)
+    await find_session(tab, "s-nope")  # the page still works after the refusals
+    await expect(status_of(tab, "timeline-panel")).to_contain_text("s-nope")
