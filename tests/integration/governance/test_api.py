@@ -49,6 +49,9 @@ async def test_bad_input_idempotency_etags_and_tenants(fresh_database, redis_url
         assert again.json()["duplicate"] is True
         assert again.json()["decision"]["decision_id"] == first.json()["decision"]["decision_id"]
         assert first.json()["decision"]["actor"] == "alice"
+        one = await c.get(f"/v1/audit/{first.json()['decision']['decision_id']}")
+        assert one.status_code == 200 and one.json()["reason"] == "ops" and one.json()["kind"] == "override"
+        assert (await c.get("/v1/audit/not-a-uuid")).status_code == 404
 
         assert (await transition(c, "gpt-a", "pricing", "PRIMARY")).status_code == 200
         route = await c.get("/v1/routing/pricing")
