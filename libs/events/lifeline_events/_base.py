@@ -9,7 +9,7 @@ canonical form that content hashes are taken over).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -64,25 +64,6 @@ unreadable); what producers submit uses ``BoundedUtcDatetime``."""
 BoundedUtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc), AfterValidator(_in_range)]
 """A ``UtcDatetime`` in [1900, 9000): the range accepted from producers."""
 
-
-def nul_locations(value: Any, loc: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    """Where a NUL character hides in a JSON-like value (in a key or a string).
-
-    PostgreSQL stores no ``\\u0000`` in ``text`` or ``jsonb``; a value carrying one would
-    pass the schema and fail the write, so the envelope refuses it up front.
-    """
-    if isinstance(value, str):
-        return [loc] if "\x00" in value else []
-    if isinstance(value, dict):
-        found: list[tuple[str | int, ...]] = []
-        for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
-                found.append((*loc, key.replace("\x00", "\\u0000")))
-            found.extend(nul_locations(item, (*loc, key)))
-        return found
-    if isinstance(value, list | tuple):
-        return [where for i, item in enumerate(value) for where in nul_locations(item, (*loc, i))]
-    return []
 
 SCOPE_ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"
 

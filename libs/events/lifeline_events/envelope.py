@@ -26,12 +26,13 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticOmit
 
-from ._base import MAX_INT64, BoundedUtcDatetime, NonNegInt, ScopeId, UtcDatetime, nul_locations
+from ._base import MAX_INT64, BoundedUtcDatetime, NonNegInt, ScopeId, UtcDatetime
 from .acts import ACT_OPS
 from .errors import EventValidationError, load_json_object
 from .ids import new_event_id
 from .payloads import PayloadModel
 from .registry import EVENT_TYPES, UpcastError, upcast
+from .storable import refuse_nul
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
@@ -44,19 +45,6 @@ def _field_error(loc: str, kind: str, msg: str, value: Any) -> ValidationError:
         "Event",
         [InitErrorDetails(type=PydanticCustomError(kind, msg), loc=(loc,), input=value)],
     )
-
-
-def _refuse_nul(data: dict[str, Any]) -> None:
-    """Refuse every string (key or value, at any depth) PostgreSQL could not store."""
-    where = nul_locations(data)
-    if where:
-        raise ValidationError.from_exception_data("Event", [
-            InitErrorDetails(
-                type=PydanticCustomError(
-                    "nul_character", "must not contain a NUL character (\\u0000)"),
-                loc=loc, input="<NUL>")
-            for loc in where
-        ])
 
 
 def validate_traceparent(value: str) -> str:
@@ -130,7 +118,7 @@ class _Envelope(BaseModel):
             raise _field_error(
                 "schema_version", "unsupported_version", str(exc), data.get("schema_version")
             ) from None
-        _refuse_nul(data)
+        refuse_nul(data)
         if "payload" not in data:
             data = {**data, "payload": {}}
         return data

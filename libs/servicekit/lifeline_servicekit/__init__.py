@@ -42,9 +42,12 @@ from lifeline_servicekit.checks import bus_check, database_check, open_database
 from lifeline_servicekit.deps import deps_from, deps_of, provide
 from lifeline_servicekit.params import (
     ID_PATTERN,
+    MAX_INT64,
+    SaneDatetime,
     SessionId,
     TenantParam,
     forwarded_authorization,
+    sane_instant,
     session_not_found,
     tenant_for,
 )
@@ -54,9 +57,11 @@ from lifeline_servicekit.settings import ServiceSettings
 
 __all__ = [
     "ID_PATTERN",
+    "MAX_INT64",
     "Principal",
     "ProblemError",
     "ReadinessCheck",
+    "SaneDatetime",
     "ServiceSettings",
     "SessionId",
     "TenantParam",
@@ -71,6 +76,7 @@ __all__ = [
     "open_database",
     "provide",
     "require_scope",
+    "sane_instant",
     "serve",
     "session_not_found",
     "tenant_for",

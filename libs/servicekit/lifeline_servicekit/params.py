@@ -9,13 +9,42 @@ rule in every service.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import AfterValidator
 from starlette.requests import HTTPConnection
 
 from lifeline_servicekit.auth import Principal
 from lifeline_servicekit.problems import ProblemError
+
+MAX_INT64 = 2**63 - 1
+"""The bound of every integer a client sends (`le=MAX_INT64` in Query/Field): PostgreSQL's
+`bigint` and orjson stop there, so a larger number is a 422 naming the parameter, not a 500."""
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def sane_instant(value: datetime) -> datetime:
+    """`value` in UTC (naive means UTC) if it lies in [1900, 9000), else a ValueError.
+
+    A valid but extreme instant (`0001-01-01T00:00:00+14:00`) overflows once shifted to
+    UTC, in Python or in asyncpg; bounded here it is a 422 naming the field, not a 500.
+    """
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(f"out of range: a time in [{EARLIEST.isoformat()}, {LATEST.isoformat()})")
+    return utc
+
+
+SaneDatetime = Annotated[datetime, AfterValidator(sane_instant)]
+"""A body or query time bounded to [1900, 9000) and normalised to UTC (naive means UTC)."""
 
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 """Session ids (and the person ids trace-store scopes by): safe in URLs, keys and logs."""

@@ -13,7 +13,15 @@ from lifeline_governance import queries
 from lifeline_governance.deps import Deps
 from lifeline_governance.errors import InvalidRequestError, NotFoundError
 from lifeline_governance.verify import verify
-from lifeline_servicekit import Principal, TenantParam, require_scope, tenant_for
+from lifeline_servicekit import (
+    MAX_INT64,
+    Principal,
+    SaneDatetime,
+    TenantParam,
+    require_scope,
+    sane_instant,
+    tenant_for,
+)
 
 router = APIRouter(tags=["lifecycle"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]
@@ -25,23 +33,23 @@ class RunBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     intent: str | None = Field(None, min_length=1, max_length=128)
     dry_run: bool = False
-    tick: datetime | None = Field(None, description="evaluate as of this time (default: now)")
+    tick: SaneDatetime | None = Field(None, description="evaluate as of this time (default: now)")
 
 
 class VerifyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    from_: datetime | None = Field(None, alias="from")
-    to: datetime | None = None
+    from_: SaneDatetime | None = Field(None, alias="from")
+    to: SaneDatetime | None = None
 
 
 def _time(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return sane_instant(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
-        raise InvalidRequestError(f"{name}: {value!r} is not an ISO 8601 time", field=name) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise InvalidRequestError(f"{name}: {value!r} is not an ISO 8601 time in range ({exc})",
+                                  field=name) from exc
 
 
 @router.post("/v1/admin/lifecycle/run")
@@ -93,7 +101,7 @@ async def audit(
     kind: Kind | None = None,
     from_: str | None = Query(None, alias="from"),
     to: str | None = None,
-    after_seq: int = Query(0, ge=0),
+    after_seq: int = Query(0, ge=0, le=MAX_INT64),
     limit: int = Query(100, ge=1, le=1000),
     include: str | None = Query(None, pattern="^evaluations$"),
 ) -> dict[str, Any]:

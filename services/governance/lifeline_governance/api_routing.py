@@ -16,7 +16,7 @@ from lifeline_governance.api_errors import key_fingerprint
 from lifeline_governance.deps import Deps
 from lifeline_governance.errors import InvalidRequestError, NotFoundError
 from lifeline_governance.metrics import ROUTING_SECONDS
-from lifeline_servicekit import Principal, TenantParam, require_scope, tenant_for
+from lifeline_servicekit import MAX_INT64, Principal, TenantParam, require_scope, sane_instant, tenant_for
 
 router = APIRouter(tags=["routing"])
 Intent = Annotated[str, Path(min_length=1, max_length=128)]
@@ -26,10 +26,10 @@ Admin = Annotated[Principal, Depends(require_scope("admin"))]
 
 def _at(value: str) -> datetime:
     try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        at = sane_instant(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
-        raise InvalidRequestError(f"at: {value!r} is not an ISO 8601 time", field="at") from exc
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        raise InvalidRequestError(f"at: {value!r} is not an ISO 8601 time in range ({exc})",
+                                  field="at") from exc
     if at > datetime.now(UTC):
         raise InvalidRequestError("at: the future has no PRIMARY yet", field="at")
     return at
@@ -43,7 +43,7 @@ async def route(
     tenant_id: TenantParam = None,
     sample_key: str | None = Query(None, max_length=256),
     at: str | None = None,
-    min_seq: int | None = Query(None, ge=0),
+    min_seq: int | None = Query(None, ge=0, le=MAX_INT64),
     if_none_match: str | None = Header(None),
 ) -> Response:
     """The model to use for `intent` (match order in the README); `?at=` for the past."""
@@ -77,7 +77,7 @@ def _dumps(body: Any) -> bytes:
 
 @router.get("/v1/routing")
 async def table(
-    deps: Deps, who: Reader, tenant_id: TenantParam = None, since_seq: int = Query(0, ge=0)
+    deps: Deps, who: Reader, tenant_id: TenantParam = None, since_seq: int = Query(0, ge=0, le=MAX_INT64)
 ) -> dict[str, Any]:
     """The whole table (routes of every intent), or nothing when `since_seq` is current."""
     tenant = tenant_for(who, tenant_id)

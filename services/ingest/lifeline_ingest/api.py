@@ -14,6 +14,7 @@ from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.deps import Deps
 from lifeline_ingest.intake import IntakeError, parse_batch
 from lifeline_servicekit import (
+    MAX_INT64,
     Principal,
     ProblemError,
     SessionId,
@@ -46,7 +47,7 @@ class RepairRequest(BaseModel):
     dry_run: bool = True
     tenant_id: str | None = None
     session_id: str | None = Field(default=None, description="re-publish this session's events")
-    from_seq: int = Field(default=1, ge=1)
+    from_seq: int = Field(default=1, ge=1, le=MAX_INT64)
 
 
 @router.post("/sessions/{session_id}/events", response_model=AppendResponse,
@@ -101,7 +102,7 @@ async def _require_session(deps: Deps, tenant: str, session_id: str) -> int:
 async def read_events(
     deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     tenant_id: TenantParam = None,
 ) -> Response:
@@ -131,7 +132,7 @@ async def read_session(
 async def read_wal(
     deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     tenant_id: TenantParam = None,
 ) -> dict[str, Any]:

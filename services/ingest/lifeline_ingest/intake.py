@@ -13,6 +13,7 @@ import orjson
 
 from lifeline_events import EventValidationError, NewEvent, parse_new_event
 from lifeline_ingest.errors import IntakeError, IntakeTooLargeError
+from lifeline_servicekit import MAX_INT64
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
     if not isinstance(raw_events, list) or not raw_events:
         raise IntakeError("events must be a non-empty list",
                           [{"field": "events", "msg": "must be a non-empty list"}])
-    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 0):
+    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)
+                                 or not 0 <= expected <= MAX_INT64):
         raise IntakeError("expected_seq must be a non-negative integer",
                           [{"field": "expected_seq", "msg": "must be a non-negative integer"}])
     if len(raw_events) > max_batch_events:

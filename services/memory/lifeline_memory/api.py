@@ -20,7 +20,7 @@ from lifeline_memory.bias import order_for_intent
 from lifeline_memory.canonical import dumps
 from lifeline_memory.deps import Deps
 from lifeline_memory.errors import NotConsolidatedYetError, VersionNotKeptError
-from lifeline_servicekit import ID_PATTERN, Principal, TenantParam, require_scope, tenant_for
+from lifeline_servicekit import ID_PATTERN, MAX_INT64, Principal, TenantParam, require_scope, tenant_for
 from lifeline_telemetry import current_traceparent
 
 router = APIRouter(prefix="/v1/persons", tags=["memory"])
@@ -40,7 +40,7 @@ async def get_profile(
     deps: Deps,
     principal: Reader,
     tenant_id: TenantParam = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
     after_session: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> Response:
     """404 unknown, 410 forgotten; `?version=` an older kept version; `?after_session=` waits

@@ -19,7 +19,15 @@ from lifeline_memory.canonical import dumps
 from lifeline_memory.deps import Deps
 from lifeline_memory.errors import SessionNotFoundError
 from lifeline_memory.liveness import live_observations
-from lifeline_servicekit import ID_PATTERN, Principal, SessionId, TenantParam, require_scope, tenant_for
+from lifeline_servicekit import (
+    ID_PATTERN,
+    MAX_INT64,
+    Principal,
+    SessionId,
+    TenantParam,
+    require_scope,
+    tenant_for,
+)
 from lifeline_store import wrap_errors
 
 router = APIRouter(prefix="/v1/persons", tags=["memory: provenance"])
@@ -190,7 +198,7 @@ class SuppressionRequest(BaseModel):
     kind: EvidenceKind
     code: str = Field(min_length=1, max_length=128)
     session_id: str | None = Field(None, pattern=ID_PATTERN)
-    turn_id: int | None = Field(None, ge=0)
+    turn_id: int | None = Field(None, ge=0, le=MAX_INT64)
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -21,8 +20,10 @@ from lifeline_replay.errors import SessionNotFoundError
 from lifeline_replay.recovery import Recovered
 from lifeline_replay.timetravel import travel
 from lifeline_servicekit import (
+    MAX_INT64,
     Principal,
     ProblemError,
+    SaneDatetime,
     SessionId,
     TenantParam,
     require_scope,
@@ -32,8 +33,10 @@ from lifeline_servicekit import (
 
 router = APIRouter(prefix="/v1", tags=["replay"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]
-MinSeq = Annotated[int | None, Query(ge=0, description="wait until the state has reached this seq")]
-TimeoutMs = Annotated[int | None, Query(ge=1, description="longest wait for min_seq (capped by the setting)")]
+MinSeq = Annotated[int | None, Query(ge=0, le=MAX_INT64,
+                                     description="wait until the state has reached this seq")]
+TimeoutMs = Annotated[int | None, Query(ge=1, le=MAX_INT64,
+                                        description="longest wait for min_seq (capped by the setting)")]
 
 
 async def recover_at_least(app: ReplayDeps, tenant: str, session: str, min_seq: int | None,
@@ -83,8 +86,9 @@ async def read_state(deps: Deps, session_id: SessionId, principal: Reader, min_s
 class ReplayRequest(BaseModel):
     """Exactly one of `until_seq` and `at`."""
 
-    until_seq: int | None = Field(default=None, ge=1, description="the state after this seq")
-    at: datetime | None = Field(default=None, description="the state after the last event recorded by then")
+    until_seq: int | None = Field(default=None, ge=1, le=MAX_INT64, description="the state after this seq")
+    at: SaneDatetime | None = Field(default=None,
+                                    description="the state after the last event recorded by then")
     use_snapshots: bool = Field(default=True, description="false: fold the whole log from its start")
 
     @model_validator(mode="after")

@@ -30,7 +30,7 @@ from lifeline_replay.errors import GapError, SessionNotFoundError
 from lifeline_replay.live import LiveFeed
 from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
 from lifeline_replay.recovery import Recovered
-from lifeline_servicekit import ID_PATTERN, Principal
+from lifeline_servicekit import ID_PATTERN, MAX_INT64, Principal
 from lifeline_servicekit.auth import principal_for
 
 router = APIRouter()
@@ -73,7 +73,7 @@ def _last_seq(ws: WebSocket) -> int | None:
     raw = ws.query_params.get("last_seq")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) > MAX_INT64:
         raise Refused(4400, 422, "Invalid request", f"last_seq: must be a non-negative integer, got {raw!r}")
     return int(raw)
 

@@ -16,7 +16,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
-from lifeline_servicekit import ID_PATTERN, Principal, ProblemError, require_scope, session_not_found
+from lifeline_servicekit import (
+    ID_PATTERN,
+    MAX_INT64,
+    Principal,
+    ProblemError,
+    require_scope,
+    session_not_found,
+)
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
 from lifeline_tracestore.deps import Deps
@@ -29,7 +36,8 @@ router = APIRouter(tags=["trace-store"])
 ScopeId = Annotated[str, Path(pattern=ID_PATTERN)]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
-MinSeq = Annotated[int | None, Query(ge=1, description="wait (bounded) for the traces up to this seq")]
+MinSeq = Annotated[int | None, Query(ge=1, le=MAX_INT64,
+                                     description="wait (bounded) for the traces up to this seq")]
 
 
 class ReplayRequest(BaseModel):
@@ -88,7 +96,7 @@ async def session_traces(deps: Deps, principal: Reader, person_id: ScopeId, sess
 @router.post("/replay/session/{person_id}/{session_id}/stream")
 async def stream_session(deps: Deps, principal: Reader, person_id: ScopeId, session_id: ScopeId,
                          time_scale: Annotated[float, Query(ge=0, le=1000)] = 1.0,
-                         limit: Annotated[int | None, Query(ge=1)] = None,
+                         limit: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
                          min_seq: MinSeq = None) -> StreamingResponse:
     """Replay a session as Server-Sent Events, paced by the original gaps × time_scale."""
     settings = deps.settings
@@ -108,7 +116,7 @@ async def stream_session(deps: Deps, principal: Reader, person_id: ScopeId, sess
 
 @router.get("/replay/person/{person_id}")
 async def person_traces(deps: Deps, principal: Reader, person_id: ScopeId,
-                        offset: Annotated[int, Query(ge=0)] = 0,
+                        offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
     """A person's traces, newest first, with the total and whether more follow."""
     with wrap_errors("read person traces"):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
 from lifeline_servicekit import (
+    MAX_INT64,
     Principal,
     ProblemError,
     SessionId,
@@ -41,7 +42,7 @@ def _describe(projections: dict[str, Projected]) -> dict[str, Any]:
 async def wal_view(
     request: Request, deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Each event after `after_seq`: published by ingest, applied by each projection."""

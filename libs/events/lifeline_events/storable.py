@@ -1,0 +1,45 @@
+"""What PostgreSQL cannot store, refused at validation rather than at the write (pure).
+
+A value that passes the schema but fails the statement turns a producer's mistake into a
+500 (and, before the group commit isolated failures, into its neighbours' 500s too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+
+def nul_locations(value: Any, loc: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Where a NUL character hides in a JSON-like value (in a key or a string).
+
+    PostgreSQL stores no ``\\u0000`` in ``text`` or ``jsonb``; a value carrying one would
+    pass the schema and fail the write, so the envelope refuses it up front.
+    """
+    if isinstance(value, str):
+        return [loc] if "\x00" in value else []
+    if isinstance(value, dict):
+        found: list[tuple[str | int, ...]] = []
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                found.append((*loc, key.replace("\x00", "\\u0000")))
+            found.extend(nul_locations(item, (*loc, key)))
+        return found
+    if isinstance(value, list | tuple):
+        return [where for i, item in enumerate(value) for where in nul_locations(item, (*loc, i))]
+    return []
+
+
+def refuse_nul(data: dict[str, Any]) -> None:
+    """Raise one pydantic error per string (key or value, at any depth) holding a NUL."""
+    where = nul_locations(data)
+    if where:
+        raise ValidationError.from_exception_data("Event", [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "nul_character", "must not contain a NUL character (\\u0000)"),
+                loc=loc, input="<NUL>")
+            for loc in where
+        ])
