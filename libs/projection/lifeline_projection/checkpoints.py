@@ -36,9 +36,18 @@ class Checkpoints:
         self._schema = schema
 
     async def ensure(self, pool: asyncpg.Pool) -> None:
+        """Create the table once, however many replicas start together.
+
+        Concurrent `CREATE ... IF NOT EXISTS` is not safe in PostgreSQL: two replicas
+        starting at once both miss the table and one fails on pg_type's unique index. A
+        transaction-scoped advisory lock per schema makes them take turns.
+        """
         with wrap_errors(f"create {self._table}"):
-            await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
-            await pool.execute(_DDL.format(schema=self._schema))
+            async with pool.acquire() as conn, conn.transaction():
+                lock = f"checkpoints:{self._schema}"
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock)
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
+                await conn.execute(_DDL.format(schema=self._schema))
 
     async def read(self, pool: asyncpg.Pool | asyncpg.Connection,
                    keys: Sequence[SessionKey]) -> dict[SessionKey, int]:

@@ -1,0 +1,168 @@
+"""Replicas are safe on Kafka: two of each process, a rolling restart under load, then the oracle.
+
+Two ingest processes (one leads the relay at a time) and two replicas each of replay and
+trace-store (one consumer group per service) run against one Kafka-protocol broker
+(tansu) whose topics have 8 partitions. Writers keep appending turns through whichever
+ingest answers, as a load balancer would, while every process in turn gets SIGTERM, is
+waited for, and is started again until /ready (a Kubernetes rolling update with
+maxUnavailable 0 does the same). Afterwards, per session, ingest's log is the truth:
+
+- nothing lost: every turn a writer saw acknowledged is in the log, and every consumer's
+  checkpoint reaches the log's last seq;
+- nothing applied twice: the log holds each turn once, replay's state is byte-equal to the
+  fold of the log (a turn applied twice changes it), trace-store has one trace per seq;
+- per-session order held: the log's turns are in the order they were written, and the fold
+  (which depends on order) matches replay's.
+
+The budget is small on purpose (the suite runs on 2 cores): 6 sessions writing ~10 turns/s
+each for as long as the 6 restarts take. Most of the time is Python start-up of the restarted
+processes; expect ~60 s on an idle machine, more on a loaded one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from lifeline_testing.oracle import log_of
+from lifeline_testing.processes import ServiceProcess
+from lifeline_testing.replay_stack import ingest_process, replay_process
+from lifeline_testing.tracestore import service_env
+from lifeline_testing.waiting import eventually
+from tests.integration.replay.helpers import assert_state_matches_log, new_session, turns, wait_mode
+
+pytestmark = pytest.mark.kafka
+SESSIONS = 6
+BATCH = 3
+
+
+class Writers:
+    """One writer per session appending BATCH turns at a time, failing over between ingests."""
+
+    def __init__(self, ingests: list[ServiceProcess]) -> None:
+        self.ingests = ingests
+        self.sessions = [new_session("replica") for _ in range(SESSIONS)]
+        self.acked: dict[str, int] = dict.fromkeys(self.sessions, 0)
+        """Per session: the last turn id an ingest acknowledged."""
+        self.failovers = 0
+        self.stop = asyncio.Event()
+
+    async def _post(self, http: httpx.AsyncClient, session: str, first: int, turn: itertools.cycle) -> None:
+        """Post one batch until an ingest takes it; a retried batch is the same turn ids (deduplicated)."""
+        body = {"events": turns(first, BATCH)}
+        for _ in range(200):
+            ingest = next(turn)
+            try:
+                r = await http.post(f"{ingest.url}/v1/sessions/{session}/events", json=body,
+                                    headers={"Authorization": "Bearer test-admin-key"})
+                if r.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            self.failovers += 1
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no ingest took a batch of {session} for 200 tries")
+
+    async def _write(self, index: int) -> None:
+        session = self.sessions[index]
+        turn = itertools.cycle(self.ingests[index % 2:] + self.ingests[: index % 2])
+        async with httpx.AsyncClient(timeout=30) as http:
+            while not self.stop.is_set():
+                first = self.acked[session] + 1
+                await self._post(http, session, first, turn)
+                self.acked[session] = first + BATCH - 1
+                await asyncio.sleep(0.3)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._write(i) for i in range(SESSIONS)))
+
+
+def _rolling_restart(processes: list[ServiceProcess]) -> list[int]:
+    """SIGTERM each process, wait for it to exit, start it again until ready; then the next."""
+    codes = []
+    for proc in processes:
+        t0 = time.monotonic()
+        codes.append(proc.terminate(timeout=30))
+        t1 = time.monotonic()
+        proc.start(timeout=60)
+        print(f"{proc.module}: drained in {t1 - t0:.1f} s, ready in {time.monotonic() - t1:.1f} s")
+    return codes
+
+
+async def _checkpoints(database_url: str, schema: str) -> dict[str, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(f'SELECT session_id, last_seq FROM "{schema}".checkpoints')
+    finally:
+        await conn.close()
+    return {r["session_id"]: r["last_seq"] for r in rows}
+
+
+async def _traces(database_url: str) -> dict[str, tuple[int, int, int]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT session_id, count(*) AS n, count(DISTINCT seq) AS d, max(seq) AS m"
+                                " FROM traces.event_traces GROUP BY session_id")
+    finally:
+        await conn.close()
+    return {r["session_id"]: (r["n"], r["d"], r["m"]) for r in rows}
+
+
+async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_nothing(
+        fresh_database: str, kafka_url: str, redis_url: str, tmp_path: Path) -> None:
+    """2 ingest + 2 replay + 2 trace-store on 8 partitions, restarted one by one under load: oracle holds."""
+    started = time.monotonic()
+    ingests = [ingest_process(fresh_database, kafka_url, log_dir=tmp_path) for _ in range(2)]
+    await asyncio.gather(*(asyncio.to_thread(p.start, timeout=60) for p in ingests))
+    consumers = [replay_process(fresh_database, kafka_url, redis_url, ingests[i % 2].url, log_dir=tmp_path)
+                 for i in range(2)]
+    consumers += [ServiceProcess("lifeline_tracestore", service_env(fresh_database, kafka_url,
+                                 ingest_url=ingests[i % 2].url, service_api_key="test-admin-key"),
+                                 log_dir=tmp_path) for i in range(2)]
+    everyone = ingests + consumers
+    try:
+        await asyncio.gather(*(asyncio.to_thread(p.start, timeout=60) for p in consumers))
+        writers = Writers(ingests)
+        load = asyncio.create_task(writers.run())
+        await asyncio.sleep(1)
+        codes = await asyncio.to_thread(_rolling_restart, everyone)
+        await asyncio.sleep(1)
+        writers.stop.set()
+        await asyncio.wait_for(load, 60)
+        # uvicorn re-raises the SIGTERM it caught once the drain is done: -15 is the clean exit
+        assert set(codes) <= {0, -signal.SIGTERM}, f"a SIGTERM did not drain cleanly: {codes}"
+        for proc in everyone:
+            assert "Application shutdown complete" in proc.log_path.read_text(), proc.tail()
+
+        async with httpx.AsyncClient(timeout=30) as http:
+            for session in writers.sessions:
+                log = await log_of(ingests[0].url, session)
+                turn_ids = [e.turn_id for e in log]
+                expected = list(range(1, writers.acked[session] + 1))
+                assert turn_ids == expected, f"{session}: a turn lost, twice or out of order"
+                assert [e.seq for e in log] == list(range(1, len(log) + 1))
+                last = log[-1].seq
+                await wait_mode(http, consumers[0].url, session, "replay", last, timeout=30)
+                for replay in consumers[:2]:
+                    await assert_state_matches_log(http, replay.url, ingests[1].url, session, last)
+
+                async def caught_up(s: str = session, n: int = last) -> bool:
+                    replay_at = (await _checkpoints(fresh_database, "replay")).get(s)
+                    traces_at = (await _checkpoints(fresh_database, "traces")).get(s)
+                    traces = (await _traces(fresh_database)).get(s)
+                    return replay_at == n and traces_at == n and traces == (n, n, n)
+
+                await eventually(caught_up, timeout=30, what=f"every consumer at seq {last} of {session}")
+        assert sum(writers.acked.values()) >= SESSIONS * BATCH * 5, "too little load to mean anything"
+        print(f"replicas: {sum(writers.acked.values())} turns, {writers.failovers} failovers, "
+              f"{time.monotonic() - started:.0f} s")
+    finally:
+        for proc in everyone:
+            proc.kill()
