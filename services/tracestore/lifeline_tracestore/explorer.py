@@ -29,15 +29,17 @@ router = APIRouter(tags=["explorer"], include_in_schema=False)
 def explorer_config(settings: TraceStoreSettings, own_origin: str) -> dict[str, Any]:
     """Service base URLs and link patterns for the page (no secrets: the page is public)."""
     grafana = settings.grafana_url.rstrip("/")
+    peers = {
+        "ingest": settings.ingest_url,
+        "replay": settings.replay_url,
+        "snapshot": settings.snapshot_url,
+        "memory": settings.memory_url or settings.explorer_memory_url,
+        "governance": settings.governance_url,
+        "tracestore": own_origin,
+        **settings.explorer_urls,
+    }
     return {
-        "services": {
-            "ingest": settings.ingest_url.rstrip("/"),
-            "replay": settings.replay_url.rstrip("/"),
-            "snapshot": settings.snapshot_url.rstrip("/"),
-            "memory": (settings.memory_url or settings.explorer_memory_url).rstrip("/"),
-            "governance": settings.governance_url.rstrip("/"),
-            "tracestore": own_origin.rstrip("/"),
-        },
+        "services": {name: url.rstrip("/") for name, url in peers.items()},
         "jaeger_trace_url": settings.jaeger_trace_url,
         "grafana": {name: f"{grafana}/d/{uid}" for name, uid in DASHBOARDS.items()} if grafana else {},
     }

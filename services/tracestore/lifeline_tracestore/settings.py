@@ -28,3 +28,7 @@ class TraceStoreSettings(ServiceSettings):
     jaeger_trace_url: str = Field("http://127.0.0.1:16686/trace/{trace_id}",
                                   description="Jaeger link pattern; {trace_id} is the OTel trace id")
     grafana_url: str = "http://127.0.0.1:3000"
+    explorer_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON {service: URL} the browser should use instead of the peer URLs above, "
+                    "when those are internal names (containers, a cluster) the browser cannot reach")

@@ -22,6 +22,13 @@ def test_config_names_every_service_and_no_secret() -> None:
     assert "secret-key" not in str(config)
 
 
+def test_public_urls_replace_internal_peer_names() -> None:
+    """Behind containers the browser gets LIFELINE_EXPLORER_URLS, not `http://ingest:8001`."""
+    settings = TraceStoreSettings(ingest_url="http://ingest:8001",
+                                  explorer_urls={"ingest": "http://localhost:8001/"})
+    assert explorer_config(settings, "http://x/")["services"]["ingest"] == "http://localhost:8001"
+
+
 def test_grafana_links_are_left_out_without_a_grafana() -> None:
     """LIFELINE_GRAFANA_URL= (empty) means no Grafana links rather than broken ones."""
     assert explorer_config(TraceStoreSettings(grafana_url=""), "http://x/")["grafana"] == {}
