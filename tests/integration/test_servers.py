@@ -280,7 +280,7 @@ def test_launcher_starts_supervises_and_stops_the_stack(scratch_path: Path, free
         assert seen["LIFELINE_BUS_URL"] == values["LIFELINE_BUS_URL"] == values["LIFELINE_REDIS_URL"]
         assert seen["LIFELINE_PORT"] == str(free_port)
         grant = json.loads(seen["LIFELINE_API_KEYS"])[values["LIFELINE_API_KEY"]]
-        assert grant == {"tenant": "default", "scopes": ["ingest", "read", "admin"]}
+        assert grant == {"tenant": "default", "scopes": ["ingest", "read", "admin", "operator"]}
         assert asyncio.run(_ping(values["LIFELINE_REDIS_URL"]))
         assert asyncio.run(_select_1(values["LIFELINE_DATABASE_URL"])) == 1
     finally:

@@ -36,7 +36,7 @@ LifelineError and one of its kinds); the problem handlers map kinds to statuses.
 """
 
 from lifeline_servicekit.app import ReadinessCheck, create_app
-from lifeline_servicekit.auth import Principal, require_scope
+from lifeline_servicekit.auth import Principal, has_scope, require_scope
 from lifeline_servicekit.bus import bus_from_settings, lag_monitor
 from lifeline_servicekit.checks import bus_check, database_check, open_database
 from lifeline_servicekit.deps import deps_from, deps_of, provide
@@ -54,10 +54,12 @@ from lifeline_servicekit.params import (
 from lifeline_servicekit.problems import ProblemError
 from lifeline_servicekit.serve import serve
 from lifeline_servicekit.settings import ServiceSettings
+from lifeline_servicekit.tenancy import OPERATOR_SCOPE
 
 __all__ = [
     "ID_PATTERN",
     "MAX_INT64",
+    "OPERATOR_SCOPE",
     "Principal",
     "ProblemError",
     "ReadinessCheck",
@@ -72,6 +74,7 @@ __all__ = [
     "deps_from",
     "deps_of",
     "forwarded_authorization",
+    "has_scope",
     "lag_monitor",
     "open_database",
     "provide",

@@ -11,7 +11,9 @@ from fastapi import Request
 from lifeline_servicekit.problems import ProblemError
 from lifeline_servicekit.settings import ApiKeyGrant
 
-SCOPES = ("ingest", "read", "admin")
+SCOPES = ("ingest", "read", "admin", "operator")
+"""`admin` implies `ingest` and `read` inside its tenant; `operator` implies every scope in
+every tenant (see `lifeline_servicekit.tenancy`)."""
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,16 @@ class Principal:
     scopes: frozenset[str]
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def token_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The key in `Authorization: Bearer …`, else in `X-API-Key` (header names lower-case)."""
+    header = headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.headers.get("x-api-key")
+    return headers.get("x-api-key")
+
+
+def _bearer(request: Request) -> str | None:
+    return token_from_headers(request.headers)
 
 
 def principal_for(keys: Mapping[str, ApiKeyGrant], token: str) -> Principal | None:
@@ -48,14 +55,25 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
+def has_scope(principal: Principal, scope: str) -> bool:
+    """Whether the key holds `scope`, directly or through `admin` / `operator`."""
+    held = principal.scopes
+    if scope in held or "operator" in held:
+        return True
+    return scope != "operator" and "admin" in held
+
+
 def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency that authenticates and demands `scope` (admin implies every scope)."""
+    """A dependency that authenticates and demands `scope`.
+
+    `admin` implies `ingest` and `read`; `operator` implies all of them. Neither lets a key
+    leave its tenant except `operator` (tenancy.py)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
     async def dependency(request: Request) -> Principal:  # async: no threadpool hop per request
         principal = authenticate(request)
-        if scope not in principal.scopes and "admin" not in principal.scopes:
+        if not has_scope(principal, scope):
             raise ProblemError(403, "Forbidden", f"this API key lacks the '{scope}' scope")
         return principal
 

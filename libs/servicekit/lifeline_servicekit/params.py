@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from lifeline_servicekit.auth import Principal
 from lifeline_servicekit.problems import ProblemError
+from lifeline_servicekit.tenancy import OPERATOR_SCOPE
 
 MAX_INT64 = 2**63 - 1
 """The bound of every integer a client sends (`le=MAX_INT64` in Query/Field): PostgreSQL's
@@ -49,13 +50,12 @@ SaneDatetime = Annotated[datetime, AfterValidator(sane_instant)]
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 """Session ids (and the person ids trace-store scopes by): safe in URLs, keys and logs."""
 
-CROSS_TENANT_SCOPE = "admin"
+CROSS_TENANT_SCOPE = OPERATOR_SCOPE
 """The scope that may name another tenant: the service key's (other services read for
-any tenant through it). Crossing tenants is meant to need a separate `operator` scope; that
-change is made here, once, when the scope exists."""
+any tenant through it) and the platform operator's; a tenant's `admin` may not."""
 
 SessionId = Annotated[str, Path(pattern=ID_PATTERN, description="the session's id")]
-TenantParam = Annotated[str | None, Query(description="admin keys only: act for this tenant")]
+TenantParam = Annotated[str | None, Query(description="operator keys only: act for this tenant")]
 
 
 def tenant_for(principal: Principal, tenant_param: str | None) -> str:
@@ -66,7 +66,8 @@ def tenant_for(principal: Principal, tenant_param: str | None) -> str:
     """
     if tenant_param and tenant_param != principal.tenant:
         if CROSS_TENANT_SCOPE not in principal.scopes:
-            raise ProblemError(403, "Forbidden", f"only an {CROSS_TENANT_SCOPE} key may name another tenant")
+            raise ProblemError(403, "Forbidden", f"only an {CROSS_TENANT_SCOPE} key may name another tenant; "
+                               f"this key acts in tenant {principal.tenant!r} only")
         return tenant_param
     return principal.tenant
 

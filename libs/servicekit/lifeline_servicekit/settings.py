@@ -76,10 +76,17 @@ class ServiceSettings(BaseSettings):
 
     @property
     def effective_service_key(self) -> str:
-        """The key for calling other services: `service_api_key`, else the first admin key."""
+        """The key for calling other services: `service_api_key`, else the first operator key
+        (else the first admin key, which serves its own tenant only).
+
+        Services read and write for every tenant, so their key should hold `operator`."""
         if self.service_api_key:
             return self.service_api_key
-        return next((k for k, g in self.api_keys.items() if "admin" in g.scopes), "")
+        for scope in ("operator", "admin"):
+            key = next((k for k, g in self.api_keys.items() if scope in g.scopes), "")
+            if key:
+                return key
+        return ""
 
     @property
     def effective_bus_url(self) -> str:

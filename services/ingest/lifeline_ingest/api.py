@@ -15,10 +15,12 @@ from lifeline_ingest.deps import Deps
 from lifeline_ingest.intake import IntakeError, parse_batch
 from lifeline_servicekit import (
     MAX_INT64,
+    OPERATOR_SCOPE,
     Principal,
     ProblemError,
     SessionId,
     TenantParam,
+    has_scope,
     require_scope,
     session_not_found,
     tenant_for,
@@ -153,9 +155,12 @@ async def repair_wal(
     """Report (dry run, the default) or re-publish what the bus never got.
 
     With `session_id`, also re-queue that session's events from `from_seq` so every
-    projection re-applies them (they dedupe by seq, so nothing doubles).
+    projection re-applies them (they dedupe by seq, so nothing doubles). The outbox
+    report (`before`) covers every tenant, so only an operator key gets it.
     """
-    report: dict[str, Any] = {"dry_run": body.dry_run, "before": await store.outbox_report(deps.pool)}
+    report: dict[str, Any] = {"dry_run": body.dry_run}
+    if has_scope(principal, OPERATOR_SCOPE):  # the outbox spans every tenant: operators only
+        report["before"] = await store.outbox_report(deps.pool)
     if body.session_id and not body.dry_run:
         tenant = tenant_for(principal, body.tenant_id)
         await _require_session(deps, tenant, body.session_id)

@@ -31,7 +31,7 @@ from lifeline_replay.live import LiveFeed
 from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
 from lifeline_replay.recovery import Recovered
 from lifeline_servicekit import ID_PATTERN, MAX_INT64, Principal
-from lifeline_servicekit.auth import principal_for
+from lifeline_servicekit.auth import has_scope, principal_for
 
 router = APIRouter()
 log = structlog.get_logger("lifeline.replay.ws")
@@ -64,7 +64,7 @@ def _principal(deps: ReplayDeps, token: str | None) -> Principal:
     principal = principal_for(deps.settings.api_keys, token)
     if principal is None:
         raise Refused(4401, 401, "Unauthorized", "unknown API key")
-    if "read" not in principal.scopes and "admin" not in principal.scopes:
+    if not has_scope(principal, "read"):
         raise Refused(4403, 403, "Forbidden", "this API key lacks the 'read' scope")
     return principal
 

@@ -19,10 +19,14 @@ from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_servicekit import (
     ID_PATTERN,
     MAX_INT64,
+    OPERATOR_SCOPE,
     Principal,
     ProblemError,
+    TenantParam,
+    has_scope,
     require_scope,
     session_not_found,
+    tenant_for,
 )
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
@@ -63,20 +67,26 @@ async def _trace_or_404(deps: Deps, tenant: str, trace_id: UUID) -> Any:
 
 
 @router.get("/replay/stats")
-async def trace_stats(deps: Deps, principal: Admin) -> Response:
-    """Counts of this tenant's traces: total, top persons, event types, the last 7 days."""
+async def trace_stats(deps: Deps, principal: Admin, tenant_id: TenantParam = None) -> Response:
+    """Counts of this tenant's traces: total, top persons, event types, the last 7 days
+    (another tenant's: operator keys only)."""
+    tenant = tenant_for(principal, tenant_id)
     with wrap_errors("trace stats"):
-        body = await store.stats(deps.pool, principal.tenant)
+        body = await store.stats(deps.pool, tenant)
     return _json({**body, "stats_timestamp": iso(datetime.now(UTC))})
 
 
 @router.post("/replay/cleanup")
-async def cleanup(deps: Deps, _: Admin,
+async def cleanup(deps: Deps, principal: Admin, tenant_id: TenantParam = None,
                   days_to_keep: Annotated[int | None, Query(ge=0, le=36_500)] = None) -> Response:
-    """Remove traces (of every tenant) older than `days_to_keep` (default: the retention setting)."""
+    """Remove traces older than `days_to_keep` (default: the retention setting): a tenant
+    admin's own tenant's; an operator's named `?tenant_id=`, or without it every tenant's."""
+    platform = has_scope(principal, OPERATOR_SCOPE) and not tenant_id
+    tenant = None if platform else tenant_for(principal, tenant_id)
     job = deps.retention
-    report = await job.run_once("api", days_to_keep)
-    return _json({"days_to_keep": job.retention_days if days_to_keep is None else days_to_keep,
+    report = await job.run_once("api", days_to_keep, tenant=tenant)
+    return _json({"tenant_id": tenant,
+                  "days_to_keep": job.retention_days if days_to_keep is None else days_to_keep,
                   "cutoff": iso(report.cutoff), "deleted_count": report.removed,
                   "dropped_partitions": report.dropped_partitions,
                   "dropped_traces": report.dropped_traces, "trimmed_traces": report.deleted_traces})

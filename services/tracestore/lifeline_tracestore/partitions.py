@@ -98,6 +98,16 @@ class Partitions:
                  took_ms=round((time.perf_counter() - started) * 1000, 1))
         return report
 
+    async def cleanup_tenant(self, tenant: str, days_to_keep: int, *, now: datetime) -> CleanupReport:
+        """Remove one tenant's traces older than `now - days_to_keep` (rows; partitions stay)."""
+        cutoff = now - timedelta(days=days_to_keep)
+        with wrap_errors("trace retention of one tenant"):
+            status = await self._pool.execute(
+                "DELETE FROM traces.event_traces WHERE tenant_id = $1 AND ts < $2", tenant, cutoff)
+        deleted = int(status.split()[-1])
+        log.info("retention.tenant_done", tenant=tenant, cutoff=cutoff.isoformat(), deleted_traces=deleted)
+        return CleanupReport(cutoff, [], 0, deleted)
+
     async def _drop(self, conn: asyncpg.Connection, day: date) -> int:
         name = partition_name(day)
         async with conn.transaction():

@@ -42,11 +42,17 @@ class RetentionJob:
         self._task: asyncio.Task[None] | None = None
         RETENTION_DAYS.set(retention_days)
 
-    async def run_once(self, trigger: str, days_to_keep: int | None = None) -> CleanupReport:
+    async def run_once(self, trigger: str, days_to_keep: int | None = None, *,
+                       tenant: str | None = None) -> CleanupReport:
+        """Apply retention to every tenant (`tenant=None`, the platform's job) or to one."""
         started = time.perf_counter()
         keep = self.retention_days if days_to_keep is None else days_to_keep
+        now = datetime.now(UTC)
         try:
-            report = await self._partitions.cleanup(keep, now=datetime.now(UTC))
+            if tenant is None:
+                report = await self._partitions.cleanup(keep, now=now)
+            else:
+                report = await self._partitions.cleanup_tenant(tenant, keep, now=now)
         except LifelineError:
             RETENTION_RUNS.labels(trigger, "error").inc()
             raise

@@ -31,6 +31,7 @@ from lifeline_servicekit.problems import install_problem_handlers, lifeline_prob
 
 READER = Principal("t-1", frozenset({"read"}))
 ADMIN = Principal("t-1", frozenset({"admin"}))
+OPERATOR = Principal("t-1", frozenset({"operator"}))
 
 
 def test_a_key_acts_in_its_own_tenant() -> None:
@@ -39,12 +40,14 @@ def test_a_key_acts_in_its_own_tenant() -> None:
     assert tenant_for(READER, "t-1") == "t-1"
 
 
-def test_crossing_tenants_needs_the_admin_scope() -> None:
-    """Naming another tenant is a 403 without the cross-tenant scope, allowed with it."""
-    with pytest.raises(ProblemError) as refused:
-        tenant_for(READER, "t-2")
-    assert refused.value.status == 403
-    assert tenant_for(ADMIN, "t-2") == "t-2"
+def test_crossing_tenants_needs_the_operator_scope() -> None:
+    """Naming another tenant is a 403 without `operator`, a tenant admin included."""
+    for principal in (READER, ADMIN):
+        with pytest.raises(ProblemError) as refused:
+            tenant_for(principal, "t-2")
+        assert refused.value.status == 403
+    assert tenant_for(ADMIN, ADMIN.tenant) == ADMIN.tenant
+    assert tenant_for(OPERATOR, "t-2") == "t-2"
 
 
 def test_session_not_found_is_one_404() -> None:

@@ -29,7 +29,8 @@ from lifeline_servers import (
 REDIS_PORT = 6390
 POSTGRES_PORT = 5433
 DATABASE = "lifeline"
-SCOPES = ["ingest", "read", "admin"]
+SCOPES = ["ingest", "read", "admin", "operator"]
+"""The dev key is the platform operator (and the services' key): it may cross tenants."""
 
 
 @dataclass
@@ -133,9 +134,9 @@ def service_env(stack: Stack, spec: ServiceSpec, specs: list[ServiceSpec], keys:
 
 
 def service_key(keys_json: str) -> str:
-    """The key services use to call each other: the first key with the admin scope."""
+    """The key services use to call each other: the first key with the operator scope."""
     for key, grant in json.loads(keys_json).items():
-        if "admin" in grant.get("scopes", []):
+        if "operator" in grant.get("scopes", []):
             return key
     return ""
 

@@ -16,8 +16,12 @@ import httpx
 from lifeline_servers import free_port
 
 TEST_API_KEY = "test-admin-key"
+"""The platform operator's key (and the services'): every scope in every tenant."""
+TENANT_ADMIN_KEY = "test-tenant-admin"
+"""A tenant's admin: every action, in tenant `default` only."""
 TEST_KEYS: dict[str, dict[str, Any]] = {
-    TEST_API_KEY: {"tenant": "default", "scopes": ["ingest", "read", "admin"]},
+    TEST_API_KEY: {"tenant": "default", "scopes": ["ingest", "read", "admin", "operator"]},
+    TENANT_ADMIN_KEY: {"tenant": "default", "scopes": ["ingest", "read", "admin"]},
     "test-other-tenant": {"tenant": "other", "scopes": ["ingest", "read"]},
     "test-read-only": {"tenant": "default", "scopes": ["read"]},
 }

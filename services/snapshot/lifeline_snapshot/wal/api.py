@@ -13,6 +13,7 @@ from lifeline_servicekit import (
     ProblemError,
     SessionId,
     forwarded_authorization,
+    has_scope,
     require_scope,
     session_not_found,
 )
@@ -78,7 +79,7 @@ async def reconcile(
     """Report what is unpublished or unapplied (dry run, the default); with `dry_run: false`
     (admin scope) ask ingest to re-publish from the lowest such seq so lagging projections catch up."""
     dry_run = body.dry_run if body else True
-    if not dry_run and "admin" not in principal.scopes:
+    if not dry_run and not has_scope(principal, "admin"):
         raise ProblemError(403, "Forbidden", "a repairing reconcile (dry_run: false) needs the 'admin' scope",
                            field="dry_run")
     last_seq, unpublished = await _unpublished(deps, principal.tenant, session_id)
