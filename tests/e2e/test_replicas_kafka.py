@@ -120,7 +120,6 @@ async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_not
     """2 ingest + 2 replay + 2 trace-store on 8 partitions, restarted one by one under load: oracle holds."""
     started = time.monotonic()
     ingests = [ingest_process(fresh_database, kafka_url, log_dir=tmp_path) for _ in range(2)]
-    await asyncio.gather(*(asyncio.to_thread(p.start, timeout=60) for p in ingests))
     consumers = [replay_process(fresh_database, kafka_url, redis_url, ingests[i % 2].url, log_dir=tmp_path)
                  for i in range(2)]
     consumers += [ServiceProcess("lifeline_tracestore", service_env(fresh_database, kafka_url,
@@ -128,7 +127,8 @@ async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_not
                                  log_dir=tmp_path) for i in range(2)]
     everyone = ingests + consumers
     try:
-        await asyncio.gather(*(asyncio.to_thread(p.start, timeout=60) for p in consumers))
+        # all at once, as a first deploy does (and as the checkpoint DDL's lock must survive)
+        await asyncio.gather(*(asyncio.to_thread(p.start, timeout=90) for p in everyone))
         writers = Writers(ingests)
         load = asyncio.create_task(writers.run())
         await asyncio.sleep(1)
