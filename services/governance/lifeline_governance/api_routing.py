@@ -16,7 +16,15 @@ from lifeline_governance.api_errors import key_fingerprint
 from lifeline_governance.deps import Deps
 from lifeline_governance.errors import InvalidRequestError, NotFoundError
 from lifeline_governance.metrics import ROUTING_SECONDS
-from lifeline_servicekit import MAX_INT64, Principal, TenantParam, require_scope, sane_instant, tenant_for
+from lifeline_servicekit import (
+    MAX_INT64,
+    Principal,
+    ProblemError,
+    TenantParam,
+    require_scope,
+    sane_instant,
+    tenant_for,
+)
 
 router = APIRouter(tags=["routing"])
 Intent = Annotated[str, Path(min_length=1, max_length=128)]
@@ -55,7 +63,10 @@ async def route(
             raise NotFoundError(f"no PRIMARY for intent '{intent}' at {at}")
         return Response(_dumps(found), media_type="application/json")
     if min_seq is not None:
-        await deps.routing.wait_for(tenant, min_seq, timeout=deps.settings.governance_routing_refresh_s * 2)
+        wait_s = deps.settings.governance_routing_refresh_s * 2
+        if not await deps.routing.wait_for(tenant, min_seq, timeout=wait_s):
+            raise ProblemError(504, "Timeout", f"the routing table did not reach min_seq {min_seq} "
+                               f"within {wait_s:g}s", min_seq=min_seq)
     if sample_key is not None:
         body = deps.routing.answer(tenant, intent, sample_key)
         if body is None:

@@ -2,7 +2,8 @@
 
 The consumer in this process wakes local waiters after each commit; waiters also
 poll the checkpoint, so a trace stored by another replica is seen too. The wait is
-bounded: past the deadline the caller gets 503 naming how far the store got.
+bounded: past the deadline the caller gets 504 naming how far the store got (the same
+answer as every service's `?min_seq=`), or 404 when the store never saw the session.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 import asyncpg
 
-from lifeline_servicekit import ProblemError
+from lifeline_servicekit import ProblemError, session_not_found
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
 
@@ -34,7 +35,8 @@ class Freshness:
         self._changed = asyncio.Event()
 
     async def wait_for(self, tenant: str, session: str, min_seq: int | None) -> None:
-        """Return once traces up to `min_seq` are stored; 503 after the bounded wait."""
+        """Return once traces up to `min_seq` are stored; 504 (404 for a session never seen)
+        after the bounded wait."""
         if not min_seq:
             return
         deadline = time.monotonic() + self._max_wait_s
@@ -44,8 +46,11 @@ class Freshness:
             if have >= min_seq:
                 return
             left = deadline - time.monotonic()
+            if left <= 0 and have == 0:
+                raise session_not_found(session, f"no traces of session {session!r} in this tenant "
+                                        f"(waited {self._max_wait_s:g}s for min_seq={min_seq})")
             if left <= 0:
-                raise ProblemError(503, "Traces not stored yet",
+                raise ProblemError(504, "Timeout",
                                    f"traces of session {session!r} are stored up to seq {have}, "
                                    f"min_seq={min_seq} not reached within {self._max_wait_s:g}s",
                                    stored_seq=have, min_seq=min_seq)

@@ -106,7 +106,8 @@ async def test_scopes_tenants_and_bad_input(fresh_database, redis_url, procs) ->
 
 
 async def test_read_after_write_and_by_otel(fresh_database, redis_url, procs) -> None:
-    """?min_seq= waits for the session's traces (503 past the bound); by-otel lists one trace's events."""
+    """?min_seq= waits for the session's traces (504 past the bound, 404 for a session never
+    seen); by-otel lists one trace's events."""
     ingest = procs.ingest(fresh_database, redis_url)
     store = procs.tracestore(fresh_database, redis_url, ingest=ingest, trace_read_wait_ms=400)
     async with httpx.AsyncClient(base_url=store.url, headers=auth()) as c:
@@ -118,7 +119,9 @@ async def test_read_after_write_and_by_otel(fresh_database, redis_url, procs) ->
         await append(ingest.url, "s-2", [turn(1, person_id="p-8")], headers={"traceparent": TRACEPARENT})
         await wait_session_traces(store.url, "p-8", "s-2", 1)
         late = await c.get("/replay/session/p-7/s-1", params={"min_seq": 99})
-        assert late.status_code == 503 and late.json()["stored_seq"] == 5
+        assert late.status_code == 504 and late.json()["stored_seq"] == 5
+        unknown = await c.get("/replay/session/p-7/s-none", params={"min_seq": 1})
+        assert unknown.status_code == 404
         otel = (await c.get(f"/v1/traces/by-otel/{TRACEPARENT.split('-')[1]}")).json()
         assert [(e["session_id"], e["seq"]) for e in otel["events"]] == [("s-1", n) for n in range(1, 6)] + [
             ("s-2", 1)]
