@@ -9,7 +9,8 @@ import { play, step, stop, toggleLive, togglePause } from "./player.js";
 import { showProfile } from "./profile.js";
 import { showModels } from "./models.js";
 
-const PAGE = 1000;
+const PAGE = 1000;      // ingest's largest page
+const PARALLEL = 4;     // pages in flight at once
 const current = { session: null, person: null, loading: null };
 const timeline = createTimeline($("#timeline"), { onSelect: (e) => select(e) });
 
@@ -34,20 +35,30 @@ async function loadTimeline(session, { selectSeq } = {}) {
   current.session = session;
   current.person = null;
   timeline.reset();
+  $("#timeline-markers").textContent = "";
   $("#timeline-title").textContent = `— ${session}`;
   status("timeline-panel", "loading…");
-  let after = 0;
+  const path = `/v1/sessions/${encodeURIComponent(session)}/events`;
+  const page = (after) => api("ingest", `${path}?after_seq=${after}&limit=${PAGE}`, { signal: controller.signal });
   try {
-    for (;;) {
-      const page = await api("ingest", `/v1/sessions/${encodeURIComponent(session)}/events?after_seq=${after}&limit=${PAGE}`,
-        { signal: controller.signal });
-      timeline.append(page.events);
-      if (!current.person) current.person = (page.events.find((e) => e.person_id) || {}).person_id || null;
-      if (after === 0) firstPage(session);
-      status("timeline-panel", `${timeline.events().length} of ${page.last_seq} events`);
-      if (!page.events.length || page.next_after_seq >= page.last_seq) break;
-      after = page.next_after_seq;
+    // The first page paints at once; seq is gapless, so the rest is fetched a few pages at a
+    // time in parallel and appended in order.
+    const first = await page(0);
+    timeline.append(first.events);
+    current.person = (first.events.find((e) => e.person_id) || {}).person_id || null;
+    firstPage(session);
+    let total = first.last_seq;
+    for (let after = first.next_after_seq; after < total;) {
+      const starts = [];
+      for (let k = 0; k < PARALLEL && after + k * PAGE < total; k++) starts.push(after + k * PAGE);
+      const pages = await Promise.all(starts.map(page));
+      for (const p of pages) timeline.append(p.events);
+      total = Math.max(total, ...pages.map((p) => p.last_seq));
+      after = timeline.lastSeq();
+      status("timeline-panel", `${timeline.events().length} of ${total} events`);
+      if (!pages[pages.length - 1].events.length) break;
     }
+    status("timeline-panel", `${timeline.events().length} of ${total} events`);
   } catch (err) {
     if (err.name === "AbortError") return;
     status("timeline-panel", err.message, "error");
@@ -69,8 +80,11 @@ async function markSnapshots(session) {
     const body = await api("snapshot", `/v1/sessions/${encodeURIComponent(session)}/snapshots`);
     const list = Array.isArray(body) ? body : body.snapshots || [];
     timeline.setSnapshots(list.map((s) => s.at_seq ?? s.seq));
+    $("#timeline-markers").textContent = `${list.length} snapshot(s)`;
   } catch (err) {
-    status("timeline-panel", `${timeline.events().length} events · snapshot markers unavailable — ${err.message}`, "error");
+    const note = $("#timeline-markers");
+    note.textContent = `snapshot markers unavailable — ${err.message}`;
+    note.dataset.kind = "error";
   }
 }
 
