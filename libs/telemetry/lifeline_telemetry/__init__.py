@@ -6,6 +6,8 @@ from lifeline_telemetry.tracing import (
     context_from_traceparent,
     current_trace_ids,
     current_traceparent,
+    new_traceparent,
+    root_traceparent,
     tracer,
 )
 
@@ -16,5 +18,7 @@ __all__ = [
     "current_trace_ids",
     "current_traceparent",
     "get_logger",
+    "new_traceparent",
+    "root_traceparent",
     "tracer",
 ]

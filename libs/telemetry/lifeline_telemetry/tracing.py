@@ -7,6 +7,8 @@ into logs and onto the bus), `console`, `otlp` (OTLP/HTTP to the standard
 
 from __future__ import annotations
 
+import secrets
+
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -61,6 +63,17 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return carrier.get("traceparent")
+
+
+def new_traceparent() -> str:
+    """The current span's `traceparent`, else a fresh root one (sampled): every record
+    that leaves a Lifeline process carries its own trace."""
+    return current_traceparent() or root_traceparent()
+
+
+def root_traceparent() -> str:
+    """A fresh sampled root `traceparent`, unrelated to whatever span is current."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 def current_trace_ids() -> tuple[str | None, str | None]:

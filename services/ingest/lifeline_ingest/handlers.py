@@ -16,13 +16,30 @@ from collections.abc import Mapping
 import structlog
 
 from lifeline_bus import Delivery
-from lifeline_events import NewEvent
+from lifeline_events import NewEvent, validate_traceparent
 from lifeline_ingest.committer import EVENTS, AppendRequest, GroupCommitter
 from lifeline_ingest.errors import AppendRejectedError, IntakeError
 from lifeline_ingest.intake import parse_record
 from lifeline_store import StoreConflictError
+from lifeline_telemetry import root_traceparent
 
 log = structlog.get_logger("lifeline.ingest.turns")
+
+
+def own_trace(delivery: Delivery, event: NewEvent) -> NewEvent:
+    """The record's own trace: its `traceparent` header, then the body's, else a new one.
+
+    Never a neighbour's: records of one batch come from unrelated producers.
+    """
+    header = delivery.headers.get("traceparent")
+    if header:
+        try:
+            return event.model_copy(update={"traceparent": validate_traceparent(header)})
+        except ValueError:
+            log.info("turns.bad_traceparent_header", delivery_id=delivery.id)
+    if event.traceparent:
+        return event
+    return event.model_copy(update={"traceparent": root_traceparent()})
 
 
 class TurnsHandler:
@@ -45,7 +62,7 @@ class TurnsHandler:
                 rejected[delivery.id] = f"invalid record: {exc.detail}"
                 continue
             key = (event.tenant_id or self._default_tenant, event.session_id or "")
-            by_session.setdefault(key, []).append((delivery, event))
+            by_session.setdefault(key, []).append((delivery, own_trace(delivery, event)))
         # all sessions at once, so the whole batch shares one group commit
         await asyncio.gather(*(self._append(tenant, session, items, rejected)
                                for (tenant, session), items in by_session.items()))
@@ -53,8 +70,7 @@ class TurnsHandler:
 
     async def _append(self, tenant: str, session: str, items: list[tuple[Delivery, NewEvent]],
                       rejected: dict[str, str]) -> None:
-        request = AppendRequest(tenant, session, [e for _, e in items],
-                                traceparent=items[0][1].traceparent, source="topic")
+        request = AppendRequest(tenant, session, [e for _, e in items], source="topic")
         try:
             await self._committer.append(request)
         except (AppendRejectedError, StoreConflictError):

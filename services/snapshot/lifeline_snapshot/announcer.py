@@ -15,7 +15,7 @@ from lifeline_bus import Bus, OutMessage
 from lifeline_events import TOPIC_LIFECYCLE
 from lifeline_snapshot import store
 from lifeline_snapshot.domain import announcement
-from lifeline_telemetry import current_traceparent
+from lifeline_telemetry import new_traceparent
 
 log = structlog.get_logger("lifeline.snapshot")
 
@@ -31,13 +31,12 @@ class Announcer:
             pending = await store.unannounced(self._pool, tenant=tenant, session=session)
             if not pending:
                 return 0
-            traceparent = current_traceparent()
-            headers = {"traceparent": traceparent} if traceparent else {}
             messages = []
             for row, person in pending:
+                traceparent = new_traceparent()  # the request's when there is one, else its own
                 try:
-                    messages.append(OutMessage(key=row.session_id, headers=headers,
-                                               value=announcement(row, person).to_json_bytes()))
+                    messages.append(OutMessage(key=row.session_id, headers={"traceparent": traceparent},
+                                               value=announcement(row, person, traceparent).to_json_bytes()))
                 except ValueError as exc:  # a row no valid event can describe must not block the rest
                     log.error("snapshot.unannounceable", snapshot_id=row.id, error=str(exc))
             await self._bus.publish(TOPIC_LIFECYCLE, messages)

@@ -74,8 +74,9 @@ def draft(state: SessionState | dict[str, Any], trigger: Trigger, label: str | N
                          content_hash=content_hash(data), state=data, trigger=trigger, label=label)
 
 
-def announcement(row: SnapshotRow, person_id: str | None = None) -> Event:
-    """The ``snapshot.created`` event for ``row``.
+def announcement(row: SnapshotRow, person_id: str | None = None,
+                 traceparent: str | None = None) -> Event:
+    """The ``snapshot.created`` event for ``row``, carrying ``traceparent`` (its own trace).
 
     Its ``event_id`` is the snapshot id, so a consumer that sees it twice (publishing
     is at least once) dedupes by either; ``seq`` is the snapshot's ``at_seq``.
@@ -86,5 +87,5 @@ def announcement(row: SnapshotRow, person_id: str | None = None) -> Event:
         "event_id": uuid.UUID(row.id), "event_type": "snapshot.created",
         "tenant_id": row.tenant_id, "session_id": row.session_id, "person_id": person_id,
         "seq": max(1, row.at_seq), "occurred_at": row.created_at, "recorded_at": row.created_at,
-        "payload": payload,
+        "traceparent": traceparent, "payload": payload,
     })

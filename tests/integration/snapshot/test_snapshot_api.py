@@ -61,15 +61,18 @@ async def test_snapshot_every_n_events_and_announced(stack: SnapshotStack) -> No
     assert [(r["at_seq"], r["trigger"]) for r in rows] == [(5, "periodic"), (10, "periodic")]
     assert [r["content_hash"] for r in rows] == [content_hash(fold(log[:5])), content_hash(fold(log[:10]))]
 
-    async def announced() -> list[Event]:
+    async def announced() -> list[tuple[Event, str | None]]:
         records = await read_topic(stack.bus_url, TOPIC_LIFECYCLE)
-        events = [Event.from_json(r.value) for r in records if r.key == session]
-        return events if {str(e.event_id) for e in events} >= {r["id"] for r in rows} else []
+        events = [(Event.from_json(r.value), r.headers.get("traceparent")) for r in records
+                  if r.key == session]
+        return events if {str(e.event_id) for e, _ in events} >= {r["id"] for r in rows} else []
 
     events = await eventually(announced, what="snapshot.created for both snapshots")
-    first = next(e for e in events if str(e.event_id) == rows[0]["id"])
+    first = next(e for e, _ in events if str(e.event_id) == rows[0]["id"])
     assert (first.event_type, first.seq, first.payload.at_seq, first.payload.content_hash) == \
         ("snapshot.created", 5, 5, rows[0]["content_hash"])
+    # each announcement carries its own trace, in the body and as the record's header
+    assert all(e.traceparent is not None and e.traceparent == header for e, header in events)
 
 
 async def _rows_if(stack: SnapshotStack, session: str, n: int) -> list[asyncpg.Record]:

@@ -73,13 +73,16 @@ async def _read_kafka(bootstrap: str, topic: str, limit: int) -> list[Record]:
         await consumer.stop()
 
 
-async def produce_raw(bus_url: str, topic: str, records: list[tuple[str | None, bytes]]) -> None:
-    """Produce records exactly as a producer with no Lifeline code would (docs/events.md)."""
+async def produce_raw(bus_url: str, topic: str, records: list[tuple[str | None, bytes]],
+                      headers: list[dict[str, str]] | None = None) -> None:
+    """Produce records exactly as a producer with no Lifeline code would (docs/events.md);
+    `headers[i]` are record i's headers (Redis: extra stream fields, Kafka: record headers)."""
+    each = headers or [{} for _ in records]
     if bus_kind(bus_url) == "redis":
         client = aioredis.from_url(bus_url)
         try:
-            for _, value in records:
-                await client.xadd(topic, {"data": value})
+            for (_, value), extra in zip(records, each, strict=True):
+                await client.xadd(topic, {"data": value, **extra})
         finally:
             await client.aclose()
         return
@@ -88,7 +91,8 @@ async def produce_raw(bus_url: str, topic: str, records: list[tuple[str | None, 
     producer = AIOKafkaProducer(bootstrap_servers=bus_url.split("://", 1)[1], acks="all")
     await producer.start()
     try:
-        for key, value in records:
-            await producer.send_and_wait(topic, value, key=key.encode() if key else None)
+        for (key, value), extra in zip(records, each, strict=True):
+            await producer.send_and_wait(topic, value, key=key.encode() if key else None,
+                                         headers=[(k, v.encode()) for k, v in extra.items()] or None)
     finally:
         await producer.stop()
