@@ -3,6 +3,8 @@ PostgreSQL down → 503 problem+json and readiness names the database; both heal
 
 from __future__ import annotations
 
+import asyncio
+
 from lifeline_testing.appends import append
 from lifeline_testing.waiting import eventually
 
@@ -45,6 +47,9 @@ async def test_bus_and_database_outages(disposable_server, procs) -> None:
         return (await get(memory.url, "/ready")).status_code == 200
 
     await eventually(ready, timeout=60, what="memory ready again")
+
+    # ingest's own recovery from a database restart is ingest's test; here a fresh ingest
+    await asyncio.to_thread(ingest.restart)
     await append(ingest.url, "o-2", coach_session("p-o", 1, ["y", "y", "y"]))
     r = await get(memory.url, "/v1/persons/p-o/profile", after_session="o-2")
     assert r.status_code == 200 and r.json()["sessions_count"] == 2
