@@ -15,6 +15,10 @@ Per-key order holds either way: aiokafka keeps one in-flight batch per partition
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -33,6 +37,21 @@ _DOWNGRADED: set[str] = set()
 """Brokers (bootstrap strings) that refused idempotence in this process: not asked, nor logged, again."""
 
 
+def _not_the_refusal(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Unexpected error during InitProducerIdRequest")
+
+
+@contextlib.contextmanager
+def _refusal_unlogged() -> Iterator[None]:
+    """aiokafka logs a refused InitProducerId at ERROR before raising; our one warning says it better."""
+    sender = logging.getLogger("aiokafka.producer.sender")
+    sender.addFilter(_not_the_refusal)
+    try:
+        yield
+    finally:
+        sender.removeFilter(_not_the_refusal)
+
+
 def _producer(bootstrap: str, client_id: str, *, idempotent: bool) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
                             client_id=f"{client_id}-producer", request_timeout_ms=10_000,
@@ -44,7 +63,8 @@ async def start_producer(bootstrap: str, client_id: str) -> tuple[AIOKafkaProduc
     if bootstrap not in _DOWNGRADED:
         producer = _producer(bootstrap, client_id, idempotent=True)
         try:
-            await producer.start()
+            with _refusal_unlogged():
+                await producer.start()
         except _REFUSALS as exc:
             await producer.stop()
             _DOWNGRADED.add(bootstrap)

@@ -3,6 +3,7 @@ downgrades once, says so, and at-least-once delivery still reaches the consumers
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,3 +91,14 @@ async def test_an_unreachable_broker_is_not_a_downgrade() -> None:
     with pytest.raises(KafkaConnectionError):
         await kp.start_producer("127.0.0.1:1", "ingest")
     assert not kp._DOWNGRADED
+
+
+async def test_the_refusal_is_not_also_logged_as_an_error(
+        kafka_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """aiokafka's own ERROR line for the refused InitProducerId is filtered: the warning is the one record."""
+    bootstrap = kafka_url.split("://", 1)[1]
+    with caplog.at_level(logging.DEBUG, logger="aiokafka"):
+        producer, idempotent = await kp.start_producer(bootstrap, "ingest")
+    await producer.stop()
+    assert not idempotent
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "aiokafka logged an error"
