@@ -20,8 +20,8 @@ from lifeline_servicekit import ServiceSettings
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy/k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").exists())
-KUBERNETES_VERSION = "1.33.0"
-"""The oldest Kubernetes the manifests must apply to (validated against its OpenAPI schemas)."""
+KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
+"""The oldest and the newest Kubernetes the manifests must apply to (their OpenAPI schemas)."""
 DESIGN_PORTS = {"ingest": 8001, "replay": 8002, "snapshot": 8003, "memory": 8004, "governance": 8005,
                 "tracestore": 8006}
 """docs/architecture.md's port table."""

@@ -6,7 +6,7 @@ import pytest
 from kubernetes_validate import validate
 from kubernetes_validate.utils import SchemaNotFoundError
 
-from tests.unit.deploy.k8s import KUBERNETES_VERSION, OVERLAYS, ROOT, of_kind, render
+from tests.unit.deploy.k8s import KUBERNETES_VERSIONS, OVERLAYS, ROOT, of_kind, render
 
 
 def test_there_are_dev_and_prod_overlays() -> None:
@@ -14,13 +14,14 @@ def test_there_are_dev_and_prod_overlays() -> None:
     assert {"dev", "prod"} <= set(OVERLAYS)
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_object_is_valid_for_the_pinned_kubernetes(overlay: str) -> None:
+def test_every_object_is_valid_for_the_pinned_kubernetes(overlay: str, version: str) -> None:
     """Each rendered object passes strict schema validation (unknown fields are errors)."""
     custom = []
     for obj in render(overlay):
         try:
-            validate(obj, KUBERNETES_VERSION, strict=True)
+            validate(obj, version, strict=True)
         except SchemaNotFoundError:
             custom.append(obj["kind"])
     assert custom == ["ServiceMonitor"], f"only the ServiceMonitor is a custom resource, got {custom}"
