@@ -7,6 +7,7 @@ never carry a status. `ProblemError` is the API layer's own way to answer direct
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,8 +70,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(422, "Invalid request", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        answer = problem(exc.status_code, str(exc.detail), str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names the first matching route's methods only
+            answer.headers["Allow"] = ", ".join(sorted(_methods_of(request.app.routes, request.url.path)))
+        return answer
 
     @app.exception_handler(LifelineError)
     async def _lifeline(_: Request, exc: LifelineError) -> JSONResponse:
@@ -78,6 +83,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         if answer is None:
             raise exc  # no kind: an internal error (500), logged as before
         return answer
+
+
+def _methods_of(routes: Iterable[Any], path: str) -> set[str]:
+    """Every method some route serves at `path`, through included routers."""
+    methods: set[str] = set()
+    for route in routes:
+        if hasattr(route, "original_router"):  # FastAPI includes routers lazily
+            methods |= _methods_of(route.original_router.routes, path.removeprefix(
+                route.include_context.prefix))
+        elif getattr(route, "path_regex", None) is not None and route.path_regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods
 
 
 def lifeline_problem(exc: LifelineError) -> JSONResponse | None:

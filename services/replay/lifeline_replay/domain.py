@@ -21,8 +21,9 @@ SYNC_FIELDS = ("stage", "intent", "confirmed_facts", "summary", "objectives", "p
 
 
 def snapshot_due(seq: int, every: int) -> bool:
-    """Snapshots sit at fixed positions (every N-th seq), so every replica takes the same."""
-    return seq % every == 0
+    """Snapshots sit at fixed positions (every N-th seq), so every replica takes the same;
+    `every` 0 takes none (the same meaning as snapshot's LIFELINE_SNAPSHOT_EVERY=0)."""
+    return every > 0 and seq % every == 0
 
 
 @dataclass(frozen=True)

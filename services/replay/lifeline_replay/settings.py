@@ -11,8 +11,9 @@ class ReplaySettings(ServiceSettings):
     """Where replay reads the log from, how often it snapshots, and its waiting limits."""
 
     port: int = 8002
-    snapshot_every: int = Field(100, ge=1, description="snapshot (and trim the hot stream) every N events")
-    snapshot_keep: int = Field(20, ge=1, description="snapshots kept per session in PostgreSQL")
+    snapshot_every: int = Field(100, ge=0, description="snapshot (and trim the hot stream) every N events; "
+                                "0 takes none (hot streams then grow with their sessions)")
+    snapshot_keep: int = Field(20, ge=0, description="snapshots kept per session in PostgreSQL; 0 keeps all")
     hot_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="idle sessions leave Redis after this; 0 = never")
     state_wait_max_s: float = Field(5.0, gt=0, le=60, description="longest ?min_seq= wait before 504")
     redis_timeout_s: float = Field(0.5, gt=0, description="a Redis command slower than this counts as down")

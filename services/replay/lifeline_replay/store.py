@@ -81,12 +81,14 @@ async def save_heads(conn: asyncpg.Connection, heads: Sequence[Head], *, sync_co
 
 async def save_snapshot(conn: asyncpg.Connection, tenant: str, session: str, seq: int, state_json: str,
                         content_hash: str, recorded_at: datetime | None, keep: int) -> None:
-    """Store the snapshot at `seq` and drop all but the `keep` newest of the session."""
+    """Store the snapshot at `seq` and drop all but the `keep` newest of the session (0 keeps all)."""
     with wrap_errors("write replay snapshot"):
         await conn.execute(
             "INSERT INTO replay.snapshots (tenant_id, session_id, seq, content_hash, state, recorded_at) "
             "VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) ON CONFLICT DO NOTHING",
             tenant, session, seq, content_hash, state_json, recorded_at)
+        if keep <= 0:
+            return
         await conn.execute(
             "DELETE FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2 AND seq < ("
             " SELECT seq FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2"

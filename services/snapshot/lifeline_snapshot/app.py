@@ -46,7 +46,8 @@ async def _wire(settings: SnapshotSettings) -> SnapshotDeps:
     bus.declare(TOPIC_LIFECYCLE)
     key, timeout = settings.effective_service_key, settings.http_timeout_s
     ingest = IngestClient(settings.ingest_url, key, timeout=timeout)
-    replay, memory = ReplayClient(settings.replay_url), MemoryClient(settings.memory_url)
+    replay = ReplayClient(settings.replay_url, timeout=timeout)
+    memory = MemoryClient(settings.memory_url, timeout=timeout)
     announcer = Announcer(pool, bus)
     fold = SnapshotFold(announcer, every=settings.snapshot_every, keep=settings.snapshot_keep)
     projection = Projection(pool, schema="snapshot", name="snapshot", apply=fold.apply, ingest=ingest,
