@@ -5,7 +5,7 @@ import { api, clearKey, getConfig, getKey, jaegerLink, loadConfig, otelTraceId, 
 import { h, $, status } from "./dom.js";
 import { createTimeline } from "./timeline.js";
 import { showContext, showStateAt } from "./state.js";
-import { play, step, stop, toggleLive, togglePause } from "./player.js";
+import { play, step, stop, stopLive, toggleLive, togglePause } from "./player.js";
 import { showProfile } from "./profile.js";
 import { showModels } from "./models.js";
 
@@ -32,10 +32,11 @@ async function loadTimeline(session, { selectSeq } = {}) {
   if (current.loading) current.loading.abort();
   const controller = current.loading = new AbortController();
   stop();
+  if (session !== current.session) stopLive();
   current.session = session;
   current.person = null;
   timeline.reset();
-  $("#timeline-markers").textContent = "";
+  clearPanels();
   $("#timeline-title").textContent = `— ${session}`;
   status("timeline-panel", "loading…");
   const path = `/v1/sessions/${encodeURIComponent(session)}/events`;
@@ -66,6 +67,14 @@ async function loadTimeline(session, { selectSeq } = {}) {
   }
   if (selectSeq) timeline.select(selectSeq);
   showModels(timeline.events()).catch((err) => status("models-panel", err.message, "error"));
+}
+
+// A new session starts from empty panels: nothing of the previous one may linger.
+function clearPanels() {
+  for (const id of ["#timeline-markers", "#state-json", "#context-json"]) $(id).textContent = "";
+  for (const id of ["#state-diff", "#played", "#profile", "#evidence", "#models"]) $(id).replaceChildren();
+  $("#state-seq").textContent = "—";
+  for (const panel of ["state-panel", "context-panel", "play-panel", "profile-panel", "models-panel"]) status(panel, "");
 }
 
 // Panels that need only the session and person start as soon as the first page is in.

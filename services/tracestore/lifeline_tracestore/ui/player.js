@@ -76,13 +76,18 @@ export function step(onTrace) {
   if (queue.length) onTrace(played(queue.shift()));
 }
 
+export function stopLive() {
+  if (!live) return false;
+  live.stopped = true;
+  live.socket.close();
+  live = null;
+  $("#live-toggle").setAttribute("aria-pressed", "false");
+  return true;
+}
+
 // Live: RECOVERY_SYNC, then EVENT messages; the key travels as a `bearer.` subprotocol.
 export function toggleLive(session, lastSeq, onEvent) {
-  if (live) {
-    live.stopped = true;
-    live.socket.close();
-    live = null;
-    $("#live-toggle").setAttribute("aria-pressed", "false");
+  if (stopLive()) {
     status("play-panel", "live stopped");
     return;
   }
