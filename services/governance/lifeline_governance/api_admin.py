@@ -48,8 +48,9 @@ def _time(value: str | None, name: str) -> datetime | None:
     try:
         return sane_instant(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
-        raise InvalidRequestError(f"{name}: {value!r} is not an ISO 8601 time in range ({exc})",
-                                  field=name) from exc
+        raise InvalidRequestError(
+            f"{name}: {value!r} is not an ISO 8601 time in range ({exc})", field=name
+        ) from exc
 
 
 @router.post("/v1/admin/lifecycle/run")

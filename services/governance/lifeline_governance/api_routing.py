@@ -36,8 +36,9 @@ def _at(value: str) -> datetime:
     try:
         at = sane_instant(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
-        raise InvalidRequestError(f"at: {value!r} is not an ISO 8601 time in range ({exc})",
-                                  field="at") from exc
+        raise InvalidRequestError(
+            f"at: {value!r} is not an ISO 8601 time in range ({exc})", field="at"
+        ) from exc
     if at > datetime.now(UTC):
         raise InvalidRequestError("at: the future has no PRIMARY yet", field="at")
     return at
@@ -65,8 +66,12 @@ async def route(
     if min_seq is not None:
         wait_s = deps.settings.governance_routing_refresh_s * 2
         if not await deps.routing.wait_for(tenant, min_seq, timeout=wait_s):
-            raise ProblemError(504, "Timeout", f"the routing table did not reach min_seq {min_seq} "
-                               f"within {wait_s:g}s", min_seq=min_seq)
+            raise ProblemError(
+                504,
+                "Timeout",
+                f"the routing table did not reach min_seq {min_seq} within {wait_s:g}s",
+                min_seq=min_seq,
+            )
     if sample_key is not None:
         body = deps.routing.answer(tenant, intent, sample_key)
         if body is None:

@@ -149,42 +149,35 @@ async def save_cursors(
 
 _PREVIOUS = ("scored", "score_milli_sum", "score_milli_sq")
 """What the previous window is read for: the anomaly rule compares mean scores only."""
+_PLAIN = tuple(c for c in _COLUMNS if c != "latency_hist")
 
-
-def _sums(alias: str, where: str, columns: tuple[str, ...] = _COLUMNS) -> str:
-    plain = [
-        f"coalesce(sum({c}) FILTER (WHERE {where}), 0)::bigint AS {alias}_{c}"
-        for c in columns
-        if c != "latency_hist"
-    ]
-    hist = [
-        f"coalesce(sum(latency_hist[{i + 1}]) FILTER (WHERE {where}), 0)::bigint AS {alias}_h{i}"
-        for i in range(HIST_SIZE)
-        if "latency_hist" in columns
-    ]
-    return ", ".join(plain + hist)
-
-
+# One pass over both windows' buckets, grouped by window: no per-row FILTER, no join.
 _WINDOWS = f"""
-SELECT b.intent, b.model_id,
-       {_sums("cur", "b.bucket >= $2 AND b.bucket < $3")},
-       {_sums("prev", "b.bucket >= $4 AND b.bucket < $2", _PREVIOUS)},
-       coalesce(sum(b.outcomes) FILTER (WHERE b.bucket >= $2 AND b.bucket < $3
-                AND b.bucket >= coalesce(p.counted_until, '-infinity')), 0)::bigint AS fresh
+SELECT b.intent, b.model_id, b.bucket >= $2 AS cur,
+       {", ".join(f"sum(b.{c})::bigint AS {c}" for c in _PLAIN)},
+       {", ".join(f"sum(b.latency_hist[{i + 1}])::bigint AS h{i}" for i in range(HIST_SIZE))}
 FROM governance.call_buckets b
-LEFT JOIN governance.placements p USING (tenant_id, intent, model_id)
 WHERE b.tenant_id = $1 AND b.bucket >= $4 AND b.bucket < $3 {{intent_filter}}
-GROUP BY b.intent, b.model_id
+GROUP BY 1, 2, 3
+"""
+
+# Fresh evidence: a CANDIDATE's outcomes since its last counted look (within the window).
+_FRESH = """
+SELECT b.intent, b.model_id, sum(b.outcomes)::bigint AS fresh
+FROM governance.placements p
+JOIN governance.call_buckets b USING (tenant_id, intent, model_id)
+WHERE p.tenant_id = $1 AND p.state = 'CANDIDATE' AND b.bucket >= greatest($2, coalesce(p.counted_until, $2))
+      AND b.bucket < $3 {intent_filter}
+GROUP BY 1, 2
 """
 
 
-def _counters(row: Mapping[str, Any], alias: str) -> Counters:
+def _counters(row: Mapping[str, Any], columns: tuple[str, ...]) -> Counters:
     out = Counters()
-    for c in _COLUMNS:
-        if f"{alias}_{c}" in row:
-            setattr(out, c, int(row[f"{alias}_{c}"]))
-    if f"{alias}_h0" in row:
-        out.latency_hist = [int(row[f"{alias}_h{i}"]) for i in range(HIST_SIZE)]
+    for c in columns:
+        setattr(out, c, int(row[c]))
+    if columns == _PLAIN:
+        out.latency_hist = [int(row[f"h{i}"]) for i in range(HIST_SIZE)]
     return out
 
 
@@ -201,14 +194,23 @@ async def window_stats(
 ) -> dict[str, dict[str, ModelStats]]:
     """{intent: {model: sums of the current and previous windows, fresh outcomes}}."""
     args: list[Any] = [tenant, ts(current[0]), ts(current[1]), ts(previous_start)]
-    sql = _WINDOWS.format(intent_filter="")
+    windows, fresh_sql = _WINDOWS.format(intent_filter=""), _FRESH.format(intent_filter="")
     if intents is not None:
         args.append(list(intents))
-        sql = _WINDOWS.format(intent_filter="AND b.intent = ANY($5::text[])")
+        windows = _WINDOWS.format(intent_filter="AND b.intent = ANY($5::text[])")
+        fresh_sql = _FRESH.format(intent_filter="AND p.intent = ANY($4::text[])")
+    sums: dict[tuple[str, str], dict[bool, Counters]] = {}
+    for row in await conn.fetch(windows, *args):
+        window = _PLAIN if row["cur"] else _PREVIOUS
+        sums.setdefault((row["intent"], row["model_id"]), {})[row["cur"]] = _counters(row, window)
+    fresh = {
+        (r["intent"], r["model_id"]): int(r["fresh"])
+        for r in await conn.fetch(fresh_sql, *args[:3], *args[4:])
+    }
     out: dict[str, dict[str, ModelStats]] = {}
-    for row in await conn.fetch(sql, *args):
-        out.setdefault(row["intent"], {})[row["model_id"]] = ModelStats(
-            _counters(row, "cur"), _counters(row, "prev"), int(row["fresh"])
+    for (intent, model), by_window in sums.items():
+        out.setdefault(intent, {})[model] = ModelStats(
+            by_window.get(True, Counters()), by_window.get(False, Counters()), fresh.get((intent, model), 0)
         )
     return out
 
