@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+import structlog
 
 from lifeline_bus import Bus
 from lifeline_servicekit.app import ReadinessCheck
 from lifeline_servicekit.settings import ServiceSettings
-from lifeline_store import apply_migrations, create_pool
+from lifeline_store import StoreUnavailableError, apply_migrations, create_pool
+
+log = structlog.get_logger("lifeline.servicekit")
 
 
 async def open_database(settings: ServiceSettings, schema: str, migrations: Path) -> asyncpg.Pool:
-    """A pool on the service's database with the service's schema migrated."""
-    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
-                             application_name=f"lifeline-{schema}")
+    """A pool on the service's database with the service's schema migrated.
+
+    PostgreSQL that does not answer yet is waited for, with backoff (0.1 s doubling to
+    5 s), for `database_wait_s`; each wait is logged. Only then does start-up fail.
+    """
+    deadline = time.monotonic() + settings.database_wait_s
+    delay = 0.1
+    while True:
+        try:
+            pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
+                                     application_name=f"lifeline-{schema}")
+            break
+        except StoreUnavailableError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database.waiting", schema=schema, retry_in_s=delay, error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
     try:
         await apply_migrations(pool, schema, migrations)
     except BaseException:

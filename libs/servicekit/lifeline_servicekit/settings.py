@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     otel_exporter: str = "none"
     shutdown_grace_s: float = 10.0
     db_pool_size: int = 10
+    # at start, wait this long for PostgreSQL (with backoff) before giving up: a service
+    # started with (or just before) its database must not exit into a crash loop
+    database_wait_s: float = Field(120.0, ge=0)
     bus_partitions: int = 8
     bus_reclaim_idle_ms: int = 15_000
     kafka_session_timeout_ms: int = 10_000

@@ -21,6 +21,7 @@ from typing import NoReturn
 from rich.console import Console
 from rich.table import Table
 
+from lifeline_launcher.servers_watch import watch_servers
 from lifeline_launcher.services import SERVICES, ServiceSpec, parse_service
 from lifeline_launcher.stack import (
     Stack,
@@ -145,7 +146,7 @@ async def _run(args: argparse.Namespace, home: Path, stack: Stack, console: Cons
         stopping.cancel()
         write_stack_env(home, stack, key, runnable)
         _summary(console, home, stack, key, runnable, starting.result())
-        await supervisor.watch(stop)
+        await asyncio.gather(supervisor.watch(stop), watch_servers(stack.owned, console.print, stop))
         console.print("stopping services…")
         return 0
     finally:
