@@ -110,7 +110,8 @@ def conversation() -> list[dict[str, Any]]:
                                                          {"op": "pin", "id": "options", "text": "3 options"}],
               **assistant),
         _turn(7, "user", "What does it cost?"),
-        _turn(8, "assistant", "From 900", [{"op": "error", "code": "price_objection_missed"}], **assistant),
+        _turn(8, "assistant", "From 900", [{"op": "error", "code": "price_objection_missed"}],
+              **{**assistant, "model_id": "gpt-b"}),  # gpt-b answers while gpt-a is PRIMARY
         {"event_type": "turn.evaluated", "person_id": PERSON,
          "payload": {"turn_id": 8, "grader": "coach", "errors": ["price_objection_missed"], "score": 5.0}},
         _turn(9, "user", "Thanks"),

@@ -164,6 +164,8 @@ async def test_explorer_shows_a_session_its_state_replay_memory_and_models(
     promotion = tab.locator("#models .decision.to-primary", has_text="gpt-b")
     await expect(promotion).to_contain_text("e2e: promote gpt-b")
     await expect(tab.locator("#models")).to_contain_text("routing now: gpt-b")
+    answered_off_primary = tab.locator("#models .not-primary")
+    await expect(answered_off_primary).to_have_text(["#9 gpt-b — not PRIMARY then (gpt-a was)"])
     await shot(tab, "5-models")
 
     await tab.select_option("#find-kind", "otel")
