@@ -78,7 +78,7 @@ async def read_state(deps: Deps, session_id: SessionId, principal: Reader, min_s
     found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms)
     extra = {"profile": found.profile} if found.profile is not None else None
     body = state_document(session_id=session_id, tenant_id=tenant, seq=found.seq, mode=found.mode,
-                          stale=staleness(found.mode, found.as_of, found.reason), state_json=found.state_json,
+                          stale=found.staleness(), state_json=found.state_json,
                           extra=extra)
     return Response(body, media_type="application/json")
 
@@ -138,7 +138,7 @@ async def context_window(
     bias = await memory.bias(tenant, state.person_id) if memory is not None else []
     window = assemble(state, budget_tokens=budget_tokens, provider=provider, bias=bias, intent=intent)
     return {"session_id": session_id, "mode": found.mode,
-            "staleness": staleness(found.mode, found.as_of, found.reason).as_dict(), **window}
+            "staleness": found.staleness().as_dict(), **window}
 
 
 @router.get("/sessions/{session_id}/checkpoint")

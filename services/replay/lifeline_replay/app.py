@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -74,7 +75,9 @@ async def _wire(settings: ReplaySettings) -> ReplayDeps:
     await projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, "replay", projection, max_records=settings.projection_max_records)
     return ReplayDeps(settings=settings, pool=pool, hot=hot, ingest=ingest, memory=memory, bus=bus,
-                      projection=projection, recovery=Recovery(hot, pool, ingest, memory))
+                      projection=projection, recovery=Recovery(
+                          hot, pool, ingest, memory,
+                          max_lag=None if settings.stale_after_events < 0 else settings.stale_after_events))
 
 
 def build_app(settings: ReplaySettings | None = None) -> FastAPI:
@@ -108,6 +111,10 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
                       routers=[router, ws_router], readiness=_readiness)
 
 
+_BEHIND_DEGRADES_S = 30.0
+"""After a read found the projection behind the log, /ready says degraded this long."""
+
+
 def _readiness(app: FastAPI) -> list[ReadinessCheck]:
     def deps() -> ReplayDeps:
         return deps_from(app, ReplayDeps)
@@ -120,5 +127,13 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
     async def ingest() -> tuple[bool, str]:
         return (True, "ok") if await deps().ingest.ping() else (False, "ingest unreachable")
 
+    async def projection() -> tuple[bool, str]:
+        seen = deps().recovery.behind_seen
+        if seen is not None and time.monotonic() - seen[0] < _BEHIND_DEGRADES_S:
+            ago = time.monotonic() - seen[0]
+            return False, f"a read {ago:.0f}s ago found the projection {seen[1]} events behind the log"
+        return True, "ok"
+
     return [database_check(lambda: deps().pool), ReadinessCheck("redis", redis, critical=False),
-            bus_check(lambda: deps().bus), ReadinessCheck("ingest", ingest, critical=False)]
+            bus_check(lambda: deps().bus), ReadinessCheck("ingest", ingest, critical=False),
+            ReadinessCheck("projection", projection, critical=False)]

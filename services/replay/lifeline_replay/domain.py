@@ -37,13 +37,17 @@ class Staleness:
     stale: bool
     as_of: str | None
     reason: str | None = None
+    lag: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"stale": self.stale, "as_of": self.as_of, "reason": self.reason}
+        return {"stale": self.stale, "as_of": self.as_of, "reason": self.reason, "lag": self.lag}
 
 
-def staleness(mode: str, as_of: str | None, reason: str | None = None) -> Staleness:
-    return Staleness(stale=mode == "cold", as_of=as_of or None, reason=reason)
+def staleness(mode: str, as_of: str | None, reason: str | None = None, *, lag: int | None = None,
+              behind: bool = False) -> Staleness:
+    """Stale when served cold, or when the state is behind the log by more than the setting
+    (`behind`); `lag` is the events the log holds beyond it, when known."""
+    return Staleness(stale=mode == "cold" or behind, as_of=as_of or None, reason=reason, lag=lag)
 
 
 def state_document(*, session_id: str, tenant_id: str, seq: int, mode: str, stale: Staleness,

@@ -10,13 +10,17 @@
 
 Every step reads one stored state and only the events after it, so recovery costs
 the same for a session of a hundred events as for one of a hundred thousand.
+
+A `replay` state is compared with the log's head (ingest's last seq of the session):
+more than `max_lag` events behind — the bus is down, the projection stalled — it is
+served marked stale, with the lag, and `/ready` says degraded for a while.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -26,7 +30,7 @@ from lifeline_clients import IngestClient, PeerRefusedError
 from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState, canonical_json, fold
 from lifeline_replay import store
-from lifeline_replay.domain import contiguous_after
+from lifeline_replay.domain import Staleness, contiguous_after, staleness
 from lifeline_replay.errors import HotStoreUnavailableError, RecoveryUnavailableError, SessionNotFoundError
 from lifeline_replay.hot import Folded, HotStore
 from lifeline_replay.memory import MemoryClient
@@ -44,9 +48,16 @@ class Recovered:
     as_of: str | None = None
     reason: str | None = None
     profile: Any = None
+    lag: int | None = None
+    """Events the log holds beyond this state, when the log answered."""
+    behind: bool = False
+    """The lag exceeds the setting: the state is served as stale."""
 
     def state(self) -> dict[str, Any]:
         return orjson.loads(self.state_json)
+
+    def staleness(self) -> Staleness:
+        return staleness(self.mode, self.as_of, self.reason, lag=self.lag, behind=self.behind)
 
     def model(self) -> SessionState:
         return SessionState.model_validate_json(self.state_json)
@@ -60,12 +71,17 @@ class Recovery:
     """Runs the ladder for one session at a time; shared by HTTP and WebSocket handlers."""
 
     def __init__(self, hot: HotStore, pool: asyncpg.Pool, ingest: IngestClient,
-                 memory: MemoryClient | None = None) -> None:
+                 memory: MemoryClient | None = None, *, max_lag: int | None = 0) -> None:
         self._hot, self._pool, self._ingest, self._memory = hot, pool, ingest, memory
+        self._max_lag = max_lag
+        self.behind_seen: tuple[float, int] | None = None
+        """(monotonic time, lag) of the last read that found the projection behind."""
 
     async def recover(self, tenant: str, session: str) -> Recovered:
         started = time.perf_counter()
         result = await self._ladder(tenant, session)
+        if result.mode == "replay" and self._max_lag is not None:
+            result = await self._with_lag(tenant, session, result)
         RECOVERY_SECONDS.labels(result.mode).observe(time.perf_counter() - started)
         RECOVERIES.labels(result.mode).inc()
         return result
@@ -85,6 +101,21 @@ class Recovery:
             return await self._from_log(tenant, session, reason)
         except (TransientError, PeerRefusedError) as exc:
             return await self._cold(tenant, session, f"{reason}; ingest's log unreachable ({exc})")
+
+    async def _with_lag(self, tenant: str, session: str, found: Recovered) -> Recovered:
+        """`found` with how far the log is ahead of it (unchanged when the log is away)."""
+        try:
+            log_seq = await self._ingest.last_seq(tenant, session)
+        except (TransientError, PeerRefusedError):
+            return found
+        if log_seq is None:
+            return found
+        lag = max(0, log_seq - found.seq)
+        if self._max_lag is None or lag <= self._max_lag:
+            return replace(found, lag=lag)
+        self.behind_seen = (time.monotonic(), lag)
+        return replace(found, lag=lag, behind=True,
+                       reason=f"the projection is {lag} events behind the log (seq {log_seq})")
 
     async def _pg_head(self, tenant: str, session: str) -> store.StoredState | None:
         try:

@@ -15,6 +15,8 @@ class ReplaySettings(ServiceSettings):
                                 "0 takes none (hot streams then grow with their sessions)")
     snapshot_keep: int = Field(20, ge=0, description="snapshots kept per session in PostgreSQL; 0 keeps all")
     hot_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="idle sessions leave Redis after this; 0 = never")
+    stale_after_events: int = Field(0, ge=-1, description="a replay-mode state further behind the log "
+                                    "than this is served stale (with the lag); -1 skips the check")
     state_wait_max_s: float = Field(5.0, gt=0, le=60, description="longest ?min_seq= wait before 504")
     redis_timeout_s: float = Field(0.5, gt=0, description="a Redis command slower than this counts as down")
     redis_retry_s: float = Field(0.5, gt=0, description="after a Redis failure, skip Redis this long")

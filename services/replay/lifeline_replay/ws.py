@@ -25,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from lifeline_common.errors import LifelineError, TransientError
 from lifeline_replay.deps import Deps, ReplayDeps
-from lifeline_replay.domain import error_message, event_message, recovery_sync, staleness
+from lifeline_replay.domain import error_message, event_message, recovery_sync
 from lifeline_replay.errors import GapError, SessionNotFoundError
 from lifeline_replay.live import LiveFeed
 from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
@@ -92,7 +92,7 @@ async def _send(ws: WebSocket, deps: ReplayDeps, body: bytes) -> None:
 
 
 async def _send_sync(ws: WebSocket, deps: ReplayDeps, session: str, found: Recovered) -> None:
-    stale = staleness(found.mode, found.as_of, found.reason)
+    stale = found.staleness()
     await _send(ws, deps, recovery_sync(found.state(), session_id=session, seq=found.seq, mode=found.mode,
                                   stale=stale, profile=found.profile))
 
