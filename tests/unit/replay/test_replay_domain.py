@@ -31,11 +31,13 @@ def test_state_document_wraps_the_stored_bytes_unchanged() -> None:
     assert doc["mode"] == "replay" and doc["staleness"]["stale"] is False
 
 
-def test_only_cold_states_are_stale() -> None:
-    """`cold` is flagged stale with its reason; `replay` and `log` are not."""
+def test_cold_and_behind_states_are_stale() -> None:
+    """`cold` is flagged stale with its reason; `replay` only when behind the log (with the lag)."""
     assert staleness("cold", None, "redis and ingest down").as_dict() == {
-        "stale": True, "as_of": None, "reason": "redis and ingest down"}
+        "stale": True, "as_of": None, "reason": "redis and ingest down", "lag": None}
     assert not staleness("log", None).stale
+    assert not staleness("replay", None, lag=0).stale
+    assert staleness("replay", None, "behind", lag=4, behind=True).as_dict()["lag"] == 4
 
 
 def test_recovery_sync_names_the_recovered_fields() -> None:
