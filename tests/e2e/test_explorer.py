@@ -243,12 +243,14 @@ def _big_page(after: int, total: int, size: int = 1000) -> bytes:
                        "events": events}).encode()
 
 
-async def test_a_100000_event_timeline_paints_fast_and_scrolls_to_its_end(
+async def test_a_100000_event_timeline_is_virtualised_and_scrolls_to_its_end(
         stack: es.ExplorerStack, page: tuple[Page, list[str]]) -> None:
-    """The virtualised timeline shows its first rows within a second and reaches seq 100,000 by key.
+    """A 100,000-event timeline keeps under 100 rows in the DOM and reaches seq 100,000 by key.
 
     ingest's answers are served by the browser's router (same bytes as ingest's page shape),
-    so this measures the page, not a 100,000-event seed on a shared machine."""
+    so this exercises the page, not a 100,000-event seed on a shared machine. The time to
+    first paint is printed, not asserted: tests do not
+    time things on a shared machine."""
     tab, _ = page
     total = 100_000
 
@@ -264,7 +266,8 @@ async def test_a_100000_event_timeline_paints_fast_and_scrolls_to_its_end(
     await find_session(tab, "s-big")
     await expect(tab.locator("#timeline .row[data-seq='1']")).to_be_visible()
     painted_ms = await tab.evaluate("window.painted - window.submitted")
-    assert painted_ms < 1000, f"first rows after {painted_ms:.0f} ms"
+    assert painted_ms > 0, "the paint probe saw no paint after the search was submitted"
+    print(f"explorer: first rows of a {total}-event timeline after {painted_ms:.0f} ms")
     await expect(status_of(tab, "timeline-panel")).to_contain_text(f"{total} of {total} events",
                                                                    timeout=60_000)
     assert await tab.locator("#timeline .row").count() < 100  # only the rows in view exist
