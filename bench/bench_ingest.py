@@ -28,6 +28,7 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
+from bench.cpu import CpuMeter, format_cpu, record, server_pid
 from lifeline_servers import start_postgres, start_valkey
 from lifeline_testing.processes import ServiceProcess, auth
 
@@ -63,7 +64,7 @@ async def wait_published(db: str, total: int, timeout: float = 120) -> float:
     raise RuntimeError(f"not all {total} events published in {timeout}s")
 
 
-async def load_batches(url: str, db: str) -> None:
+async def load_batches(url: str, db: str) -> int:
     clients, batch, per_client = 4, 500, int(40 * SCALE)
 
     async def client(h: aiohttp.ClientSession, c: int) -> None:
@@ -82,9 +83,10 @@ async def load_batches(url: str, db: str) -> None:
     print(f"[1] HTTP batches of {batch} x {clients} clients: {total} events; "
           f"accepted {total / (accepted - start):,.0f} events/s; "
           f"accepted+published {total / (published - start):,.0f} events/s")
+    return total
 
 
-async def load_singles(url: str, db: str) -> None:
+async def load_singles(url: str, db: str) -> int:
     clients, seconds = 32, 10 * SCALE
     counter = itertools.count(10_000_000)
     done = 0
@@ -107,9 +109,10 @@ async def load_singles(url: str, db: str) -> None:
     print(f"[2] single-event requests, {clients} clients: {done} in {elapsed:.1f}s = "
           f"{done / elapsed:,.0f} events/s accepted; accepted+published "
           f"{done / (published - start):,.0f} events/s")
+    return done
 
 
-async def load_topic(redis_url: str, db: str) -> None:
+async def load_topic(redis_url: str, db: str) -> int:
     total = int(100_000 * SCALE)
     client = aioredis.from_url(redis_url)
     before = await count_rows(db)
@@ -125,6 +128,7 @@ async def load_topic(redis_url: str, db: str) -> None:
     published = await wait_published(db, before + total)
     print(f"[3] topic path: {total} records produced in {produced - start:.2f}s; "
           f"logged+published {total / (published - start):,.0f} events/s")
+    return total
 
 
 async def latency_at_rate(url: str, redis_url: str) -> None:
@@ -198,13 +202,24 @@ async def main() -> None:
                 env["LIFELINE_RELAY_ENABLED"] = "false"
             proc = ServiceProcess("lifeline_ingest", env, log_dir=root)
             proc.start()
+            pids = {"ingest": proc.proc.pid, "postgres": server_pid(pg), "valkey": server_pid(valkey)}
+            if relay is not None:
+                pids["ingest-relay"] = relay.proc.pid
+            meter = CpuMeter({k: v for k, v in pids.items() if v}).start()
+            started = time.perf_counter()
             try:
+                events = 0
                 if name == "topic":
-                    await load_topic(redis_url, db_url)
+                    events = await load_topic(redis_url, db_url)
                 elif name == "latency":
                     await latency_at_rate(proc.url, redis_url)
                 else:
-                    await load(proc.url, db_url)  # type: ignore[misc]
+                    events = await load(proc.url, db_url)  # type: ignore[misc]
+                if events:
+                    meter.stop()
+                    per = meter.per_event_us(events)
+                    print(f"    {format_cpu(per)}")
+                    record("ingest", name, events / (time.perf_counter() - started), per)
             finally:
                 proc.terminate()
                 if relay is not None:

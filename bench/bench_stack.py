@@ -56,10 +56,11 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def burst(stack: RunningStack, run: str) -> dict[str, float]:
-    total, batch, clients = int(100_000 * SCALE), 100, 8
+    total, clients = int(100_000 * SCALE), 8
+    batch = max(1, min(100, total // SESSIONS))  # every session gets events at any scale
     url = stack.url("ingest")
     requests = [(s, [turn(s, next(_turns)) for _ in range(batch)])
-                for _ in range(total // (batch * SESSIONS) or 1) for s in range(SESSIONS)]
+                for _ in range(max(1, total // (batch * SESSIONS))) for s in range(SESSIONS)]
     queue = iter(requests)
     latencies: list[float] = []
 
@@ -77,7 +78,7 @@ async def burst(stack: RunningStack, run: str) -> dict[str, float]:
 
 
 async def singles(stack: RunningStack, run: str) -> dict[str, float]:
-    clients, seconds = 32, 10 * SCALE
+    clients, seconds = 32, max(3.0, 10 * SCALE)
     url = stack.url("ingest")
     latencies: list[float] = []
 

@@ -43,6 +43,12 @@ def tree_cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def server_pid(server: object) -> int | None:
+    """The pid of an embedded server started by lifeline_servers (None if not ours)."""
+    process = getattr(getattr(server, "control", None), "process", None)
+    return getattr(process, "pid", None)
+
+
 def find_pids(root_pid: int | None = None) -> dict[str, int]:
     """Name → pid of the Lifeline services, PostgreSQL's postmaster and Valkey.
 
