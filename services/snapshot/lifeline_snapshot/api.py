@@ -20,6 +20,7 @@ from lifeline_servicekit import (
 )
 from lifeline_snapshot import store
 from lifeline_snapshot.deps import Deps, SnapshotDeps
+from lifeline_snapshot.metrics import counted
 from lifeline_snapshot.recap import build_recap
 
 router = APIRouter(prefix="/v1", tags=["snapshot"])
@@ -97,6 +98,7 @@ async def delete_snapshot(
 
 
 @router.post("/sessions/{session_id}/restore/{snapshot_id}")
+@counted("restore")
 async def restore_snapshot(
     request: Request, deps: Deps, session_id: SessionId, snapshot_id: SnapshotId,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
@@ -118,6 +120,7 @@ async def restore_snapshot(
 
 
 @router.get("/sessions/{session_id}/recap")
+@counted("recap")
 async def recap(
     deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],

@@ -11,7 +11,7 @@ import structlog
 
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
-from lifeline_snapshot.metrics import RETAINED
+from lifeline_snapshot.metrics import RETAINED, STORED, STORED_BYTES
 
 log = structlog.get_logger("lifeline.snapshot")
 
@@ -40,6 +40,9 @@ class Maintenance:
         surplus = await store.retain_newest_everywhere(self._pool, self._keep)
         RETAINED.labels("age").inc(expired)
         RETAINED.labels("count").inc(surplus)
+        count, size = await store.storage(self._pool)
+        STORED.set(count)
+        STORED_BYTES.set(size)
         if announced or expired or surplus:
             log.info("snapshot.maintenance", announced=announced, expired=expired, surplus=surplus)
         return {"announced": announced, "expired": expired, "surplus": surplus}

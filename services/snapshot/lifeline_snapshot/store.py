@@ -83,6 +83,14 @@ async def retain_newest_everywhere(pool: asyncpg.Pool, keep: int) -> int:
     return int(status.split()[-1])
 
 
+async def storage(pool: asyncpg.Pool) -> tuple[int, int]:
+    """(snapshots, bytes of their states) across every tenant, for the storage gauges."""
+    with wrap_errors("snapshot storage"):
+        row = await pool.fetchrow(
+            "SELECT count(*) AS n, coalesce(sum(pg_column_size(state)), 0) AS bytes FROM snapshot.snapshots")
+    return int(row["n"]), int(row["bytes"])
+
+
 async def delete_older_than(pool: asyncpg.Pool, days: float) -> int:
     """Age retention across every session (the periodic job)."""
     if days <= 0:

@@ -19,12 +19,14 @@ from lifeline_servicekit import (
 from lifeline_snapshot import store
 from lifeline_snapshot.deps import Deps
 from lifeline_snapshot.export.bundle import validate_bundle
+from lifeline_snapshot.metrics import EXPORT_BYTES, counted
 
 router = APIRouter(prefix="/v1", tags=["export"])
 log = structlog.get_logger("lifeline.snapshot")
 
 
 @router.get("/sessions/{session_id}/export", response_model=None)
+@counted("export")
 async def export_session(
     request: Request, deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
@@ -46,6 +48,7 @@ async def export_session(
         log.info("export.streaming", events=last_seq)
         return StreamingResponse(chunks, media_type="application/json", headers=headers)
     body = b"".join([chunk async for chunk in chunks])
+    EXPORT_BYTES.observe(len(body))
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -68,6 +71,7 @@ def _too_large(size: int, limit: int) -> ProblemError:
 
 
 @router.post("/sessions/import", status_code=201)
+@counted("import")
 async def import_session(
     request: Request, deps: Deps,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],

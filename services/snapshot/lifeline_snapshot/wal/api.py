@@ -19,6 +19,7 @@ from lifeline_servicekit import (
 )
 from lifeline_snapshot import store
 from lifeline_snapshot.deps import Deps, SnapshotDeps
+from lifeline_snapshot.metrics import counted
 from lifeline_snapshot.wal.view import Projected, annotate, lag, plan
 
 router = APIRouter(prefix="/v1", tags=["wal"])
@@ -71,6 +72,7 @@ async def _unpublished(deps: SnapshotDeps, tenant: str, session: str) -> tuple[i
 
 
 @router.post("/sessions/{session_id}/wal/reconcile")
+@counted("reconcile")
 async def reconcile(
     request: Request, deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
