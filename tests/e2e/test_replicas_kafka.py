@@ -1,14 +1,15 @@
 """Replicas are safe on Kafka: two of each process, a rolling restart under load, then the oracle.
 
-Two ingest processes (one leads the relay at a time) and two replicas each of replay and
-trace-store (one consumer group per service) run against one Kafka-protocol broker
+Two ingest processes (one leads the relay at a time) and two replicas of each consumer
+(replay and trace-store in the suite; all five with LIFELINE_TEST_REPLICA_CONSUMERS, see
+CONSUMERS; one consumer group per service) run against one Kafka-protocol broker
 (tansu) whose topics have 8 partitions. Writers keep appending turns through whichever
 ingest answers, as a load balancer would, while every process in turn gets SIGTERM, is
 waited for, and is started again until /ready (a Kubernetes rolling update with
 maxUnavailable 0 does the same). Afterwards, per session, ingest's log is the truth:
 
 - nothing lost: every turn a writer saw acknowledged is in the log, and every consumer's
-  checkpoint reaches the log's last seq;
+  checkpoint (`<schema>.checkpoints`) reaches the log's last seq;
 - nothing applied twice: the log holds each turn once, replay's state is byte-equal to the
   fold of the log (a turn applied twice changes it), trace-store has one trace per seq;
 - per-session order held: the log's turns are in the order they were written, and the fold
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import signal
 import time
 from pathlib import Path
@@ -31,6 +33,7 @@ import asyncpg
 import httpx
 import pytest
 
+from lifeline_servicekit.migrate import SCHEMAS
 from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import ServiceProcess
 from lifeline_testing.replay_stack import ingest_process, replay_process
@@ -41,6 +44,10 @@ from tests.integration.replay.helpers import assert_state_matches_log, new_sessi
 pytestmark = pytest.mark.kafka
 SESSIONS = 6
 BATCH = 3
+CONSUMERS = os.environ.get("LIFELINE_TEST_REPLICA_CONSUMERS", "replay,tracestore").split(",")
+"""Which consumers run as two replicas. The suite's budget takes replay and trace-store;
+`LIFELINE_TEST_REPLICA_CONSUMERS=replay,tracestore,snapshot,memory,governance` runs them all
+(about three minutes on 2 cores)."""
 
 
 class Writers:
@@ -106,26 +113,69 @@ async def _checkpoints(database_url: str, schema: str) -> dict[str, int]:
 
 
 async def _traces(database_url: str) -> dict[str, tuple[int, int, int]]:
+    """Per session: trace rows of log events, distinct seqs, max seq (lifecycle traces share seqs)."""
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch("SELECT session_id, count(*) AS n, count(DISTINCT seq) AS d, max(seq) AS m"
-                                " FROM traces.event_traces GROUP BY session_id")
+                                " FROM traces.event_traces WHERE source = 'events' GROUP BY session_id")
     finally:
         await conn.close()
     return {r["session_id"]: (r["n"], r["d"], r["m"]) for r in rows}
 
 
+def _consumer(service: str, database_url: str, kafka_url: str, redis_url: str, ingest_url: str,
+              log_dir: Path) -> ServiceProcess:
+    if service == "replay":
+        return replay_process(database_url, kafka_url, redis_url, ingest_url, log_dir=log_dir)
+    env = service_env(database_url, kafka_url, ingest_url=ingest_url, service_api_key="test-admin-key",
+                      redis_url=redis_url)
+    return ServiceProcess(f"lifeline_{service}", env, log_dir=log_dir)
+
+
+async def _positions(database_url: str, consumers: list[str], session: str) -> dict[str, object]:
+    """Each consumer's checkpoint of `session`; for trace-store also (rows, distinct seqs, max seq)."""
+    seen: dict[str, object] = {}
+    for consumer in consumers:
+        seen[consumer] = (await _checkpoints(database_url, SCHEMAS[consumer])).get(session)
+    if "tracestore" in consumers:
+        seen["traces (rows, distinct seq, max seq)"] = (await _traces(database_url)).get(session)
+    return seen
+
+
+async def _oracle(writers: Writers, ingests: list[ServiceProcess], consumers: dict[str, list[ServiceProcess]],
+                  database_url: str) -> None:
+    """Per session: the log is exactly what was acknowledged, in order; every consumer reached its end."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        for session in writers.sessions:
+            log = await log_of(ingests[0].url, session)
+            expected = list(range(1, writers.acked[session] + 1))
+            assert [e.turn_id for e in log] == expected, f"{session}: a turn lost, twice or out of order"
+            assert [e.seq for e in log] == list(range(1, len(log) + 1))
+            last = log[-1].seq
+            for replay in consumers.get("replay", []):
+                await wait_mode(http, replay.url, session, "replay", last, timeout=30)
+                await assert_state_matches_log(http, replay.url, ingests[1].url, session, last)
+
+            seen: dict[str, object] = {}
+
+            async def caught_up(s: str = session, n: int = last, seen: dict[str, object] = seen) -> bool:
+                seen.update(await _positions(database_url, list(consumers), s))
+                return all(v in (n, (n, n, n)) for v in seen.values())
+
+            try:
+                await eventually(caught_up, timeout=60, what=f"every consumer at seq {last} of {session}")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; checkpoints: {seen}") from None
+
+
 async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_nothing(
         fresh_database: str, kafka_url: str, redis_url: str, tmp_path: Path) -> None:
-    """2 ingest + 2 replay + 2 trace-store on 8 partitions, restarted one by one under load: oracle holds."""
+    """2 ingest + 2 of each consumer on 8 partitions, restarted one by one under load: the oracle holds."""
     started = time.monotonic()
     ingests = [ingest_process(fresh_database, kafka_url, log_dir=tmp_path) for _ in range(2)]
-    consumers = [replay_process(fresh_database, kafka_url, redis_url, ingests[i % 2].url, log_dir=tmp_path)
-                 for i in range(2)]
-    consumers += [ServiceProcess("lifeline_tracestore", service_env(fresh_database, kafka_url,
-                                 ingest_url=ingests[i % 2].url, service_api_key="test-admin-key"),
-                                 log_dir=tmp_path) for i in range(2)]
-    everyone = ingests + consumers
+    consumers = {service: [_consumer(service, fresh_database, kafka_url, redis_url, ingests[i].url, tmp_path)
+                           for i in range(2)] for service in CONSUMERS}
+    everyone = ingests + [proc for pair in consumers.values() for proc in pair]
     try:
         # all at once, as a first deploy does (and as the checkpoint DDL's lock must survive)
         await asyncio.gather(*(asyncio.to_thread(p.start, timeout=90) for p in everyone))
@@ -140,26 +190,7 @@ async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_not
         assert set(codes) <= {0, -signal.SIGTERM}, f"a SIGTERM did not drain cleanly: {codes}"
         for proc in everyone:
             assert "Application shutdown complete" in proc.log_path.read_text(), proc.tail()
-
-        async with httpx.AsyncClient(timeout=30) as http:
-            for session in writers.sessions:
-                log = await log_of(ingests[0].url, session)
-                turn_ids = [e.turn_id for e in log]
-                expected = list(range(1, writers.acked[session] + 1))
-                assert turn_ids == expected, f"{session}: a turn lost, twice or out of order"
-                assert [e.seq for e in log] == list(range(1, len(log) + 1))
-                last = log[-1].seq
-                await wait_mode(http, consumers[0].url, session, "replay", last, timeout=30)
-                for replay in consumers[:2]:
-                    await assert_state_matches_log(http, replay.url, ingests[1].url, session, last)
-
-                async def caught_up(s: str = session, n: int = last) -> bool:
-                    replay_at = (await _checkpoints(fresh_database, "replay")).get(s)
-                    traces_at = (await _checkpoints(fresh_database, "traces")).get(s)
-                    traces = (await _traces(fresh_database)).get(s)
-                    return replay_at == n and traces_at == n and traces == (n, n, n)
-
-                await eventually(caught_up, timeout=30, what=f"every consumer at seq {last} of {session}")
+        await _oracle(writers, ingests, consumers, fresh_database)
         assert sum(writers.acked.values()) >= SESSIONS * BATCH * 5, "too little load to mean anything"
         print(f"replicas: {sum(writers.acked.values())} turns, {writers.failovers} failovers, "
               f"{time.monotonic() - started:.0f} s")
