@@ -44,7 +44,7 @@ NAMED_PURE: tuple[tuple[str, ...], ...] = (
     ("lifeline_replay.keys",),
     ("lifeline_snapshot.recap",),
     ("lifeline_snapshot.export.bundle",),
-    ("lifeline_snapshot.export.redaction",),
+    ("lifeline_events.redaction",),
     ("lifeline_snapshot.wal.view",),
 )
 PURE_PACKAGES = frozenset({"lifeline_events"})

@@ -33,6 +33,7 @@ from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.handlers import GROUP, LIFECYCLE_GROUP, LifecycleHandler, PartitionedHandler
 from lifeline_tracestore.partitions import Partitions
 from lifeline_tracestore.projector import TraceFold
+from lifeline_tracestore.redacting import Redactor
 from lifeline_tracestore.retention import RetentionJob
 from lifeline_tracestore.settings import TraceStoreSettings
 from lifeline_tracestore.trace_replay import Replayer
@@ -51,14 +52,16 @@ async def _wire(settings: TraceStoreSettings) -> TraceStoreDeps:
     key = settings.effective_service_key
     ingest = IngestClient(settings.ingest_url, key) if key else None
     freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
-    fold = TraceFold(partitions, freshness)
+    redactor = Redactor(settings.trace_redaction)
+    fold = TraceFold(partitions, freshness, redactor)
     bus = bus_from_settings(settings, "tracestore")
     projection = Projection(pool, schema="traces", name=GROUP, apply=fold.apply, ingest=ingest,
                             after_commit=fold.after_commit, bus_kind=bus.kind)
     await projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, GROUP, PartitionedHandler(projection, partitions),
                 max_records=settings.trace_consumer_max_records)
-    bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind),
+    bus.consume(TOPIC_LIFECYCLE, LIFECYCLE_GROUP, LifecycleHandler(pool, partitions, bus_kind=bus.kind,
+                                                                   redactor=redactor),
                 max_records=settings.trace_consumer_max_records)
     return TraceStoreDeps(settings=settings, pool=pool, bus=bus, retention=retention,
                           lag=lag_monitor(settings, bus), freshness=freshness,

@@ -25,6 +25,7 @@ from lifeline_tracestore.domain import SOURCE_LIFECYCLE, day_of, lifecycle_trace
 from lifeline_tracestore.metrics import TRACES_STORED
 from lifeline_tracestore.partitions import Partitions
 from lifeline_tracestore.projector import PartitionsMissingError, insert_rows
+from lifeline_tracestore.redacting import Redactor
 
 GROUP = "tracestore"
 # Kafka: one group per topic, so joining one never rebalances the other.
@@ -85,10 +86,12 @@ class PartitionedHandler:
 class LifecycleHandler:
     """`lifeline.lifecycle.v1` → traces carrying their session's latest context."""
 
-    def __init__(self, pool: asyncpg.Pool, partitions: Partitions, *, bus_kind: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, partitions: Partitions, *, bus_kind: str,
+                 redactor: Redactor | None = None) -> None:
         self._pool = pool
         self._partitions = partitions
         self._bus_kind = bus_kind
+        self._redactor = redactor or Redactor()
 
     async def __call__(self, batch: list[Delivery]) -> Mapping[str, str]:
         rejected: dict[str, str] = {}
@@ -112,6 +115,7 @@ class LifecycleHandler:
             async with self._pool.acquire() as conn, conn.transaction():
                 for tenant, group in sorted(by_tenant.items()):
                     states = await store.latest_states(conn, tenant, sorted({e.session_id for e, _ in group}))
-                    rows = [lifecycle_trace(e, states.get(e.session_id), raw) for e, raw in group]
+                    rows = self._redactor.rows(
+                        [lifecycle_trace(e, states.get(e.session_id), raw) for e, raw in group])
                     stored += await insert_rows(conn, store.insert_announced, rows)
         return stored

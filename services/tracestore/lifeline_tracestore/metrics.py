@@ -6,6 +6,7 @@ the first event of a kind.
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from lifeline_events.redaction import KINDS
 from lifeline_tracestore.domain import SOURCE_EVENTS, SOURCE_LIFECYCLE
 
 TRACES_STORED = Counter("lifeline_tracestore_traces_stored_total",
@@ -25,6 +26,8 @@ RETENTION_RUNS = Counter("lifeline_tracestore_retention_runs_total", "Retention 
                          ["trigger", "outcome"])
 RETENTION_SECONDS = Histogram("lifeline_tracestore_retention_seconds", "Duration of one retention run.",
                               buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+REDACTIONS = Counter("lifeline_tracestore_redactions_total",
+                     "Values redacted on the way into trace-store, by kind.", ["kind"])
 REPLAYS = Counter("lifeline_tracestore_replays_total", "Replays served, by kind.", ["kind"])
 
 for _source in (SOURCE_EVENTS, SOURCE_LIFECYCLE):
@@ -36,3 +39,5 @@ for _trigger in ("scheduled", "api"):
         RETENTION_RUNS.labels(_trigger, _outcome)
 for _kind in ("trace", "session_stream"):
     REPLAYS.labels(_kind)
+for _kind in KINDS:
+    REDACTIONS.labels(_kind)

@@ -24,6 +24,7 @@ from lifeline_tracestore.domain import SOURCE_EVENTS, TraceRow, day_of, fold_tra
 from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.metrics import STORE_LATENCY, TRACES_STORED
 from lifeline_tracestore.partitions import Partitions
+from lifeline_tracestore.redacting import Redactor
 
 NAME = "tracestore"
 Insert = Callable[[asyncpg.Connection, Sequence[TraceRow]], Awaitable[int]]
@@ -50,9 +51,11 @@ async def insert_rows(conn: asyncpg.Connection, insert: Insert, rows: Sequence[T
 class TraceFold:
     """`apply` and `after_commit` of trace-store's projection: one trace per event, exactly once."""
 
-    def __init__(self, partitions: Partitions, freshness: Freshness) -> None:
+    def __init__(self, partitions: Partitions, freshness: Freshness,
+                 redactor: Redactor | None = None) -> None:
         self._partitions = partitions
         self._freshness = freshness
+        self._redactor = redactor or Redactor()
 
     async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
         keys = sorted(by_session)
@@ -64,6 +67,7 @@ class TraceFold:
             stored = states.get((key.tenant_id, key.session_id))
             state = SessionState.model_validate(stored) if stored is not None else SessionState()
             end, traced = fold_traces(state, events, raw_json(events))
+            traced = self._redactor.rows(traced)  # the running state is kept redacted too
             if traced:
                 rows.extend(traced)
                 saved.append((key.tenant_id, key.session_id, end.seq, traced[-1].context_snapshot or ""))

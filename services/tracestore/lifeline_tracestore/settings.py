@@ -20,6 +20,8 @@ class TraceStoreSettings(ServiceSettings):
     trace_stream_max_gap_s: float = Field(5.0, ge=0, description="cap on one paced gap of a stream")
     trace_stream_max_events: int = Field(10_000, ge=1)
     trace_consumer_max_records: int = Field(500, ge=1, le=10_000)
+    trace_redaction: bool = Field(True, description="redact secrets and personal data before storing "
+                                  "(snapshot export's placeholders); false stores what arrives")
     # the session explorer (/ui/): where the browser finds the other services and the tools
     governance_url: str = "http://127.0.0.1:8005"
     snapshot_url: str = "http://127.0.0.1:8003"

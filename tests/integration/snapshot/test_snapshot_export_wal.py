@@ -11,8 +11,8 @@ import httpx
 import orjson
 
 from lifeline_events import canonical_json, fold
+from lifeline_events.redaction import KINDS
 from lifeline_snapshot.export.bundle import validate_bundle
-from lifeline_snapshot.export.redaction import KINDS
 from lifeline_testing.appends import append
 from lifeline_testing.oracle import fold_of_log, log_of
 from lifeline_testing.processes import auth

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from lifeline_snapshot.export.redaction import KINDS, placeholder, redact, redact_scope_id, redact_text
+from lifeline_events.redaction import KINDS, placeholder, redact, redact_scope_id, redact_text
 
 CAUGHT = {
     "api_key": [

@@ -24,8 +24,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lifeline_events import Event, EventValidationError, content_hash
+from lifeline_events.redaction import redact
 from lifeline_snapshot.errors import BundleError
-from lifeline_snapshot.export.redaction import redact
 
 FORMAT = "lifeline.session-export"
 VERSION = 1

@@ -18,6 +18,7 @@ import orjson
 
 from lifeline_clients import IngestClient, MemoryClient
 from lifeline_events import new_event_id
+from lifeline_events.redaction import KINDS, redact
 from lifeline_snapshot import store
 from lifeline_snapshot.export.bundle import (
     SectionHasher,
@@ -28,7 +29,6 @@ from lifeline_snapshot.export.bundle import (
     redact_snapshot,
     to_new_events,
 )
-from lifeline_snapshot.export.redaction import KINDS, redact
 
 
 class Exporter:

@@ -1,4 +1,7 @@
-"""Redact secrets and personal data from exported sessions; count what was redacted.
+"""Redact secrets and personal data before any sink; count what was redacted.
+
+The one redaction library of the platform: snapshot's exports and everything trace-store
+stores go through it, so a placeholder means the same everywhere (`[redacted:email]`).
 
 Kinds: ``api_key`` (``sk-…``, ``AKIA…``, GitHub/Slack/Google keys, ``api_key=…``
 assignments), ``bearer_token`` (``Bearer …``, JWTs), ``email``, ``ipv4``, ``ipv6``,

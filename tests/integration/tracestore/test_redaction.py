@@ -1,0 +1,43 @@
+"""Nothing unredacted reaches trace-store: events, contexts and running states are redacted
+on the way in, with the export's placeholders, counted per kind."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+
+from lifeline_testing.appends import append
+from lifeline_testing.builders import turn
+from lifeline_testing.processes import auth
+from lifeline_testing.tracestore import wait_session_traces
+
+SECRET_TEXT = "mail me at jane.doe@example.com, key sk-abcdefghijklmnopqrstuvwx"
+
+
+async def _stored_text(database_url: str) -> str:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT event_data::text AS d, coalesce(context_snapshot::text, '') AS c "
+                                "FROM traces.event_traces")
+        states = await conn.fetch("SELECT state::text AS s FROM traces.sessions")
+    finally:
+        await conn.close()
+    return " ".join([r["d"] + r["c"] for r in rows] + [s["s"] for s in states])
+
+
+async def test_events_and_contexts_are_stored_redacted(fresh_database, redis_url, procs) -> None:
+    """An e-mail and an API key in a turn and in a confirmed fact never reach the tables."""
+    ingest = procs.ingest(fresh_database, redis_url)
+    store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
+    await append(ingest.url, "s-r", [
+        turn(1, SECRET_TEXT, person_id="p-r"),
+        turn(2, "noted", person_id="p-r", role="assistant",
+             acts=[{"op": "confirm_fact", "key": "email", "value": "jane.doe@example.com"}])])
+    traces = await wait_session_traces(store.url, "p-r", "s-r", 2)
+    stored = await _stored_text(fresh_database)
+    assert "jane.doe@example.com" not in stored and "sk-abcdefghijklmnop" not in stored
+    assert "[redacted:email]" in stored and "[redacted:api_key]" in stored
+    assert "[redacted:email]" in str(traces[1]["context_snapshot"])
+    async with httpx.AsyncClient(base_url=store.url, headers=auth()) as c:
+        metrics = (await c.get("/metrics")).text
+    assert 'lifeline_tracestore_redactions_total{kind="email"} 0.0' not in metrics
