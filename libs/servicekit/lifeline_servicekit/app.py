@@ -86,6 +86,9 @@ def create_app(
 
     @app.get("/ready", tags=["ops"])
     async def ready() -> JSONResponse:
+        if getattr(app.state, "draining", False):  # SIGTERM: take no new work (serve.py)
+            return JSONResponse({"service": service, "status": "draining", "checks": {}, "degraded": [],
+                                 "detail": "shutting down: draining in-flight work"}, status_code=503)
         checks = readiness(app)
         results = await asyncio.gather(*(_run_check(c) for c in checks))
         body: dict[str, Any] = {"service": service, "checks": {}, "degraded": []}

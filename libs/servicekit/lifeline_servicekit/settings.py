@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     otel_exporter: str = "none"
     shutdown_grace_s: float = 10.0
+    # on SIGTERM, /ready answers 503 this long before draining starts (blue-green switch-over)
+    shutdown_ready_delay_s: float = Field(1.0, ge=0, le=300)
     db_pool_size: int = 10
     # at start, wait this long for PostgreSQL (with backoff) before giving up: a service
     # started with (or just before) its database must not exit into a crash loop
