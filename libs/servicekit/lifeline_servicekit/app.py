@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lifeline_servicekit.observe import ObservabilityMiddleware
 from lifeline_servicekit.problems import install_problem_handlers
+from lifeline_servicekit.ratelimit import RateLimitMiddleware
 from lifeline_servicekit.settings import ServiceSettings
 from lifeline_servicekit.tenancy import TenancyMiddleware
 from lifeline_telemetry import configure_logging, configure_tracing
@@ -72,6 +73,8 @@ def create_app(
     app.state.service = service
     install_problem_handlers(app)
     app.add_middleware(TenancyMiddleware)  # inside observability: its 403s are traced and counted
+    app.add_middleware(RateLimitMiddleware, read_per_s=settings.rate_limit_read_per_s,
+                       write_per_s=settings.rate_limit_write_per_s, burst_s=settings.rate_limit_burst_s)
     app.add_middleware(ObservabilityMiddleware, service=service)
     if settings.cors_origins:  # outermost: preflights and error answers carry the headers too
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

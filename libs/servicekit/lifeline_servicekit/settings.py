@@ -44,6 +44,10 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = 10.0
     # on SIGTERM, /ready answers 503 this long before draining starts (blue-green switch-over)
     shutdown_ready_delay_s: float = Field(1.0, ge=0, le=300)
+    # token bucket per API key and route class (GET = read, others = write); 0 = no limit
+    rate_limit_read_per_s: float = Field(0.0, ge=0)
+    rate_limit_write_per_s: float = Field(0.0, ge=0)
+    rate_limit_burst_s: float = Field(2.0, gt=0)  # bucket size, in seconds of the rate
     db_pool_size: int = 10
     # at start, wait this long for PostgreSQL (with backoff) before giving up: a service
     # started with (or just before) its database must not exit into a crash loop
