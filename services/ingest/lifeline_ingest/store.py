@@ -161,10 +161,19 @@ async def fetch_unpublished(conn: asyncpg.Connection, limit: int) -> list[Outbox
 
 
 async def mark_published(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """Mark a published batch, committing without waiting for the WAL flush.
+
+    The mark is bookkeeping, not data: if an OS crash loses it, the relay publishes
+    those events again, which every consumer already absorbs (at-least-once delivery,
+    checkpoints by seq). Waiting for its flush cost a second fsync per append, queued
+    on the same WAL as the appends that must be durable (`set_config(…, true)` is
+    SET LOCAL, in the statement so it costs no round trip).
+    """
     with wrap_errors("mark events published"):
         await conn.execute(
-            "UPDATE ingest.events SET published_at = now() WHERE id = ANY($1::bigint[]) "
-            "AND published_at IS NULL", list(ids))
+            "UPDATE ingest.events SET published_at = now() "
+            "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS commit_mode "
+            "WHERE id = ANY($1::bigint[]) AND published_at IS NULL", list(ids))
 
 
 async def try_lead(conn: asyncpg.Connection, lock: int) -> bool:
