@@ -73,9 +73,11 @@ def test_probes_and_drain(overlay: str, service: str) -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
-    grace = float(container_env(overlay, container)["LIFELINE_SHUTDOWN_GRACE_S"] or "nan")
-    budget = pod["terminationGracePeriodSeconds"]
-    assert float(pre_stop[1]) + grace + 5 <= budget, "SIGKILL would cut the drain short"
+    settings = settings_class(service)(**{k[len("LIFELINE_"):].lower(): v for k, v in
+                                          container_env(overlay, container).items()
+                                          if k.startswith("LIFELINE_SHUTDOWN_") and v is not None})
+    drain = float(pre_stop[1]) + settings.shutdown_ready_delay_s + settings.shutdown_grace_s
+    assert drain + 5 <= pod["terminationGracePeriodSeconds"], "SIGKILL would cut the drain short"
     requests = container["resources"]["requests"]
     assert {"cpu", "memory"} <= set(requests) and "memory" in container["resources"]["limits"]
 
