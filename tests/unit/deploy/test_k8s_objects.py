@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from kubernetes_validate import validate
 from kubernetes_validate.utils import SchemaNotFoundError
 
@@ -24,7 +25,7 @@ def test_every_object_is_valid_for_the_pinned_kubernetes(overlay: str, version: 
             validate(obj, version, strict=True)
         except SchemaNotFoundError:
             custom.append(obj["kind"])
-    assert custom == ["ServiceMonitor"], f"only the ServiceMonitor is a custom resource, got {custom}"
+    assert sorted(custom) == ["PrometheusRule", "ServiceMonitor"], f"unexpected custom resources {custom}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -71,3 +72,11 @@ def test_prod_ships_no_credentials_and_pins_images() -> None:
             image = container["image"]
             assert ":" in image and not image.endswith((":dev", ":latest")), f"{name}: {image}"
         assert deployment["spec"]["replicas"] >= 2, f"{name}: one replica cannot survive a node drain"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_prometheus_rule_is_the_alerts_file(overlay: str) -> None:
+    """The PrometheusRule carries exactly deploy/prometheus/alerts.yml's groups (no drift)."""
+    (rule,) = of_kind(overlay, "PrometheusRule").values()
+    alerts = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    assert rule["spec"]["groups"] == alerts["groups"], "regenerate deploy/k8s/base/alerts.yaml"
