@@ -19,6 +19,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from lifeline_servicekit.audit import AuditMiddleware
+from lifeline_servicekit.audit import router as audit_router
 from lifeline_servicekit.observe import ObservabilityMiddleware
 from lifeline_servicekit.problems import install_problem_handlers
 from lifeline_servicekit.ratelimit import RateLimitMiddleware
@@ -72,6 +74,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     install_problem_handlers(app)
+    app.add_middleware(AuditMiddleware, service=service)  # innermost: records what was answered
     app.add_middleware(TenancyMiddleware)  # inside observability: its 403s are traced and counted
     app.add_middleware(RateLimitMiddleware, read_per_s=settings.rate_limit_read_per_s,
                        write_per_s=settings.rate_limit_write_per_s, burst_s=settings.rate_limit_burst_s)
@@ -112,6 +115,6 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in routers:
+    for router in (*routers, audit_router):
         app.include_router(router)
     return app

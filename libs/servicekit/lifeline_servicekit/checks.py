@@ -12,8 +12,9 @@ import structlog
 
 from lifeline_bus import Bus
 from lifeline_servicekit.app import ReadinessCheck
+from lifeline_servicekit.audit import register as register_audit
 from lifeline_servicekit.settings import ServiceSettings
-from lifeline_store import StoreUnavailableError, apply_migrations, create_pool
+from lifeline_store import StoreUnavailableError, apply_migrations, create_pool, wrap_errors
 
 log = structlog.get_logger("lifeline.servicekit")
 
@@ -39,6 +40,8 @@ async def open_database(settings: ServiceSettings, schema: str, migrations: Path
             delay = min(delay * 2, 5.0)
     try:
         await apply_migrations(pool, schema, migrations)
+        with wrap_errors("create the audit table"):
+            await register_audit(pool, schema)
     except BaseException:
         await pool.close()
         raise
