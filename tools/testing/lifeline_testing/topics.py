@@ -82,7 +82,9 @@ async def produce_raw(bus_url: str, topic: str, records: list[tuple[str | None, 
         client = aioredis.from_url(bus_url)
         try:
             for (_, value), extra in zip(records, each, strict=True):
-                await client.xadd(topic, {"data": value, **extra})
+                fields: dict[Any, Any] = {"data": value}
+                fields.update(extra)
+                await client.xadd(topic, fields)
         finally:
             await client.aclose()
         return
