@@ -3,6 +3,12 @@
 The context of a trace is rebuilt from the session's stored log events (seq 1 up to
 the snapshot's seq); when some have expired or been deleted, from ingest's log, which
 is the truth. It must equal the stored snapshot, byte for byte in canonical form.
+
+`replay_result.is_replay` says whether `context_state` really is such a re-fold (false
+when the context was not asked for or its history is nowhere to be read), and
+`fusion_timestamp` is when the newest event folded into it was recorded (the instant the
+context stands for), not the time of the request. A single trace is not paced: its
+`time_scale` is echoed in `replay_metadata` for the streams' sake and has no effect.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ class Replayer:
         self._pool = pool
         self._ingest = ingest
 
-    async def rebuild(self, tenant: str, session: str, until_seq: int) -> SessionState | None:
-        """The fold of seq 1..until_seq, or None when that history is nowhere to be read."""
+    async def rebuild(self, tenant: str, session: str,
+                      until_seq: int) -> tuple[SessionState, datetime] | None:
+        """The fold of seq 1..until_seq and when its last event was recorded, or None when
+        that history is nowhere to be read."""
         with wrap_errors("read stored log events"):
             raw = await store.logged_events(self._pool, tenant, session, until_seq)
         events = [Event.from_json(r) for r in raw]
@@ -43,12 +51,13 @@ class Replayer:
             events = await self._ingest.events(tenant, session, after_seq=0, until_seq=until_seq)
             if [e.seq for e in events] != list(range(1, until_seq + 1)):
                 return None
-        return fold(events)
+        return fold(events), events[-1].recorded_at
 
     async def replay(self, tenant: str, row: Mapping[str, Any], *, include_context: bool,
                      time_scale: float) -> dict[str, Any]:
         """The public replay document for one stored trace."""
         context_state: dict[str, Any] | None = None
+        fused_at: datetime | None = None
         available = True
         if include_context:
             snapshot = row["context_snapshot"]
@@ -56,8 +65,9 @@ class Replayer:
             rebuilt = await self.rebuild(tenant, row["session_id"], target) if target else None
             available = rebuilt is not None
             if rebuilt is not None:
-                context_state = orjson.loads(canonical_json(rebuilt))
-                if not context_matches(rebuilt, snapshot):
+                state, fused_at = rebuilt
+                context_state = orjson.loads(canonical_json(state))
+                if not context_matches(state, snapshot):
                     log.warning("replay.context_differs", trace_id=str(row["trace_id"]), seq=target)
         now = iso(datetime.now(UTC))
         return {
@@ -65,8 +75,9 @@ class Replayer:
             "replay_metadata": {"requested_at": now, "include_context": include_context,
                                 "time_scale": time_scale, "original_event_type": row["event_type"],
                                 "replay_available": available},
-            "replay_result": {"context_state": context_state, "fusion_timestamp": now,
-                              "is_replay": True, "original_timestamp": iso(row["ts"])},
+            "replay_result": {"context_state": context_state,
+                              "fusion_timestamp": iso(fused_at) if fused_at else None,
+                              "is_replay": context_state is not None, "original_timestamp": iso(row["ts"])},
         }
 
 
