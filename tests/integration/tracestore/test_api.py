@@ -51,7 +51,8 @@ async def test_replay_rebuilds_the_stored_context_and_answers_the_seed_shapes(fr
         assert result["fusion_timestamp"] == one["timestamp"]
         bare = (await c.post(f"/replay/{one['trace_id']}", json={"include_context": False})).json()
         assert bare["replay_result"]["context_state"] is None and bare["trace"]["context_snapshot"] is None
-        assert (bare["replay_result"]["is_replay"], bare["replay_result"]["fusion_timestamp"]) == (False, None)
+        bare_result = bare["replay_result"]
+        assert (bare_result["is_replay"], bare_result["fusion_timestamp"]) == (False, None)
         first_two = (await c.get("/replay/session/p-7/s-1", params={"limit": 2})).json()
         assert [t["trace_id"] for t in first_two] == [t["trace_id"] for t in traces[:2]]
         page = (await c.get("/replay/person/p-7", params={"offset": 5, "limit": 5})).json()
