@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lifeline_servicekit.audit import AuditMiddleware
 from lifeline_servicekit.audit import router as audit_router
+from lifeline_servicekit.nul import guard_bodies
 from lifeline_servicekit.observe import ObservabilityMiddleware
 from lifeline_servicekit.problems import install_problem_handlers
 from lifeline_servicekit.ratelimit import RateLimitMiddleware
@@ -116,5 +117,6 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in (*routers, audit_router):
+        guard_bodies(router.routes)  # a NUL in a declared body is a 422 (nul.py)
         app.include_router(router)
     return app
