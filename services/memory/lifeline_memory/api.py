@@ -19,8 +19,16 @@ from lifeline_memory import queries
 from lifeline_memory.bias import order_for_intent
 from lifeline_memory.canonical import dumps
 from lifeline_memory.deps import Deps
-from lifeline_memory.errors import NotConsolidatedYetError, VersionNotKeptError
-from lifeline_servicekit import ID_PATTERN, MAX_INT64, Principal, TenantParam, require_scope, tenant_for
+from lifeline_memory.errors import VersionNotKeptError
+from lifeline_servicekit import (
+    ID_PATTERN,
+    MAX_INT64,
+    Principal,
+    ProblemError,
+    TenantParam,
+    require_scope,
+    tenant_for,
+)
 from lifeline_telemetry import current_traceparent
 
 router = APIRouter(prefix="/v1/persons", tags=["memory"])
@@ -44,7 +52,8 @@ async def get_profile(
     after_session: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> Response:
     """404 unknown, 410 forgotten; `?version=` an older kept version; `?after_session=` waits
-    until that session is consolidated (read-your-writes), else 503 with the version."""
+    until that session is consolidated (read-your-writes), else 504 with the current version
+    (404 when the person has no profile at all)."""
     tenant = tenant_for(principal, tenant_id)
     if after_session is not None:
         await _wait_for(deps, tenant, person_id, after_session)
@@ -79,10 +88,17 @@ async def _versioned(deps: Deps, tenant: str, person: str, version: int) -> Resp
 
 
 async def _wait_for(deps: Deps, tenant: str, person: str, session: str) -> None:
+    """Return once `session` is consolidated into the person's profile; past the wait 504,
+    like every service's read-your-writes wait (a person without a profile falls through to 404)."""
     deadline = time.monotonic() + deps.settings.memory_read_wait_ms / 1000
     while not await queries.session_consolidated(deps.pool, tenant, person, session):
         if time.monotonic() >= deadline:
-            raise NotConsolidatedYetError(session, await queries.current_version(deps.pool, tenant, person))
+            version = await queries.current_version(deps.pool, tenant, person)
+            if version == 0:
+                return  # no profile: the read that follows answers 404 (or 410 when forgotten)
+            raise ProblemError(504, "Timeout", f"session {session!r} is not consolidated yet after "
+                               f"{deps.settings.memory_read_wait_ms} ms (current version {version})",
+                               version=version)
         await asyncio.sleep(0.02)
 
 

@@ -5,8 +5,7 @@
     ├── SessionNotFoundError (NotFoundError)        neither memory nor ingest knows the session
     ├── PersonForgottenError                        the person was forgotten (the edge answers 410)
     ├── SessionOfAnotherPersonError (ConflictError) consolidate named another person's session
-    ├── VersionNotKeptError (NotFoundError)         ?version= beyond what is kept
-    └── NotConsolidatedYetError (TransientError)    ?after_session= wait ran out
+    └── VersionNotKeptError (NotFoundError)         ?version= beyond what is kept
 
 No status codes here: the API layer maps kinds (servicekit) and "forgotten" (its own).
 """
@@ -15,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lifeline_common.errors import ConflictError, LifelineError, NotFoundError, TransientError
+from lifeline_common.errors import ConflictError, LifelineError, NotFoundError
 
 
 class MemoryServiceError(LifelineError):
@@ -50,11 +49,3 @@ class SessionOfAnotherPersonError(MemoryServiceError, ConflictError):
     def __init__(self, session_id: str, session_person: str | None) -> None:
         super().__init__(f"session {session_id!r} belongs to person {session_person!r}")
         self.extra = {"session_person": session_person}
-
-
-class NotConsolidatedYetError(MemoryServiceError, TransientError):
-    title = "Not consolidated yet"
-
-    def __init__(self, session_id: str, version: int) -> None:
-        super().__init__(f"session {session_id!r} is not consolidated yet (current version {version})")
-        self.extra = {"version": version}
