@@ -23,6 +23,7 @@ from lifeline_servicekit.audit import AuditMiddleware
 from lifeline_servicekit.audit import router as audit_router
 from lifeline_servicekit.nul import guard_bodies
 from lifeline_servicekit.observe import ObservabilityMiddleware
+from lifeline_servicekit.openapi import document_problems
 from lifeline_servicekit.problems import install_problem_handlers
 from lifeline_servicekit.ratelimit import RateLimitMiddleware
 from lifeline_servicekit.settings import ServiceSettings
@@ -119,4 +120,5 @@ def create_app(
     for router in (*routers, audit_router):
         guard_bodies(router.routes)  # a NUL in a declared body is a 422 (nul.py)
         app.include_router(router)
+    document_problems(app)
     return app

@@ -70,7 +70,11 @@ def _too_large(size: int, limit: int) -> ProblemError:
                         field="body")
 
 
-@router.post("/sessions/import", status_code=201)
+_BUNDLE_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "a bundle from GET /v1/sessions/{session_id}/export"}}}}}
+
+
+@router.post("/sessions/import", status_code=201, openapi_extra=_BUNDLE_BODY)
 @counted("import")
 async def import_session(
     request: Request, deps: Deps,
