@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from lifeline_events import RuleBasedScorer, TurnRecorded, estimate_tokens, score_turn
+from lifeline_events.salience import _FACTY, _MID_SENTENCE_CAPITAL, _named_tokens
 from lifeline_events.state import SummaryLine, TurnRecord
 from lifeline_events.summary import compress, render, split_sentences, turn_lines
 
@@ -91,3 +95,10 @@ def test_compress_within_budget_keeps_everything() -> None:
     """Lines that already fit are returned unchanged."""
     lines = [SummaryLine(seq=1, text="a", salience=0.1), SummaryLine(seq=2, text="b", salience=0)]
     assert compress(lines, 8) == tuple(lines)
+
+
+@given(st.text(alphabet="ab :/@1٣.?!ZA \t\n\u00a0\u2003\x1c\x85", max_size=24))
+def test_named_token_count_equals_the_full_scans(text: str) -> None:
+    """The cheap pre-checks skip a scan only when that scan would count nothing."""
+    full = len(_FACTY.findall(text)) + len(_MID_SENTENCE_CAPITAL.findall(text))
+    assert _named_tokens(text) == full

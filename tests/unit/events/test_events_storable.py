@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from lifeline_events import EventValidationError, parse_new_event
+from lifeline_events.storable import refuse_nul
 
 
 def _turn(payload: dict[str, Any] | None = None, **over: Any) -> dict[str, Any]:
@@ -67,3 +69,17 @@ def test_an_evaluated_turn_id_is_strict_too() -> None:
     """The payload's reference to a turn follows the same rule."""
     raw = {"event_type": "turn.evaluated", "payload": {"turn_id": True, "grader": "g"}}
     assert "payload.turn_id" in [e["loc"] for e in _errors(raw)]
+
+
+def test_a_literal_backslash_u0000_is_text_not_a_nul() -> None:
+    """Six characters spelling ``\\u0000`` are ordinary text, kept as sent."""
+    event = parse_new_event(_turn({"role": "user", "text": "see \\u0000 here"}))
+    assert event.payload.text == "see \\u0000 here"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("beside", [{1, 2}, 2**70, object()])
+def test_a_nul_beside_a_value_json_cannot_spell_is_still_found(beside: Any) -> None:
+    """The fast pre-check never hides a NUL: what orjson cannot encode gets the full walk."""
+    with pytest.raises(ValidationError):
+        refuse_nul({"odd": beside, "deep": [{"k": "a\u0000"}]})
+    refuse_nul({"odd": beside, "deep": [{"k": "a"}]})
