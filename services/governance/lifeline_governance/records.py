@@ -30,7 +30,8 @@ def session_for(intent: str) -> str:
         return "gov"
     if _SAFE.match(intent):
         return f"gov:{intent}"
-    return "gov:~" + hashlib.sha256(intent.encode()).hexdigest()[:32]
+    # `::` cannot start a safe intent's id, and the envelope's id pattern admits it (`~` it did not)
+    return "gov::" + hashlib.sha256(intent.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
