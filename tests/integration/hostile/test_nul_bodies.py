@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lifeline_servers import free_port
-from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
+from lifeline_testing.processes import ServiceProcess, auth, services_without_peers
 
 NUL = "\u0000"
 # service → (method, path, body with a NUL in one field, the field's name)
@@ -33,21 +32,9 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
 
 @pytest.fixture
 def running(fresh_database: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
-    nowhere = f"http://127.0.0.1:{free_port()}"
-    env = {"LIFELINE_DATABASE_URL": fresh_database, "LIFELINE_REDIS_URL": redis_url,
-           "LIFELINE_BUS_URL": redis_url, "LIFELINE_SERVICE_API_KEY": TEST_API_KEY,
-           **{f"LIFELINE_{peer}_URL": nowhere for peer in
-              ("INGEST", "REPLAY", "MEMORY", "SNAPSHOT", "GOVERNANCE", "EXPLORER_MEMORY")},
-           "LIFELINE_HTTP_TIMEOUT_S": "1", "LIFELINE_SHUTDOWN_GRACE_S": "2"}
-    procs: dict[str, ServiceProcess] = {}
-    try:
-        for service in CASES:  # one at a time: each migrates its own schema
-            procs[service] = ServiceProcess(f"lifeline_{service}", env, log_dir=tmp_path).start(
-                wait_ready=False, timeout=60)
+    """Every service with its peers unreachable: what is checked here answers before any peer."""
+    with services_without_peers(CASES, fresh_database, redis_url, tmp_path) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            proc.kill()
 
 
 def test_a_nul_in_a_body_field_is_a_422_naming_it_in_every_service(

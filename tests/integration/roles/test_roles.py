@@ -17,8 +17,13 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from lifeline_servers import free_port
-from lifeline_testing.processes import TENANT_ADMIN_KEY, TEST_API_KEY, ServiceProcess, auth
+from lifeline_testing.processes import (
+    TENANT_ADMIN_KEY,
+    TEST_API_KEY,
+    ServiceProcess,
+    auth,
+    services_without_peers,
+)
 
 SERVICES = ["ingest", "replay", "snapshot", "memory", "governance", "tracestore"]
 READ_ONLY = "test-read-only"
@@ -66,21 +71,9 @@ def _routes(service: str) -> list[tuple[str, str, str | None]]:
 
 @pytest.fixture
 def running(fresh_database: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
-    nowhere = f"http://127.0.0.1:{free_port()}"  # peers answer nothing: authorization comes first
-    env = {"LIFELINE_DATABASE_URL": fresh_database, "LIFELINE_REDIS_URL": redis_url,
-           "LIFELINE_BUS_URL": redis_url, "LIFELINE_SERVICE_API_KEY": TEST_API_KEY,
-           **{f"LIFELINE_{peer}_URL": nowhere for peer in
-              ("INGEST", "REPLAY", "MEMORY", "SNAPSHOT", "GOVERNANCE", "EXPLORER_MEMORY")},
-           "LIFELINE_HTTP_TIMEOUT_S": "1", "LIFELINE_SHUTDOWN_GRACE_S": "2"}
-    procs: dict[str, ServiceProcess] = {}
-    try:
-        for service in SERVICES:  # one at a time: each migrates its own schema
-            procs[service] = ServiceProcess(f"lifeline_{service}", env, log_dir=tmp_path).start(
-                wait_ready=False, timeout=60)
+    """Every service with its peers unreachable: what is checked here answers before any peer."""
+    with services_without_peers(SERVICES, fresh_database, redis_url, tmp_path) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            proc.kill()
 
 
 def _status(client: httpx.Client, method: str, url: str, key: str | None) -> int:

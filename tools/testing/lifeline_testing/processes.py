@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,3 +106,31 @@ class ServiceProcess:
 
 def auth(key: str = TEST_API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+PEERS = ("INGEST", "REPLAY", "MEMORY", "SNAPSHOT", "GOVERNANCE", "EXPLORER_MEMORY")
+
+
+@contextmanager
+def services_without_peers(services: Iterable[str], database_url: str, redis_url: str,
+                           log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
+    """Each named service as its own process, every peer URL pointing at a closed port.
+
+    For tests of a service's own edge (authorization, validation): they must answer before
+    any peer is asked, so no peer needs to run. Started one at a time because each
+    migrates its own schema; killed on the way out.
+    """
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = {"LIFELINE_DATABASE_URL": database_url, "LIFELINE_REDIS_URL": redis_url,
+           "LIFELINE_BUS_URL": redis_url, "LIFELINE_SERVICE_API_KEY": TEST_API_KEY,
+           **{f"LIFELINE_{peer}_URL": nowhere for peer in PEERS},
+           "LIFELINE_HTTP_TIMEOUT_S": "1", "LIFELINE_SHUTDOWN_GRACE_S": "2"}
+    procs: dict[str, ServiceProcess] = {}
+    try:
+        for service in services:
+            procs[service] = ServiceProcess(f"lifeline_{service}", env, log_dir=log_dir).start(
+                wait_ready=False, timeout=60)
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.kill()
