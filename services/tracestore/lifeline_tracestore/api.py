@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
+from lifeline_events import EVENT_TYPES, TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_servicekit import (
     ID_PATTERN,
     MAX_INT64,
@@ -42,6 +42,24 @@ Reader = Annotated[Principal, Depends(require_scope("read"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 MinSeq = Annotated[int | None, Query(ge=1, le=MAX_INT64,
                                      description="wait (bounded) for the traces up to this seq")]
+_ALLOWED_TYPES = ", ".join(sorted(EVENT_TYPES))
+EventTypes = Annotated[list[str] | None, Query(
+    description=f"only traces of this event type (repeat for several): one of {_ALLOWED_TYPES}")]
+
+
+def known_types(values: list[str] | None) -> list[str] | None:
+    """The `?event_type=` filter, or None; a type no event can have is a 422 listing the allowed ones.
+
+    Checked against the shared registry rather than accepted as any name: a typo would
+    otherwise answer an empty list, indistinguishable from "no such traces"."""
+    if not values:
+        return None
+    unknown = sorted(set(values) - EVENT_TYPES.keys())
+    if unknown:
+        msg = f"unknown event type {', '.join(map(repr, unknown))}; expected one of: {_ALLOWED_TYPES}"
+        raise ProblemError(422, "Invalid request", f"event_type: {msg}",
+                           errors=[{"field": "query.event_type", "msg": msg}])
+    return sorted(set(values))
 
 
 class ReplayRequest(BaseModel):
@@ -95,11 +113,12 @@ async def cleanup(deps: Deps, principal: Admin, tenant_id: TenantParam = None,
 @router.get("/replay/session/{person_id}/{session_id}")
 async def session_traces(deps: Deps, principal: Reader, person_id: ScopeId, session_id: ScopeId,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                         min_seq: MinSeq = None) -> Response:
+                         min_seq: MinSeq = None, event_type: EventTypes = None) -> Response:
     """A session's traces in time order (a bare JSON array, the public shape)."""
+    types = known_types(event_type)
     await deps.freshness.wait_for(principal.tenant, session_id, min_seq)
     with wrap_errors("read session traces"):
-        rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, limit)
+        rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, limit, types)
     return _json([trace_document(r) for r in rows])
 
 
@@ -107,13 +126,14 @@ async def session_traces(deps: Deps, principal: Reader, person_id: ScopeId, sess
 async def stream_session(deps: Deps, principal: Reader, person_id: ScopeId, session_id: ScopeId,
                          time_scale: Annotated[float, Query(ge=0, le=1000)] = 1.0,
                          limit: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
-                         min_seq: MinSeq = None) -> StreamingResponse:
+                         min_seq: MinSeq = None, event_type: EventTypes = None) -> StreamingResponse:
     """Replay a session as Server-Sent Events, paced by the original gaps × time_scale."""
     settings = deps.settings
+    types = known_types(event_type)
     await deps.freshness.wait_for(principal.tenant, session_id, min_seq)
     cap = min(limit or settings.trace_stream_max_events, settings.trace_stream_max_events)
     with wrap_errors("read session traces"):
-        rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, cap)
+        rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, cap, types)
     if not rows:
         raise session_not_found(session_id, f"no traces of session {session_id!r} for person "
                                 f"{person_id!r} in this tenant")
@@ -127,11 +147,13 @@ async def stream_session(deps: Deps, principal: Reader, person_id: ScopeId, sess
 @router.get("/replay/person/{person_id}")
 async def person_traces(deps: Deps, principal: Reader, person_id: ScopeId,
                         offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
-                        limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                        event_type: EventTypes = None) -> Response:
     """A person's traces, newest first, with the total and whether more follow."""
+    types = known_types(event_type)
     with wrap_errors("read person traces"):
         rows, total = await store.person_traces(deps.pool, principal.tenant, person_id,
-                                                offset, limit)
+                                                offset, limit, types)
     return _json({"traces": [trace_document(r) for r in rows], "total_count": total,
                   "has_more": offset + len(rows) < total})
 
@@ -167,14 +189,16 @@ async def delete_trace(deps: Deps, principal: Admin, trace_id: UUID) -> Response
 
 
 @router.get("/v1/traces/by-otel/{otel_trace_id}")
-async def by_otel(deps: Deps, principal: Reader, otel_trace_id: Annotated[str, Path()]) -> Response:
+async def by_otel(deps: Deps, principal: Reader, otel_trace_id: Annotated[str, Path()],
+                  event_type: EventTypes = None) -> Response:
     """Every event of one distributed trace, and every service known to have handled it."""
     if not OTEL_TRACE_ID.match(otel_trace_id):
         msg = "expected 32 lowercase hex digits"
         raise ProblemError(422, "Invalid request", f"otel_trace_id: {msg}",
                            errors=[{"field": "path.otel_trace_id", "msg": msg}])
+    types = known_types(event_type)
     with wrap_errors("read traces by otel id"):
-        rows = await store.otel_traces(deps.pool, principal.tenant, otel_trace_id)
+        rows = await store.otel_traces(deps.pool, principal.tenant, otel_trace_id, types)
     if not rows:
         raise TraceNotFoundError(f"no events of OTel trace {otel_trace_id} for this tenant")
     events = [_handled(r) for r in rows]

@@ -102,32 +102,48 @@ async def delete_trace(pool: asyncpg.Pool, tenant: str, trace_id: UUID) -> bool:
     return status != "DELETE 0"
 
 
+def _of_types(types: Sequence[str] | None, param: int, column: str = "event_type") -> str:
+    """` AND <column> = ANY($param)` when filtering by event type, else nothing.
+
+    Two statement texts instead of `$n IS NULL OR …`, so each gets a plan that uses its index."""
+    return f" AND {column} = ANY(${param}::text[])" if types else ""
+
+
+def _typed(args: list[Any], types: Sequence[str] | None) -> list[Any]:
+    return [*args, list(types)] if types else args
+
+
 async def session_traces(pool: asyncpg.Pool, tenant: str, person: str, session: str,
-                         limit: int) -> list[asyncpg.Record]:
-    """A session's traces in time order; person-less traces (before any turn named one) included."""
+                         limit: int, types: Sequence[str] | None = None) -> list[asyncpg.Record]:
+    """A session's traces in time order, of `types` only when given; person-less traces
+    (before any turn named one) included."""
     return await pool.fetch(
         f"SELECT {_PUBLIC} FROM traces.event_traces WHERE tenant_id = $1 AND session_id = $2 "
-        "AND (person_id = $3 OR person_id IS NULL) ORDER BY ts, seq NULLS LAST, trace_id LIMIT $4",
-        tenant, session, person, limit)
+        f"AND (person_id = $3 OR person_id IS NULL){_of_types(types, 5)} "
+        "ORDER BY ts, seq NULLS LAST, trace_id LIMIT $4",
+        *_typed([tenant, session, person, limit], types))
 
 
 # Page keys come from the person index alone (an index-only scan once a day's partition
-# is vacuumed), so a deep offset skips index entries, not whole rows.
-_PERSON_PAGE = f"""
+# is vacuumed), so a deep offset skips index entries, not whole rows
+# (with ?event_type=, the same from the (tenant, person, event_type) index).
+def _person_page(types: Sequence[str] | None) -> str:
+    return f"""
 WITH page AS (SELECT ts, trace_id FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2
-              ORDER BY ts DESC, trace_id DESC OFFSET $3 LIMIT $4)
+              {_of_types(types, 5)} ORDER BY ts DESC, trace_id DESC OFFSET $3 LIMIT $4)
 SELECT {", ".join("t." + c for c in _PUBLIC.split(", "))}
 FROM page JOIN traces.event_traces t ON t.trace_id = page.trace_id AND t.ts = page.ts AND t.tenant_id = $1
 ORDER BY t.ts DESC, t.trace_id DESC"""
 
 
-async def person_traces(pool: asyncpg.Pool, tenant: str, person: str, offset: int,
-                        limit: int) -> tuple[list[asyncpg.Record], int]:
-    """A page of a person's traces, newest first, and how many there are in all (two connections)."""
+async def person_traces(pool: asyncpg.Pool, tenant: str, person: str, offset: int, limit: int,
+                        types: Sequence[str] | None = None) -> tuple[list[asyncpg.Record], int]:
+    """A page of a person's traces (of `types` only when given), newest first, and how many
+    there are in all (two connections)."""
     total, rows = await asyncio.gather(
-        pool.fetchval("SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2",
-                      tenant, person),
-        pool.fetch(_PERSON_PAGE, tenant, person, offset, limit))
+        pool.fetchval("SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1 AND person_id = $2"
+                      + _of_types(types, 3), *_typed([tenant, person], types)),
+        pool.fetch(_person_page(types), *_typed([tenant, person, offset, limit], types)))
     return list(rows), int(total)
 
 
@@ -140,11 +156,12 @@ async def logged_events(pool: asyncpg.Pool, tenant: str, session: str,
     return [r["event_data"] for r in rows]
 
 
-async def otel_traces(pool: asyncpg.Pool, tenant: str, otel_trace_id: str) -> list[asyncpg.Record]:
+async def otel_traces(pool: asyncpg.Pool, tenant: str, otel_trace_id: str,
+                      types: Sequence[str] | None = None) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT trace_id, ts, person_id, session_id, seq, event_type, stored_at, source "
-        "FROM traces.event_traces WHERE otel_trace_id = $1 AND tenant_id = $2 "
-        "ORDER BY ts, session_id, seq NULLS LAST", otel_trace_id, tenant)
+        f"FROM traces.event_traces WHERE otel_trace_id = $1 AND tenant_id = $2{_of_types(types, 3)} "
+        "ORDER BY ts, session_id, seq NULLS LAST", *_typed([otel_trace_id, tenant], types))
 
 
 async def stats(pool: asyncpg.Pool, tenant: str, *, top: int = 10, days: int = 7) -> dict[str, Any]:
