@@ -14,11 +14,22 @@ is. Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import singledispatch
+from typing import Any
 
 from pydantic import BaseModel
 
+from . import evolve_room
+from .collab import (
+    ConflictOpened,
+    ConflictResolved,
+    LockAcquired,
+    LockReleased,
+    ParticipantJoined,
+    ParticipantLeft,
+    SessionBranched,
+)
 from .envelope import Event
 from .errors import SessionMismatchError
 from .evolve_acts import apply_act, bump, put_capped
@@ -183,7 +194,7 @@ def _session_restored(
     after the restore apply and redeliveries before it stay ignored.
     """
     restored = payload.session_state()
-    return restored.model_copy(
+    return evolve_room.keep_across_restore(state, restored.model_copy(
         update={
             "seq": state.seq,
             "tenant_id": state.tenant_id,
@@ -191,7 +202,7 @@ def _session_restored(
             "person_id": restored.person_id or state.person_id,
             "restored_from": payload.snapshot_id,
         }
-    )
+    ))
 
 
 def _announcement(payload: BaseModel, state: SessionState, event: Event) -> SessionState:
@@ -207,3 +218,23 @@ for _payload_type in (
     ModelAnomalyDetected,
 ):
     _evolve.register(_payload_type, _announcement)
+
+
+_ROOM_RULES: dict[type[BaseModel], Callable[[Any, SessionState, int], SessionState]] = {
+    ParticipantJoined: evolve_room.participant_joined,
+    ParticipantLeft: evolve_room.participant_left,
+    LockAcquired: evolve_room.lock_acquired,
+    LockReleased: evolve_room.lock_released,
+    ConflictOpened: evolve_room.conflict_opened,
+    ConflictResolved: evolve_room.conflict_resolved,
+    SessionBranched: evolve_room.session_branched,
+}
+
+
+def _room_event(payload: BaseModel, state: SessionState, event: Event) -> SessionState:
+    """Collaboration events: see ``evolve_room``."""
+    return _ROOM_RULES[type(payload)](payload, state, event.seq)
+
+
+for _room_type in _ROOM_RULES:
+    _evolve.register(_room_type, _room_event)

@@ -25,6 +25,15 @@ from ._base import (
 )
 from .acts import Act
 from .canonical import content_hash
+from .collab import (
+    ConflictOpened,
+    ConflictResolved,
+    LockAcquired,
+    LockReleased,
+    ParticipantJoined,
+    ParticipantLeft,
+    SessionBranched,
+)
 from .state import SessionState
 
 MAX_TURN_TEXT_CHARS = 32_768
@@ -215,5 +224,12 @@ PayloadModel = (
     | ModelCallRecorded
     | ModelStateChanged
     | ModelAnomalyDetected
+    | ParticipantJoined
+    | ParticipantLeft
+    | LockAcquired
+    | LockReleased
+    | ConflictOpened
+    | ConflictResolved
+    | SessionBranched
 )
 """Any payload; the envelope chooses the member by ``event_type``."""

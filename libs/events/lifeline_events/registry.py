@@ -14,6 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .collab import (
+    ConflictOpened,
+    ConflictResolved,
+    LockAcquired,
+    LockReleased,
+    ParticipantJoined,
+    ParticipantLeft,
+    SessionBranched,
+)
 from .errors import EventsError
 from .payloads import (
     ModelAnomalyDetected,
@@ -43,8 +52,21 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "model.call.recorded": ModelCallRecorded,
     "model.state.changed": ModelStateChanged,
     "model.anomaly.detected": ModelAnomalyDetected,
+    "participant.joined": ParticipantJoined,
+    "participant.left": ParticipantLeft,
+    "lock.acquired": LockAcquired,
+    "lock.released": LockReleased,
+    "session.conflict.opened": ConflictOpened,
+    "session.conflict.resolved": ConflictResolved,
+    "session.branched": SessionBranched,
 }
 """Every known event type and its payload model."""
+
+COLLABORATION_TYPES: frozenset[str] = frozenset({
+    "participant.joined", "participant.left", "lock.acquired", "lock.released",
+    "session.conflict.opened", "session.conflict.resolved", "session.branched",
+})
+"""Written only by ingest's write-side routes; a producer's plain append may not carry them."""
 
 CURRENT_SCHEMA_VERSIONS: dict[str, int] = {event_type: 1 for event_type in EVENT_TYPES}
 CURRENT_SCHEMA_VERSIONS["turn.recorded"] = 2

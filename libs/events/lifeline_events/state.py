@@ -11,6 +11,8 @@ older build still restores, with new fields at their defaults.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 _STATE_CONFIG = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
@@ -99,6 +101,56 @@ class ModelStats(_StateModel):
     latency_ms_total: int = 0
 
 
+class Participant(_StateModel):
+    """Someone in a collaborative session's room."""
+
+    role: str
+    joined_seq: int = 0
+
+
+class Lease(_StateModel):
+    """A held edit lock; expiry is judged against the clock when a write arrives."""
+
+    participant_id: str
+    token: int
+    expires_at: datetime
+    seq: int = 0
+
+
+class OpenConflict(_StateModel):
+    """A parked batch waiting for a decision (``session.conflict.opened`` at ``seq``)."""
+
+    conflict_id: str
+    strategy: str
+    participant_id: str | None = None
+    scopes: tuple[str, ...] = ()
+    seq: int = 0
+
+
+class Room(_StateModel):
+    """Who collaborates on a session: participants, held locks, open conflicts.
+
+    ``lock_token`` is the last fencing token issued; it only grows, a restore included.
+    """
+
+    participants: dict[str, Participant] = Field(default_factory=dict)
+    locks: dict[str, Lease] = Field(default_factory=dict)
+    lock_token: int = 0
+    open_conflicts: tuple[OpenConflict, ...] = ()
+
+
+class BranchOrigin(_StateModel):
+    """Where a branch's history comes from (by reference, up to ``from_seq``)."""
+
+    parent_session_id: str
+    from_seq: int
+    name: str | None = None
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class SessionState(_StateModel):
     """The recovered context of one session; see the module docstring for guarantees.
 
@@ -137,3 +189,7 @@ class SessionState(_StateModel):
     last_evaluation_score: float | None = None
     model_stats: dict[str, ModelStats] = Field(default_factory=dict)
     limits: StateLimits = Field(default_factory=StateLimits)
+    # Collaboration: left out of the JSON while absent, so a session that never had a
+    # room hashes exactly as it did before rooms existed.
+    room: Room | None = Field(None, exclude_if=_absent)
+    branched_from: BranchOrigin | None = Field(None, exclude_if=_absent)

@@ -81,7 +81,8 @@ async def append_events(
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,
-                               current_traceparent(), "http")
+                               current_traceparent(), "http", participant_id=batch.writer,
+                               on_conflict=batch.on_conflict)
         outcomes = await deps.committer.append(append)  # a refusal is answered 409 by its kind
     structlog.get_logger("lifeline.ingest").info(
         "events.appended", events=len(outcomes), duplicates=sum(o.duplicate for o in outcomes),

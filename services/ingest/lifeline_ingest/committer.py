@@ -56,6 +56,8 @@ class AppendRequest:
     expected_seq: int | None = None
     traceparent: str | None = None
     source: str = "http"
+    participant_id: str | None = None
+    on_conflict: str | None = None
     future: asyncio.Future[list[Outcome]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
