@@ -33,6 +33,9 @@ from lifeline_servers.running import Kind
 # tansu holds a new group's join for about half the session timeout: keep it short in
 # tests so every Kafka consumer (services started as subprocesses inherit this) joins fast.
 os.environ.setdefault("LIFELINE_KAFKA_SESSION_TIMEOUT_MS", "3000")
+# Services started by tests stop at once: the blue-green pause before draining (1 s by
+# default, for a load balancer to notice /ready) is tested on its own with its own value.
+os.environ.setdefault("LIFELINE_SHUTDOWN_READY_DELAY_S", "0")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
