@@ -136,7 +136,8 @@ async def context_window(
     state = found.model()
     memory = deps.memory
     bias = await memory.bias(tenant, state.person_id) if memory is not None else []
-    window = assemble(state, budget_tokens=budget_tokens, provider=provider, bias=bias, intent=intent)
+    window = assemble(state, budget_tokens=budget_tokens, provider=provider, bias=bias, intent=intent,
+                      window_tokens=deps.settings.context_window_tokens(provider))
     return {"session_id": session_id, "mode": found.mode,
             "staleness": found.staleness().as_dict(), **window}
 

@@ -9,7 +9,8 @@ priority), 5. the long-term bias, 6. the most recent turns (S1, newest first).
 
 Within bias and turns, items tied to an intent other than the current one rank below
 those that match it (or carry none). Sections 1–5 form the system text; the chosen
-turns are rendered in conversation order in the provider's own message format.
+turns are rendered in conversation order in the provider's own message format
+(`lifeline_events.providers`, shared with ingest's transcript import).
 Tokens are estimated as ceil(chars / 4) plus `MESSAGE_OVERHEAD` per message, an upper
 bound for every provider's rendering (merging consecutive turns only saves tokens).
 """
@@ -23,14 +24,12 @@ from typing import Any
 import orjson
 
 from lifeline_events import SessionState, TurnRecord, estimate_tokens
+from lifeline_events.providers import CONTINUATION, PROVIDERS, conversation, render, speaker
 from lifeline_replay.bias import BiasItem
 
-PROVIDERS = ("openai", "anthropic", "gemini")
 MESSAGE_OVERHEAD = 4
 """Tokens charged per message for role and framing."""
-CONTINUATION = "(continuing the conversation)"
-"""Anthropic and Gemini want the user to speak first; this opens a window that starts
-with the assistant."""
+__all__ = ["CONTINUATION", "MESSAGE_OVERHEAD", "PROVIDERS", "assemble"]
 
 
 @dataclass
@@ -91,53 +90,23 @@ def _system(state: SessionState, budget: _Budget, bias: Sequence[BiasItem],
     }
 
 
-def _turn_text(turn: TurnRecord) -> tuple[str, str]:
-    """(user|assistant, text): system and tool turns are spoken into the user's side."""
-    if turn.role in ("user", "assistant"):
-        return turn.role, turn.text
-    return "user", f"{turn.role.capitalize()}: {turn.text}"
+def _cost(turn: TurnRecord) -> int:
+    return estimate_tokens(speaker(turn.role, turn.text)[1]) + MESSAGE_OVERHEAD
 
 
 def _choose_turns(state: SessionState, budget: _Budget, intent: str | None,
                   provider: str) -> list[TurnRecord]:
     ranked = sorted(state.recent_turns, key=lambda t: (_off_intent(t.intent, intent), -t.seq))
-    chosen = [t for t in ranked if budget.add_turn(estimate_tokens(_turn_text(t)[1]) + MESSAGE_OVERHEAD)]
+    chosen = [t for t in ranked if budget.add_turn(_cost(t))]
     chosen.sort(key=lambda t: t.seq)
     opener = estimate_tokens(CONTINUATION) + MESSAGE_OVERHEAD
-    while provider != "openai" and chosen and _turn_text(chosen[0])[0] == "assistant":
+    while provider != "openai" and chosen and speaker(chosen[0].role, chosen[0].text)[0] == "assistant":
         if budget.add_turn(opener):
             break
         drop = max(chosen, key=lambda t: (_off_intent(t.intent, intent), -t.seq))
         chosen.remove(drop)
-        budget.turn_tokens -= estimate_tokens(_turn_text(drop)[1]) + MESSAGE_OVERHEAD
+        budget.turn_tokens -= _cost(drop)
     return chosen
-
-
-def _conversation(turns: Sequence[TurnRecord], provider: str) -> list[tuple[str, str]]:
-    pairs = [_turn_text(t) for t in turns]
-    if provider == "openai":
-        return pairs
-    if pairs and pairs[0][0] == "assistant":
-        pairs.insert(0, ("user", CONTINUATION))
-    merged: list[tuple[str, str]] = []
-    for role, text in pairs:
-        if merged and merged[-1][0] == role:
-            merged[-1] = (role, merged[-1][1] + "\n\n" + text)
-        else:
-            merged.append((role, text))
-    return merged
-
-
-def _render(provider: str, system: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    if provider == "openai":
-        sys_msg = [{"role": "system", "content": system}] if system else []
-        return {"messages": sys_msg + [{"role": r, "content": t} for r, t in pairs]}
-    if provider == "anthropic":
-        out: dict[str, Any] = {"system": system} if system else {}
-        return {**out, "messages": [{"role": r, "content": t} for r, t in pairs]}
-    out = {"system_instruction": {"parts": [{"text": system}]}} if system else {}
-    contents = [{"role": "model" if r == "assistant" else "user", "parts": [{"text": t}]} for r, t in pairs]
-    return {**out, "contents": contents}
 
 
 def _estimate(system: str, pairs: list[tuple[str, str]]) -> int:
@@ -146,17 +115,25 @@ def _estimate(system: str, pairs: list[tuple[str, str]]) -> int:
 
 
 def assemble(state: SessionState, *, budget_tokens: int, provider: str,
-             bias: Sequence[BiasItem] = (), intent: str | None = None) -> dict[str, Any]:
-    """The context window: the provider's payload plus what was included and its size."""
+             bias: Sequence[BiasItem] = (), intent: str | None = None,
+             window_tokens: int | None = None) -> dict[str, Any]:
+    """The context window: the provider's payload plus what was included and its size.
+
+    `window_tokens` is the provider's context window (a replay setting per provider): a
+    larger budget is cut down to it (`budget_capped`), so the turns that no longer fit are
+    left out, lowest-ranked (oldest) first; `turns_left_out` counts the recent turns (S1) not included.
+    """
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     current = intent if intent is not None else state.intent
-    budget = _Budget(budget_tokens)
+    limit = min(budget_tokens, window_tokens) if window_tokens else budget_tokens
+    budget = _Budget(limit)
     included = _system(state, budget, bias, current)
     turns = _choose_turns(state, budget, current, provider)
     included["turns"] = len(turns)
     system = "\n".join(budget.lines)
-    pairs = _conversation(turns, provider)
-    return {"provider": provider, "budget_tokens": budget_tokens,
+    pairs = conversation([speaker(t.role, t.text) for t in turns], provider)
+    return {"provider": provider, "budget_tokens": budget_tokens, "window_tokens": window_tokens,
+            "budget_capped": limit < budget_tokens, "turns_left_out": len(state.recent_turns) - len(turns),
             "estimated_tokens": _estimate(system, pairs), "intent": current, "seq": state.seq,
-            "included": included, **_render(provider, system, pairs)}
+            "included": included, **render(provider, system, pairs)}

@@ -29,3 +29,11 @@ class ReplaySettings(ServiceSettings):
     ws_block_ms: int = Field(5000, ge=10, description="longest single blocking read of a hot stream")
     ws_log_poll_s: float = Field(0.25, gt=0, description="live polling of ingest's log while Redis is down")
     ws_send_timeout_s: float = Field(10.0, gt=0, description="a client slower than this is disconnected")
+    context_window_tokens_openai: int = Field(128_000, ge=1, description="OpenAI's context window: "
+                                              "a larger ?budget_tokens= is cut down to it")
+    context_window_tokens_anthropic: int = Field(100_000, ge=1, description="Anthropic's context window")
+    context_window_tokens_gemini: int = Field(1_000_000, ge=1, description="Gemini's context window")
+
+    def context_window_tokens(self, provider: str) -> int:
+        """The provider's context window cap, in tokens."""
+        return int(getattr(self, f"context_window_tokens_{provider}"))
