@@ -129,6 +129,21 @@ class ConflictResolved(FrozenModel):
     acts: Annotated[list[Act], Field(max_length=256)] = Field(default_factory=list)
 
 
+class SessionPolicySet(FrozenModel):
+    """A session's own conflict rules, replacing any set before.
+
+    ``conflict_strategy`` applies to a batch whose ``expected_seq`` is stale and that names
+    no ``on_conflict`` of its own (None: the service's ``LIFELINE_CONFLICT_STRATEGY``).
+    ``provider_priority`` ranks sources for ``provider_priority``, highest first: a
+    participant's room role (``owner``), a participant id, a turn's ``model_id`` or the
+    provider part of it (``openai`` in ``openai/gpt-4o``).
+    """
+
+    conflict_strategy: ConflictStrategy | None = None
+    provider_priority: Annotated[list[Name], Field(max_length=64)] = Field(default_factory=list)
+    set_by: ScopeId | None = None
+
+
 class SessionBranched(FrozenModel):
     """This session continues ``parent_session_id``'s history up to ``from_seq``.
 

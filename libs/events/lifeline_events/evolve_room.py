@@ -16,9 +16,10 @@ from .collab import (
     ParticipantJoined,
     ParticipantLeft,
     SessionBranched,
+    SessionPolicySet,
 )
 from .evolve_acts import apply_act
-from .state import BranchOrigin, Lease, OpenConflict, Participant, Room, SessionState
+from .state import BranchOrigin, Lease, OpenConflict, Participant, Room, RoomPolicy, SessionState
 
 
 def _room(state: SessionState) -> Room:
@@ -81,6 +82,12 @@ def conflict_resolved(payload: ConflictResolved, state: SessionState, seq: int) 
     for act in payload.acts:
         state = apply_act(act, state, seq)
     return state
+
+
+def policy_set(payload: SessionPolicySet, state: SessionState, seq: int) -> SessionState:
+    policy = RoomPolicy(conflict_strategy=payload.conflict_strategy,
+                        provider_priority=tuple(payload.provider_priority))
+    return _with_room(state, _room(state).model_copy(update={"policy": policy}))
 
 
 def session_branched(payload: SessionBranched, state: SessionState, seq: int) -> SessionState:

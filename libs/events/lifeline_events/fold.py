@@ -29,6 +29,7 @@ from .collab import (
     ParticipantJoined,
     ParticipantLeft,
     SessionBranched,
+    SessionPolicySet,
 )
 from .envelope import Event
 from .errors import SessionMismatchError
@@ -228,6 +229,7 @@ _ROOM_RULES: dict[type[BaseModel], Callable[[Any, SessionState, int], SessionSta
     ConflictOpened: evolve_room.conflict_opened,
     ConflictResolved: evolve_room.conflict_resolved,
     SessionBranched: evolve_room.session_branched,
+    SessionPolicySet: evolve_room.policy_set,
 }
 
 

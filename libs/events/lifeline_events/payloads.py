@@ -33,6 +33,7 @@ from .collab import (
     ParticipantJoined,
     ParticipantLeft,
     SessionBranched,
+    SessionPolicySet,
 )
 from .state import SessionState
 
@@ -231,5 +232,6 @@ PayloadModel = (
     | ConflictOpened
     | ConflictResolved
     | SessionBranched
+    | SessionPolicySet
 )
 """Any payload; the envelope chooses the member by ``event_type``."""

@@ -22,6 +22,7 @@ from .collab import (
     ParticipantJoined,
     ParticipantLeft,
     SessionBranched,
+    SessionPolicySet,
 )
 from .errors import EventsError
 from .payloads import (
@@ -59,12 +60,14 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "session.conflict.opened": ConflictOpened,
     "session.conflict.resolved": ConflictResolved,
     "session.branched": SessionBranched,
+    "session.policy.set": SessionPolicySet,
 }
 """Every known event type and its payload model."""
 
 COLLABORATION_TYPES: frozenset[str] = frozenset({
     "participant.joined", "participant.left", "lock.acquired", "lock.released",
     "session.conflict.opened", "session.conflict.resolved", "session.branched",
+    "session.policy.set",
 })
 """Written only by ingest's write-side routes; a producer's plain append may not carry them."""
 

@@ -127,6 +127,17 @@ class OpenConflict(_StateModel):
     seq: int = 0
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class RoomPolicy(_StateModel):
+    """A session's own conflict rules (``session.policy.set``); None: the service's setting."""
+
+    conflict_strategy: str | None = None
+    provider_priority: tuple[str, ...] = ()
+
+
 class Room(_StateModel):
     """Who collaborates on a session: participants, held locks, open conflicts.
 
@@ -137,6 +148,8 @@ class Room(_StateModel):
     locks: dict[str, Lease] = Field(default_factory=dict)
     lock_token: int = 0
     open_conflicts: tuple[OpenConflict, ...] = ()
+    # absent until a policy is set, so rooms without one hash as they did before
+    policy: RoomPolicy | None = Field(None, exclude_if=_absent)
 
 
 class BranchOrigin(_StateModel):
@@ -145,10 +158,6 @@ class BranchOrigin(_StateModel):
     parent_session_id: str
     from_seq: int
     name: str | None = None
-
-
-def _absent(value: object) -> bool:
-    return value is None
 
 
 class SessionState(_StateModel):
