@@ -10,7 +10,9 @@ durable PostgreSQL, on free ports) per bus:
   3. the topic path: 100,000 records XADDed to lifeline.turns.v1, then drain.
 Each prints events/s and CPU µs per event for every service, PostgreSQL and Valkey
 (bench/cpu.py). Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load,
-`BENCH_REPEATS` (default 1) repeats the whole run, `BENCH_BUS=redis` (Kafka: not yet).
+`BENCH_REPEATS` (default 1) repeats the whole run, `BENCH_BUS=redis,kafka` (the default:
+both, one after the other; on Kafka the topic path produces through the bus adapter and
+the drain is read from each group's committed offsets).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import redis.asyncio as aioredis
 
 from bench.cpu import CpuMeter, find_pids, format_cpu, record
 from bench.stack_harness import RunningStack, logged, start_stack, wait_drained
+from lifeline_bus import OutMessage, bus_kind, create_bus
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SESSIONS = 200
@@ -95,22 +98,42 @@ async def singles(stack: RunningStack, run: str) -> dict[str, float]:
                           lambda h: [client(h, c) for c in range(clients)])
 
 
+def _record(run: str, i: int) -> bytes:
+    s = i % SESSIONS
+    return orjson.dumps({"session_id": f"{run}-t{s}", **turn(s, next(_turns))})
+
+
 async def topic(stack: RunningStack, run: str) -> dict[str, float]:
     total = int(100_000 * SCALE)
+    bus_url = stack.env.get("LIFELINE_BUS_URL", "")
+    if bus_kind(bus_url) == "kafka":
+        return await _measure(stack, "topic path (produce to lifeline.turns.v1 on Kafka)", total, [],
+                              lambda h: [_produce_kafka(bus_url, run, total)])
 
     async def produce(_: aiohttp.ClientSession) -> None:
         r = aioredis.from_url(stack.env["LIFELINE_REDIS_URL"])
         for chunk in range(0, total, 1000):
             async with r.pipeline(transaction=False) as pipe:
                 for i in range(chunk, min(total, chunk + 1000)):
-                    s = i % SESSIONS
-                    pipe.xadd("lifeline.turns.v1", {"data": orjson.dumps(
-                        {"session_id": f"{run}-t{s}", **turn(s, next(_turns))})})
+                    pipe.xadd("lifeline.turns.v1", {"data": _record(run, i)})
                 await pipe.execute()
         await r.aclose()
 
     return await _measure(stack, "topic path (XADD lifeline.turns.v1)", total, [],
                           lambda h: [produce(h)])
+
+
+async def _produce_kafka(bus_url: str, run: str, total: int) -> None:
+    """Through the bus adapter's producer (idempotent, keyed by session), 1,000 at a time."""
+    bus = create_bus(bus_url, consumer="bench-producer")
+    await bus.start()
+    try:
+        for chunk in range(0, total, 1000):
+            await bus.publish("lifeline.turns.v1", [
+                OutMessage(f"{run}-t{i % SESSIONS}", _record(run, i))
+                for i in range(chunk, min(total, chunk + 1000))])
+    finally:
+        await bus.stop()
 
 
 async def _measure(stack: RunningStack, path: str, sent: int | None, latencies: list[float],
@@ -149,7 +172,11 @@ async def run_once(bus: str, repeat: int) -> list[tuple[str, dict[str, float]]]:
 
 
 def main() -> None:
-    bus = os.environ.get("BENCH_BUS", "redis")
+    for bus in os.environ.get("BENCH_BUS", "redis,kafka").split(","):
+        run_bus(bus.strip())
+
+
+def run_bus(bus: str) -> None:
     repeats = int(os.environ.get("BENCH_REPEATS", "1"))
     print(f"bench_stack: python {sys.version.split()[0]}, scale {SCALE}, bus {bus}, repeats {repeats}")
     results: dict[str, list[dict[str, float]]] = {}

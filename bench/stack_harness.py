@@ -22,10 +22,16 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
+from lifeline_bus import Bus, bus_kind, create_bus
 from lifeline_launcher.services import SERVICES
 from lifeline_servers import free_port
 
 WATCHED = ("lifeline.events.v1", "lifeline.lifecycle.v1")
+KAFKA_GROUPS = (
+    *(("lifeline.events.v1", g) for g in ("replay", "snapshot", "tracestore", "memory", "governance")),
+    ("lifeline.lifecycle.v1", "tracestore-lifecycle"),
+)
+"""Kafka keeps no list of a topic's groups that is cheap to ask: the stack's, by name."""
 
 
 @dataclass
@@ -90,6 +96,19 @@ async def groups_drained(client: aioredis.Redis) -> tuple[bool, int]:
     return ok, backlog
 
 
+async def kafka_drained(bus: Bus) -> tuple[bool, int]:
+    """(every consumer group of the stack has committed up to the end of its topic, backlog)."""
+    backlog, ok = 0, True
+    for topic, group in KAFKA_GROUPS:
+        reading = await bus.lag(topic, group)
+        if reading is None or reading.lag is None:
+            ok = False
+            continue
+        backlog += reading.lag
+        ok = ok and reading.lag == 0
+    return ok, backlog
+
+
 async def unpublished(db: str) -> int:
     conn = await asyncpg.connect(db)
     try:
@@ -109,15 +128,19 @@ async def logged(db: str) -> int:
 async def wait_drained(stack: RunningStack, expected_logged: int, timeout: float = 600.0) -> float:
     """perf_counter() when the log holds `expected_logged` events, all published and consumed."""
     client = aioredis.from_url(stack.env["LIFELINE_REDIS_URL"])
+    bus_url = stack.env.get("LIFELINE_BUS_URL", "")
+    kafka = create_bus(bus_url, consumer="bench-lag") if bus_kind(bus_url) == "kafka" else None
     db = stack.env["LIFELINE_DATABASE_URL"]
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             if await logged(db) >= expected_logged and await unpublished(db) == 0:
-                ok, _ = await groups_drained(client)
+                ok, _ = await (kafka_drained(kafka) if kafka else groups_drained(client))
                 if ok:
                     return time.perf_counter()
             await asyncio.sleep(0.05)
     finally:
         await client.aclose()
+        if kafka:
+            await kafka.stop()
     raise RuntimeError(f"the stack did not drain in {timeout}s")
