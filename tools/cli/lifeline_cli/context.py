@@ -26,6 +26,9 @@ class Context:
     def replay(self) -> Api:
         return Api(self.config.replay_url, self.config.api_key)
 
+    def ingest(self) -> Api:
+        return Api(self.config.ingest_url, self.config.api_key)
+
 
 def run(ctx: typer.Context, action: Callable[[Context], T], show: Callable[[T], None]) -> None:
     """Run `action`; print JSON or `show` it; on CliError print the problem and exit 1."""

@@ -1,4 +1,4 @@
-"""`lifeline wal list|reconcile`."""
+"""`lifeline wal list|reconcile|cleanup|restore`."""
 
 from __future__ import annotations
 
@@ -75,3 +75,59 @@ def wal_reconcile(
         render.out.print(f"{session}: {verb} from seq {plan['from_seq']} ({reasons})")
 
     run(ctx, action, show)
+
+
+@wal_app.command("cleanup")
+def wal_cleanup(
+    ctx: typer.Context,
+    days: Annotated[float, typer.Option(min=0, help="archive finished sessions idle longer than this")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only report what would go")] = False,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant (default: every tenant)")] = None,
+) -> None:
+    """Archive finished sessions idle for --days (verified by hash), then remove them from
+    ingest's hot log. Run with --dry-run first. Needs an operator key."""
+
+    def action(c: Context) -> Any:
+        body = {"days": days, "dry_run": dry_run, "tenant_id": tenant}
+        with c.ingest() as api:
+            return api.json("POST", "/v1/admin/wal/cleanup", json=body)
+
+    def show(r: dict[str, Any]) -> None:
+        sessions = r["sessions"]
+        if r["dry_run"]:
+            render.table(
+                f"would archive {len(sessions)} sessions, {r['events']} events (idle since {r['cutoff']})",
+                ["tenant", "session", "events", "last event"],
+                [(s["tenant_id"], s["session_id"], s["events"], s["last_recorded_at"]) for s in sessions],
+            )
+        elif r["archive"]:
+            render.out.print(
+                f"archived {len(sessions) - len(r['kept'])} sessions ({r['events']} events) to "
+                f"{r['archive_path']} ({r['archive_bytes']} bytes, verified); removed {r['removed']} "
+                f"from the log. Restore with: lifeline wal restore {r['archive']}"
+            )
+        else:
+            render.out.print(f"nothing to archive (no finished session idle since {r['cutoff']})")
+        for kept in r["kept"]:
+            render.out.print(f"kept {kept['tenant_id']}/{kept['session_id']}: {kept['reason']}")
+        if r["more"]:
+            render.out.print("more sessions qualify than one run takes: run again")
+
+    run(ctx, action, show)
+
+
+@wal_app.command("restore")
+def wal_restore(
+    ctx: typer.Context,
+    archive: Annotated[str, typer.Argument(help="the archive cleanup wrote (its name or path)")],
+) -> None:
+    """Put an archive's sessions back in ingest's log, verified by hash (twice is harmless)."""
+    name = archive.rsplit("/", 1)[-1]
+
+    def action(c: Context) -> Any:
+        with c.ingest() as api:
+            return api.json("POST", "/v1/admin/wal/restore", json={"archive": name})
+
+    run(ctx, action, lambda r: render.out.print(
+        f"{r['archive']}: {r['restored']} sessions restored, {r['present']} already present "
+        f"({r['events']} events, verified by hash)"))
