@@ -1,5 +1,8 @@
 """ingest's settings (LIFELINE_ prefix; see README)."""
 
+from pydantic import Field
+
+from lifeline_events import ConflictStrategy
 from lifeline_servicekit import ServiceSettings
 
 
@@ -18,3 +21,10 @@ class IngestSettings(ServiceSettings):
     relay_enabled: bool = True
     turns_consumer_enabled: bool = True
     turns_max_records: int = 500
+    conflict_strategy: ConflictStrategy = "reject"
+    """How a batch with a stale `expected_seq` is treated when neither the request
+    (`on_conflict`) nor the session (`PUT …/policy`) says (docs/architecture.md)."""
+    conflict_window_events: int = Field(10_000, ge=1, le=1_000_000)
+    """How far behind (events since `expected_seq`) a batch may be and still be merged."""
+    conflict_provider_priority: list[str] = Field(default_factory=list)
+    """`provider_priority`'s ranking, highest first, for sessions that set none."""
