@@ -9,7 +9,8 @@ import structlog
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from lifeline_ingest import store
+from lifeline_ingest import branch_store, store
+from lifeline_ingest.api_branches import router as branches_router
 from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.deps import Deps
 from lifeline_ingest.intake import IntakeError, parse_batch
@@ -28,6 +29,7 @@ from lifeline_servicekit import (
 from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+router.include_router(branches_router)
 
 _APPEND_EXAMPLE = {"events": [
     {"event_type": "turn.recorded", "turn_id": 1, "person_id": "p-7",
@@ -109,10 +111,13 @@ async def read_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     tenant_id: TenantParam = None,
 ) -> Response:
-    """Events after `after_seq`, in seq order (the log is the truth; projections heal from here)."""
+    """Events after `after_seq`, in seq order (the log is the truth; projections heal from here).
+
+    A branch's log holds its parent's events up to the branch point, re-scoped to it.
+    """
     tenant = tenant_for(principal, tenant_id)
     last_seq = await _require_session(deps, tenant, session_id)
-    rows = await store.read_events(deps.pool, tenant, session_id, after_seq, limit)
+    rows = await branch_store.read_events(deps.pool, tenant, session_id, after_seq, limit)
     next_after = rows[-1][0] if rows else after_seq
     body = (b'{"session_id":"' + session_id.encode() + b'","last_seq":' + str(last_seq).encode()
             + b',"next_after_seq":' + str(next_after).encode()
@@ -142,7 +147,7 @@ async def read_wal(
     """Each event's place in the log and whether the relay has published it."""
     tenant = tenant_for(principal, tenant_id)
     last_seq = await _require_session(deps, tenant, session_id)
-    entries = await store.read_wal(deps.pool, tenant, session_id, after_seq, limit)
+    entries = await branch_store.read_wal(deps.pool, tenant, session_id, after_seq, limit)
     return {"session_id": session_id, "last_seq": last_seq, "entries": entries,
             "unpublished": sum(not e["published"] for e in entries)}
 
