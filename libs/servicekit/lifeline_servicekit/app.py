@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette_compress import CompressMiddleware, add_compress_type
 
 from lifeline_servicekit.audit import AuditMiddleware
 from lifeline_servicekit.audit import router as audit_router
@@ -39,6 +40,10 @@ class ReadinessCheck:
     probe: Callable[[], Awaitable[tuple[bool, str]]]
     critical: bool = True
 
+
+# problem documents and msgpack exports compress as well as JSON does
+for _media_type in ("application/problem+json", "application/msgpack", "application/x-ndjson"):
+    add_compress_type(_media_type)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -81,6 +86,9 @@ def create_app(
     app.add_middleware(RateLimitMiddleware, read_per_s=settings.rate_limit_read_per_s,
                        write_per_s=settings.rate_limit_write_per_s, burst_s=settings.rate_limit_burst_s)
     app.add_middleware(ObservabilityMiddleware, service=service)
+    # Accept-Encoding: zstd, br or gzip from compress_min_bytes on; server-sent events are
+    # flushed per message, WebSockets pass through untouched
+    app.add_middleware(CompressMiddleware, minimum_size=settings.compress_min_bytes)
     if settings.cors_origins:  # outermost: preflights and error answers carry the headers too
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],

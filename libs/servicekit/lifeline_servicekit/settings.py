@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from lifeline_store.compression import DEFAULT_MIN_BYTES, Algorithm
+
 
 class ApiKeyGrant(BaseModel):
     """What one API key may do: its tenant and scopes."""
@@ -52,6 +54,11 @@ class ServiceSettings(BaseSettings):
     # at start, wait this long for PostgreSQL (with backoff) before giving up: a service
     # started with (or just before) its database must not exit into a crash loop
     database_wait_s: float = Field(120.0, ge=0)
+    # stored blobs (snapshot states) at or above compress_min_bytes get this algorithm; the
+    # algorithm is recorded per row, so changing it leaves older rows readable. HTTP answers
+    # of that size are compressed as the client's Accept-Encoding asks (zstd, br, gzip).
+    compression: Algorithm = "zstd"
+    compress_min_bytes: int = Field(DEFAULT_MIN_BYTES, ge=0)
     bus_partitions: int = 8
     bus_reclaim_idle_ms: int = 15_000
     kafka_session_timeout_ms: int = 10_000

@@ -27,6 +27,7 @@ from lifeline_servicekit import (
 )
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.api import router as snapshot_router
+from lifeline_snapshot.api import session_person
 from lifeline_snapshot.deps import SnapshotDeps
 from lifeline_snapshot.export.api import router as export_router
 from lifeline_snapshot.export.exporter import Exporter
@@ -34,6 +35,7 @@ from lifeline_snapshot.maintenance import Maintenance
 from lifeline_snapshot.projector import SnapshotFold, SnapshotProjector
 from lifeline_snapshot.settings import SnapshotSettings
 from lifeline_snapshot.wal.api import router as wal_router
+from lifeline_store.compression import CompressionPolicy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("lifeline.snapshot")
@@ -49,12 +51,15 @@ async def _wire(settings: SnapshotSettings) -> SnapshotDeps:
     replay = ReplayClient(settings.replay_url, timeout=timeout)
     memory = MemoryClient(settings.memory_url, timeout=timeout)
     announcer = Announcer(pool, bus)
-    fold = SnapshotFold(announcer, every=settings.snapshot_every, keep=settings.snapshot_keep)
+    compression = CompressionPolicy(settings.compression, settings.compress_min_bytes)
+    fold = SnapshotFold(announcer, every=settings.snapshot_every, keep=settings.snapshot_keep,
+                        compression=compression)
     projection = Projection(pool, schema="snapshot", name="snapshot", apply=fold.apply, ingest=ingest,
                             after_commit=fold.after_commit, bus_kind=bus.kind)
     await projection.ensure_schema()
     bus.consume(TOPIC_EVENTS, "snapshot", projection, max_records=settings.consumer_max_records)
-    projector = SnapshotProjector(pool, announcer, projection, ingest, keep=settings.snapshot_keep)
+    projector = SnapshotProjector(pool, announcer, projection, ingest, keep=settings.snapshot_keep,
+                                  compression=compression)
     maintenance = Maintenance(pool, announcer, interval_s=settings.maintenance_interval_s,
                               max_age_days=settings.snapshot_max_age_days, keep=settings.snapshot_keep)
     return SnapshotDeps(settings=settings, pool=pool, bus=bus, projector=projector, ingest=ingest,
@@ -89,7 +94,8 @@ def build_app(settings: SnapshotSettings | None = None) -> FastAPI:
 
     # ingest's refusals (PeerRefusedError) keep ingest's status: servicekit's problem handler
     return create_app(service="snapshot", settings=settings, lifespan=lifespan,
-                      routers=[snapshot_router, export_router, wal_router], readiness=_readiness)
+                      routers=[snapshot_router, export_router, wal_router], readiness=_readiness,
+                      session_person=session_person)
 
 
 def _readiness(app: FastAPI) -> list[ReadinessCheck]:

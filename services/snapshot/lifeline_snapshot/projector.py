@@ -23,6 +23,7 @@ from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.domain import SnapshotRow, Trigger, draft, trigger_for
 from lifeline_snapshot.metrics import RETAINED, SNAPSHOTS
 from lifeline_store import wrap_errors
+from lifeline_store.compression import CompressionPolicy
 
 log = structlog.get_logger("lifeline.snapshot")
 
@@ -30,10 +31,12 @@ log = structlog.get_logger("lifeline.snapshot")
 class SnapshotFold:
     """The batch-level `apply` and `after_commit` callbacks of snapshot's Projection."""
 
-    def __init__(self, announcer: Announcer, *, every: int, keep: int) -> None:
+    def __init__(self, announcer: Announcer, *, every: int, keep: int,
+                 compression: CompressionPolicy) -> None:
         self._announcer = announcer
         self._every = every
         self._keep = keep
+        self._compression = compression
         self._to_announce: set[SessionKey] = set()
 
     async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
@@ -58,7 +61,7 @@ class SnapshotFold:
             state = apply(state, event)
             trigger = trigger_for(event, self._every)
             if trigger is not None:
-                took |= await _take(conn, key, state, trigger)
+                took |= await _take(conn, key, state, trigger, self._compression)
         if took:
             self._to_announce.add(key)
             RETAINED.labels("count").inc(await store.retain_newest(conn, key.tenant_id, key.session_id,
@@ -77,8 +80,10 @@ class SnapshotFold:
                 await self._announcer.announce(tenant=key.tenant_id, session=key.session_id)
 
 
-async def _take(conn: asyncpg.Connection, key: SessionKey, state: SessionState, trigger: Trigger) -> bool:
-    _, created = await store.insert_snapshot(conn, key.tenant_id, key.session_id, draft(state, trigger))
+async def _take(conn: asyncpg.Connection, key: SessionKey, state: SessionState, trigger: Trigger,
+                compression: CompressionPolicy) -> bool:
+    _, created = await store.insert_snapshot(conn, key.tenant_id, key.session_id, draft(state, trigger),
+                                             compression)
     if created:
         SNAPSHOTS.labels(trigger).inc()
     return created
@@ -88,8 +93,9 @@ class SnapshotProjector:
     """On-demand snapshots and catch-up, over the same projection the bus feeds."""
 
     def __init__(self, pool: asyncpg.Pool, announcer: Announcer, projection: Projection,
-                 ingest: IngestClient | None, *, keep: int) -> None:
+                 ingest: IngestClient | None, *, keep: int, compression: CompressionPolicy) -> None:
         self._pool = pool
+        self._compression = compression
         self._announcer = announcer
         self.projection = projection
         self._ingest = ingest
@@ -119,8 +125,9 @@ class SnapshotProjector:
                 stored = await store.load_state(conn, key.tenant_id, key.session_id)
                 if stored is None:
                     return None
-                row, created = await store.insert_snapshot(conn, key.tenant_id, key.session_id,
-                                                           draft(stored, "on_demand", label))
+                snap = draft(stored, "on_demand", label)
+                row, created = await store.insert_snapshot(conn, key.tenant_id, key.session_id, snap,
+                                                           self._compression)
                 if created:
                     SNAPSHOTS.labels("on_demand").inc()
                     await store.retain_newest(conn, key.tenant_id, key.session_id, self._keep)

@@ -2,6 +2,11 @@
 
 Every query is scoped by tenant. Functions taking a connection run inside the
 caller's transaction (the projection's, so effects and checkpoint commit together).
+
+A snapshot's state is stored as jsonb (`compression` = 'none': small states and rows
+from before compression) or as compressed canonical JSON in `state_blob`, the
+algorithm recorded in `compression` (lifeline_store.compression); reading decodes
+either, so rows stay readable whatever `LIFELINE_COMPRESSION` says today.
 """
 
 from __future__ import annotations
@@ -10,18 +15,38 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
+from lifeline_events import canonical_json
 from lifeline_snapshot.domain import SnapshotDraft, SnapshotRow
 from lifeline_store import wrap_errors
+from lifeline_store.compression import NONE, CompressionPolicy, CorruptBlobError, decompress
 
 _COLUMNS = "id, tenant_id, session_id, at_seq, content_hash, label, trigger, created_at"
+_STATE = "state, state_blob, compression"
+
+
+def _state(record: asyncpg.Record) -> dict[str, Any] | None:
+    """The row's state, decompressed if it was stored compressed; CorruptBlobError if it cannot be."""
+    algorithm = record.get("compression")
+    if algorithm is None or algorithm == NONE:
+        return record.get("state")
+    try:
+        state = orjson.loads(decompress(record["state_blob"], algorithm))
+    except (CorruptBlobError, orjson.JSONDecodeError) as exc:
+        cause = exc.__cause__ or exc
+        reason = f"snapshot {record['id']!r}: {type(cause).__name__}: {cause}"
+        raise CorruptBlobError(algorithm, reason) from exc
+    if not isinstance(state, dict):
+        raise CorruptBlobError(algorithm, f"snapshot {record['id']!r}: not a JSON object")
+    return state
 
 
 def _row(record: asyncpg.Record) -> SnapshotRow:
     return SnapshotRow(id=record["id"], tenant_id=record["tenant_id"], session_id=record["session_id"],
                        at_seq=record["at_seq"], content_hash=record["content_hash"],
                        label=record["label"], trigger=record["trigger"], created_at=record["created_at"],
-                       state=record.get("state"))
+                       state=_state(record))
 
 
 async def load_state(conn: asyncpg.Connection | asyncpg.Pool, tenant: str,
@@ -45,18 +70,23 @@ async def save_state(conn: asyncpg.Connection, tenant: str, session: str, seq: i
 
 
 async def insert_snapshot(conn: asyncpg.Connection, tenant: str, session: str,
-                          snap: SnapshotDraft) -> tuple[SnapshotRow, bool]:
+                          snap: SnapshotDraft, compression: CompressionPolicy) -> tuple[SnapshotRow, bool]:
     """Store ``snap`` unless the session already has its hash; (row, created).
 
-    On a duplicate the existing row is returned; a label given now fills an empty one.
+    The state is compressed as ``compression`` says (its canonical JSON, the bytes the
+    hash is over). On a duplicate the existing row is returned; a label given now fills
+    an empty one.
     """
+    blob, algorithm = compression.encode(canonical_json(snap.state))
+    compressed = algorithm != NONE
     record = await conn.fetchrow(
-        "INSERT INTO snapshot.snapshots (id, tenant_id, session_id, at_seq, content_hash, state, label, "
-        "trigger) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "INSERT INTO snapshot.snapshots (id, tenant_id, session_id, at_seq, content_hash, state, state_blob, "
+        "compression, person_id, label, trigger) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
         "ON CONFLICT (tenant_id, session_id, content_hash) DO UPDATE "
         "SET label = COALESCE(snapshot.snapshots.label, EXCLUDED.label) "
         f"RETURNING {_COLUMNS}, (xmax = 0) AS inserted",
-        snap.id, tenant, session, snap.at_seq, snap.content_hash, snap.state, snap.label, snap.trigger)
+        snap.id, tenant, session, snap.at_seq, snap.content_hash, None if compressed else snap.state,
+        blob if compressed else None, algorithm, snap.state.get("person_id"), snap.label, snap.trigger)
     return _row(record), bool(record["inserted"])
 
 
@@ -87,7 +117,8 @@ async def storage(pool: asyncpg.Pool) -> tuple[int, int]:
     """(snapshots, bytes of their states) across every tenant, for the storage gauges."""
     with wrap_errors("snapshot storage"):
         row = await pool.fetchrow(
-            "SELECT count(*) AS n, coalesce(sum(pg_column_size(state)), 0) AS bytes FROM snapshot.snapshots")
+            "SELECT count(*) AS n, coalesce(sum(coalesce(pg_column_size(state), 0) "
+            "+ coalesce(pg_column_size(state_blob), 0)), 0) AS bytes FROM snapshot.snapshots")
     return int(row["n"]), int(row["bytes"])
 
 
@@ -113,7 +144,7 @@ async def list_snapshots(pool: asyncpg.Pool, tenant: str, session: str) -> list[
 async def get_snapshot(pool: asyncpg.Pool, tenant: str, session: str, snapshot_id: str) -> SnapshotRow | None:
     with wrap_errors("read snapshot"):
         record = await pool.fetchrow(
-            f"SELECT {_COLUMNS}, state FROM snapshot.snapshots "
+            f"SELECT {_COLUMNS}, {_STATE} FROM snapshot.snapshots "
             "WHERE tenant_id = $1 AND session_id = $2 AND id = $3", tenant, session, snapshot_id)
     return _row(record) if record else None
 
@@ -121,7 +152,7 @@ async def get_snapshot(pool: asyncpg.Pool, tenant: str, session: str, snapshot_i
 async def snapshots_with_state(pool: asyncpg.Pool, tenant: str, session: str) -> list[SnapshotRow]:
     with wrap_errors("read snapshots"):
         records = await pool.fetch(
-            f"SELECT {_COLUMNS}, state FROM snapshot.snapshots WHERE tenant_id = $1 AND session_id = $2 "
+            f"SELECT {_COLUMNS}, {_STATE} FROM snapshot.snapshots WHERE tenant_id = $1 AND session_id = $2 "
             "ORDER BY at_seq, id", tenant, session)
     return [_row(r) for r in records]
 
@@ -139,7 +170,8 @@ async def unannounced(pool: asyncpg.Pool, *, tenant: str | None = None, session:
     """Snapshots whose ``snapshot.created`` is not published yet, oldest first, with person id."""
     with wrap_errors("read unannounced snapshots"):
         records = await pool.fetch(
-            f"SELECT {_COLUMNS}, state->>'person_id' AS person_id FROM snapshot.snapshots "
+            f"SELECT {_COLUMNS}, coalesce(person_id, state->>'person_id') AS person_id "
+            "FROM snapshot.snapshots "
             "WHERE announced_at IS NULL AND ($1::text IS NULL OR tenant_id = $1) "
             "AND ($2::text IS NULL OR session_id = $2) ORDER BY created_at, id LIMIT $3",
             tenant, session, limit)

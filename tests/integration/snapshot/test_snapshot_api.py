@@ -13,6 +13,7 @@ import pytest
 
 from lifeline_events import TOPIC_LIFECYCLE, Event, SessionState, canonical_json, content_hash, fold
 from lifeline_snapshot.recap import build_recap
+from lifeline_store.compression import decompress
 from lifeline_testing.appends import append
 from lifeline_testing.oracle import fold_of_log, log_of
 from lifeline_testing.processes import auth
@@ -204,8 +205,13 @@ async def test_restore_of_unknown_or_corrupted_snapshot(stack: SnapshotStack) ->
     rows = await eventually(lambda: _rows_if(stack, session, 1), what="a snapshot")
     conn = await asyncpg.connect(stack.database_url)
     try:
-        await conn.execute("UPDATE snapshot.snapshots SET state = jsonb_set(state, '{stage}', '\"x\"') "
-                           "WHERE id = $1", rows[0]["id"])
+        snap = (await conn.fetchrow("SELECT state, state_blob, compression FROM snapshot.snapshots "
+                                    "WHERE id = $1", rows[0]["id"]))
+        state = orjson.loads(decompress(snap["state_blob"], snap["compression"])
+                             if snap["state"] is None else snap["state"])
+        await conn.execute("UPDATE snapshot.snapshots SET state = $2::jsonb, state_blob = NULL, "
+                           "compression = 'none' WHERE id = $1", rows[0]["id"],
+                           orjson.dumps({**state, "stage": "x"}).decode())
     finally:
         await conn.close()
     async with client(stack) as c:

@@ -1,4 +1,8 @@
-"""Export a session as one redacted JSON bundle; import a bundle as a sandbox session."""
+"""Export a session as one redacted bundle; import a bundle as a sandbox session.
+
+JSON by default; MessagePack when the export's `Accept` prefers `application/msgpack`
+or the import's `Content-Type` is `application/msgpack` (export/formats.py).
+"""
 
 from __future__ import annotations
 
@@ -18,14 +22,27 @@ from lifeline_servicekit import (
 )
 from lifeline_snapshot import store
 from lifeline_snapshot.deps import Deps
-from lifeline_snapshot.export.bundle import validate_bundle
+from lifeline_snapshot.export.bundle import validate_bundle, validate_document
+from lifeline_snapshot.export.formats import (
+    JSON,
+    MSGPACK,
+    is_msgpack,
+    json_to_msgpack,
+    parse_msgpack,
+    wants_msgpack,
+)
 from lifeline_snapshot.metrics import EXPORT_BYTES, counted
 
 router = APIRouter(prefix="/v1", tags=["export"])
 log = structlog.get_logger("lifeline.snapshot")
 
 
-@router.get("/sessions/{session_id}/export", response_model=None)
+_EXPORT_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {
+    JSON: {"schema": {"type": "object", "description": "the bundle"}},
+    MSGPACK: {"schema": {"type": "string", "format": "binary", "description": "the bundle, packed"}}}}}
+
+
+@router.get("/sessions/{session_id}/export", response_model=None, responses=_EXPORT_ANSWER)
 @counted("export")
 async def export_session(
     request: Request, deps: Deps, session_id: SessionId,
@@ -33,7 +50,9 @@ async def export_session(
 ) -> Response:
     """The session's events (from ingest's log), snapshots and profile, redacted.
 
-    Sessions longer than `LIFELINE_EXPORT_STREAM_AFTER_EVENTS` are streamed page by page.
+    Sessions longer than `LIFELINE_EXPORT_STREAM_AFTER_EVENTS` are streamed page by page
+    (JSON only: a MessagePack bundle, asked for with `Accept: application/msgpack`, is
+    built whole and converted from the JSON one, so it carries the same hashes).
     """
     structlog.contextvars.bind_contextvars(session_id=session_id)
     last_seq = await deps.ingest.last_seq(principal.tenant, session_id)
@@ -42,14 +61,18 @@ async def export_session(
     projected = await store.read_state(deps.pool, principal.tenant, session_id) or {}
     chunks = deps.exporter.stream(principal.tenant, session_id, last_seq, forwarded_authorization(request),
                                   projected.get("person_id"))
-    headers = {"Content-Disposition": f'attachment; filename="{session_id}.lifeline.json"',
-               "X-Lifeline-Events": str(last_seq)}
-    if last_seq > deps.settings.export_stream_after_events:
+    packed = wants_msgpack(request.headers.get("accept"))
+    extension = "msgpack" if packed else "json"
+    headers = {"Content-Disposition": f'attachment; filename="{session_id}.lifeline.{extension}"',
+               "X-Lifeline-Events": str(last_seq), "Vary": "Accept"}
+    if not packed and last_seq > deps.settings.export_stream_after_events:
         log.info("export.streaming", events=last_seq)
         return StreamingResponse(chunks, media_type="application/json", headers=headers)
     body = b"".join([chunk async for chunk in chunks])
+    if packed:
+        body = json_to_msgpack(body)
     EXPORT_BYTES.observe(len(body))
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(body, media_type=MSGPACK if packed else JSON, headers=headers)
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -83,10 +106,14 @@ async def import_session(
 ) -> dict[str, Any]:
     """Validate a bundle (schema, hashes) and replay its events into a new sandbox session.
 
-    An invalid bundle raises `BundleError` (answered 422 by its kind, naming the fields).
+    The body is JSON, or MessagePack with `Content-Type: application/msgpack`. An invalid
+    bundle raises `BundleError` (answered 422 by its kind, naming the fields).
     """
     body = await _read_capped(request, int(deps.settings.export_max_mb * 1024 * 1024))
-    raw, events = validate_bundle(body)
+    if is_msgpack(request.headers.get("content-type")):
+        raw, events = validate_document(parse_msgpack(body))
+    else:
+        raw, events = validate_bundle(body)
     session, last_seq = await deps.exporter.import_events(
         events, preserve_turn_ids=preserve_turn_id, authorization=forwarded_authorization(request))
     log.info("import.done", session_id=session, source=raw["session_id"], events=len(events))

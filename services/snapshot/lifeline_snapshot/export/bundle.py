@@ -141,11 +141,16 @@ def _check_hashes(bundle: _Bundle) -> list[dict[str, str]]:
 
 
 def validate_bundle(body: bytes) -> tuple[dict[str, Any], list[Event]]:
-    """Parse and check a bundle: schema, every event, every hash. Raises BundleError."""
+    """Parse and check a JSON bundle: schema, every event, every hash. Raises BundleError."""
     try:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BundleError([_err("body", f"not JSON: {exc}")]) from None
+    return validate_document(raw)
+
+
+def validate_document(raw: Any) -> tuple[dict[str, Any], list[Event]]:
+    """Check a bundle already parsed (from JSON or MessagePack). Raises BundleError."""
     try:
         bundle = _Bundle.model_validate(raw)
     except ValidationError as exc:
