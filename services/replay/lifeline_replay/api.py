@@ -18,6 +18,7 @@ from lifeline_replay.deps import Deps, ReplayDeps
 from lifeline_replay.domain import staleness, state_document
 from lifeline_replay.errors import SessionNotFoundError
 from lifeline_replay.recovery import Recovered
+from lifeline_replay.redacting import redact_window
 from lifeline_replay.timetravel import travel
 from lifeline_servicekit import (
     MAX_INT64,
@@ -129,8 +130,10 @@ async def context_window(
     provider: Literal["openai", "anthropic", "gemini"] = "openai",
     intent: Annotated[str | None, Query(max_length=128, description="the next call's intent")] = None,
     min_seq: MinSeq = None, timeout_ms: TimeoutMs = None, tenant_id: TenantParam = None,
+    redact: Annotated[bool, Query(description="secrets and personal data as [redacted:<kind>]")] = False,
 ) -> dict[str, Any]:
-    """The context window for the next LLM call, in the provider's own message format."""
+    """The context window for the next LLM call, in the provider's own message format
+    (with `redact=true`, through the platform's redaction library; counts in `redactions`)."""
     tenant = tenant_for(principal, tenant_id)
     found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms)
     state = found.model()
@@ -138,6 +141,9 @@ async def context_window(
     bias = await memory.bias(tenant, state.person_id) if memory is not None else []
     window = assemble(state, budget_tokens=budget_tokens, provider=provider, bias=bias, intent=intent,
                       window_tokens=deps.settings.context_window_tokens(provider))
+    if redact:
+        window, counts = redact_window(window)
+        window["redactions"] = counts
     return {"session_id": session_id, "mode": found.mode,
             "staleness": found.staleness().as_dict(), **window}
 
