@@ -27,7 +27,10 @@ The whole tree (→ names an error's kind when it has a second base):
     │
     ├── StoreError ............................ lifeline_store: a statement failed for good
     │   ├── StoreUnavailableError → TransientError
-    │   └── StoreConflictError → ConflictError
+    │   ├── StoreConflictError → ConflictError
+    │   └── CompressionError ................... lifeline_store.compression: a stored blob
+    │       ├── UnknownAlgorithmError → InvalidInputError  no codec has that name
+    │       └── CorruptBlobError → ConflictError           bytes that do not decompress
     ├── BusError .............................. lifeline_bus: the bus refused for good
     │   └── BusUnavailableError → TransientError
     ├── EventsError ........................... lifeline_events
