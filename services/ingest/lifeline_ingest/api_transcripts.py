@@ -76,12 +76,17 @@ async def import_transcript(
     except IntakeError:  # answered by its kind (422, or 413 over a limit): counted here
         EVENTS.labels("rejected", "http").inc()
         raise
+    persons = getattr(principal, "persons", None)  # a key limited to some persons (seed 004)
+    if persons is not None and transcript.person_id not in persons:
+        raise ProblemError(403, "Forbidden", "a person-scoped API key imports a transcript only for one "
+                           "of its persons: name it in person_id", field="person_id")
     with tracer("lifeline.ingest").start_as_current_span("ingest.transcript.import") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(events))
+        writer = transcript.participant_id or transcript.person_id  # as the append route's default
         append = AppendRequest(tenant_id=principal.tenant, session_id=session_id, events=events,
                                expected_seq=transcript.expected_seq, traceparent=current_traceparent(),
-                               source="http")
+                               source="http", participant_id=writer)
         outcomes = await deps.committer.append(append)  # a refusal is answered 409 by its kind
     structlog.get_logger("lifeline.ingest").info(
         "transcript.imported", provider=transcript.provider, events=len(outcomes),

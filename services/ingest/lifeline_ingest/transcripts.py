@@ -17,6 +17,7 @@ format when its shape is the same (one system prompt, then the messages).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,8 @@ from lifeline_events.providers import MERGE_SEPARATOR, PROVIDERS
 from lifeline_ingest.errors import IntakeError, IntakeTooLargeError
 
 MAX_TURN_ID = 2**63 - 1
-OPTIONS = ("provider", "first_turn_id", "person_id", "expected_seq")
+OPTIONS = ("provider", "first_turn_id", "person_id", "participant_id", "expected_seq")
+PARTICIPANT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 _SYSTEM_AS_MESSAGE = ('OpenAI takes the system prompt as the first message: '
                       '{"role": "system", "content": "..."}')
 _TEXT_PARTS = 'send text as a string or [{"type": "text", "text": "..."}] (Gemini: [{"text": "..."}])'
@@ -97,6 +99,7 @@ class Transcript:
     person_id: str | None = None
     expected_seq: int | None = None
     next_turn_id: int = 1
+    participant_id: str | None = None
 
 
 @dataclass
@@ -114,7 +117,7 @@ class _Report:
 def _texts(body: Any, where: str, index: int | None, report: _Report) -> list[str]:
     """The text of an OpenAI `content` / Anthropic `content` / Gemini `parts`; the rest is dropped."""
     if isinstance(body, str):
-        return [body]
+        return [body] if body else []
     if body is None:
         return []
     if not isinstance(body, list):
@@ -127,11 +130,12 @@ def _texts(body: Any, where: str, index: int | None, report: _Report) -> list[st
             report.error(at, "must be an object", _TEXT_PARTS)
             continue
         kind = part.get("type", "text" if "text" in part else next(iter(part), "empty"))
-        if kind != "text" or part.get("thought") is True:
+        kind = "thought" if part.get("thought") is True else kind
+        if kind != "text":
             report.drop(at, index, f'"{kind}" is not held: a Lifeline turn holds text only')
         elif not isinstance(part.get("text"), str):
             report.error(f"{at}.text", "must be a string", "put the part's text in \"text\" as a string")
-        else:
+        elif part["text"]:
             texts.append(part["text"])
     return texts
 
@@ -208,6 +212,9 @@ def _options(doc: dict[str, Any], rules: Rules, provider: str, report: _Report) 
     if not isinstance(first, int) or isinstance(first, bool) or not 0 <= first <= MAX_TURN_ID:
         report.error("first_turn_id", "must be a non-negative integer",
                      "number the turns from a turn id the session does not use yet")
+    participant = doc.get("participant_id")
+    if participant is not None and not (isinstance(participant, str) and PARTICIPANT.match(participant)):
+        report.error("participant_id", "not a valid participant id", "1-128 of A-Z a-z 0-9 . _ : @ -")
     expected = doc.get("expected_seq")
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)
                                  or not 0 <= expected <= MAX_TURN_ID):
@@ -262,7 +269,7 @@ def parse_transcript(body: bytes, *, max_turns: int) -> Transcript:
         raise TranscriptError("; ".join(f"{e['field']}: {e['msg']} ({e['fix']})" for e in report.errors),
                               report.errors)
     return Transcript(provider, turns, report.dropped, first, doc.get("person_id"), doc.get("expected_seq"),
-                      next_turn_id=offset + len(items))
+                      next_turn_id=offset + len(items), participant_id=doc.get("participant_id"))
 
 
 def to_events(transcript: Transcript, *, session_id: str, tenant_id: str,

@@ -203,3 +203,17 @@ def test_a_providers_context_window_caps_the_budget_and_says_so() -> None:
     assert capped["estimated_tokens"] <= 200
     assert capped["turns_left_out"] == 10 - capped["included"]["turns"] > 0
     assert capped["messages"][-1] == whole["messages"][-1]  # the newest turn stays
+
+
+def test_empty_texts_and_thoughts_are_dropped_and_the_writer_is_an_option() -> None:
+    """An empty message is not a turn, a Gemini thought is not the answer; participant_id is checked."""
+    openai = _import("openai", {"messages": [{"role": "user", "content": ""},
+                                             {"role": "user", "content": "a"}]}, participant_id="dm-1")
+    assert _said(openai) == [(2, "user", "a")] and openai.participant_id == "dm-1"
+    assert openai.dropped == [{"field": "messages.0", "index": 0,
+                               "reason": "no text: the message is not imported"}]
+    gemini = _import("gemini", {"contents": [{"role": "model", "parts": [
+        {"text": "let me think", "thought": True}, {"text": "Yes."}]}]})
+    assert _said(gemini) == [(1, "assistant", "Yes.")] and '"thought"' in gemini.dropped[0]["reason"]
+    assert "participant_id" in _errors("openai", {"messages": [{"role": "user", "content": "a"}],
+                                                  "participant_id": "no spaces allowed"})
