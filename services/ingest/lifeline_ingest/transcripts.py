@@ -38,10 +38,11 @@ _SYSTEM_GEMINI = ('Gemini takes the system prompt only as "system_instruction": 
                   '{"parts": [{"text": "..."}]}: move it there')
 
 
-class TranscriptError(IntakeError):
-    """A transcript breaks its provider's rules: `errors` name each field and its fix."""
-
-    title = "Invalid transcript"
+def invalid(detail: str, errors: list[dict[str, str]] | None = None) -> IntakeError:
+    """A transcript breaking its provider's rules (422; `errors`: each field and its fix)."""
+    error = IntakeError(detail, errors)
+    error.title = "Invalid transcript"
+    return error
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Rules:
     wrong_roles: dict[str, str]         # a role the provider refuses -> the fix
     system: tuple[str, ...]             # top-level keys holding the system prompt
     misplaced: dict[str, str]           # top-level keys other providers use -> the fix
-    alternate: bool                     # strict user/assistant alternation, user first
+    alternate: bool = False             # strict user/assistant alternation, user first
     unheld: tuple[str, ...] = ()        # message keys a turn cannot hold (reported dropped)
 
 
@@ -65,7 +66,6 @@ RULES: dict[str, Rules] = {
                "tool": "tool", "function": "tool"},
         wrong_roles={"model": 'use "assistant" ("model" is Gemini\'s name for it)'},
         system=(), misplaced={"system": _SYSTEM_AS_MESSAGE, "system_instruction": _SYSTEM_AS_MESSAGE},
-        alternate=False,
         unheld=("name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio", "annotations")),
     "anthropic": Rules(
         items="messages", body="content", roles={"user": "user", "assistant": "assistant"},
@@ -75,8 +75,7 @@ RULES: dict[str, Rules] = {
     "gemini": Rules(
         items="contents", body="parts", roles={"user": "user", "model": "assistant", "function": "tool"},
         wrong_roles={"assistant": 'use "model" (Gemini\'s name for the assistant)', "system": _SYSTEM_GEMINI},
-        system=("system_instruction", "systemInstruction"), misplaced={"system": _SYSTEM_GEMINI},
-        alternate=False),
+        system=("system_instruction", "systemInstruction"), misplaced={"system": _SYSTEM_GEMINI}),
 }
 
 
@@ -85,7 +84,7 @@ class ImportedTurn:
     turn_id: int
     role: str
     text: str
-    source: str     # where it came from: "system", "messages.3", "contents.0"
+    source: str  # where it came from: "system", "messages.3", "contents.0"
 
 
 @dataclass
@@ -226,13 +225,13 @@ def _load(body: bytes) -> tuple[dict[str, Any], Rules, str]:
     try:
         doc: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise TranscriptError(f"body is not valid JSON: {exc}") from exc
+        raise invalid(f"body is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise TranscriptError("body must be a JSON object: a transcript")
+        raise invalid("body must be a JSON object: a transcript")
     provider = doc.get("provider")
     if not isinstance(provider, str) or provider not in RULES:
         fix = f"name the transcript's format: one of {', '.join(PROVIDERS)}"
-        raise TranscriptError(f"provider: {fix}",
+        raise invalid(f"provider: {fix}",
                               [{"field": "provider", "msg": "unknown or missing", "fix": fix}])
     return doc, RULES[provider], provider
 
@@ -266,7 +265,7 @@ def parse_transcript(body: bytes, *, max_turns: int) -> Transcript:
         raise IntakeTooLargeError(f"the transcript makes {len(turns)} turns; the limit is {max_turns}",
                                   [{"field": rules.items, "msg": f"more than {max_turns} turns"}])
     if report.errors:
-        raise TranscriptError("; ".join(f"{e['field']}: {e['msg']} ({e['fix']})" for e in report.errors),
+        raise invalid("; ".join(f"{e['field']}: {e['msg']} ({e['fix']})" for e in report.errors),
                               report.errors)
     return Transcript(provider, turns, report.dropped, first, doc.get("person_id"), doc.get("expected_seq"),
                       next_turn_id=offset + len(items), participant_id=doc.get("participant_id"))
@@ -294,5 +293,5 @@ def to_events(transcript: Transcript, *, session_id: str, tenant_id: str,
                 if error not in errors:
                     errors.append(error)
     if errors:
-        raise TranscriptError("; ".join(f"{e['field']}: {e['msg']}" for e in errors), errors)
+        raise invalid("; ".join(f"{e['field']}: {e['msg']}" for e in errors), errors)
     return events

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from lifeline_events import Event, SessionState, fold
 from lifeline_events.providers import PROVIDERS, render_turns
-from lifeline_ingest.errors import IntakeTooLargeError
-from lifeline_ingest.transcripts import Transcript, TranscriptError, parse_transcript, to_events
+from lifeline_ingest.errors import IntakeError, IntakeTooLargeError
+from lifeline_ingest.transcripts import Transcript, parse_transcript, to_events
 from lifeline_replay.context import assemble
 
 PAIRS = list(itertools.product(PROVIDERS, PROVIDERS))
@@ -44,7 +44,7 @@ def _said(t: Transcript) -> list[tuple[int, str, str]]:
 
 
 def _errors(provider: str, doc: dict[str, Any]) -> dict[str, dict[str, str]]:
-    with pytest.raises(TranscriptError) as caught:
+    with pytest.raises(IntakeError) as caught:
         _import(provider, doc)
     return {e["field"]: e for e in caught.value.errors}
 
@@ -165,10 +165,10 @@ def test_empty_and_malformed_transcripts_are_refused() -> None:
     assert "contents" in _errors("gemini", {})
     only_images = _errors("openai", {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})
     assert only_images["messages"]["msg"] == "no message has text"
-    with pytest.raises(TranscriptError) as caught:
+    with pytest.raises(IntakeError) as caught:
         parse_transcript(b'{"provider": ["openai"]}', max_turns=10)
     assert caught.value.errors[0]["field"] == "provider"
-    with pytest.raises(TranscriptError):
+    with pytest.raises(IntakeError):
         parse_transcript(b"[1]", max_turns=10)
     extra = _errors("openai", {"messages": [{"role": "user", "content": "a", "parts": []}], "temperature": 1})
     assert {"temperature", "messages.0.parts"} <= set(extra)
@@ -183,7 +183,7 @@ def test_limits_and_event_validation_are_named_by_source() -> None:
         parse_transcript(orjson.dumps(doc), max_turns=2)
     long = _import("openai", {"messages": [{"role": "user", "content": "ok"},
                                            {"role": "assistant", "content": "x" * 40_000}]})
-    with pytest.raises(TranscriptError) as caught:
+    with pytest.raises(IntakeError) as caught:
         to_events(long, session_id="s", tenant_id="t", max_event_bytes=1_000_000)
     assert caught.value.errors[0]["field"] == "messages.1"
     with pytest.raises(IntakeTooLargeError):
