@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import orjson
@@ -217,3 +218,28 @@ def test_empty_texts_and_thoughts_are_dropped_and_the_writer_is_an_option() -> N
     assert _said(gemini) == [(1, "assistant", "Yes.")] and '"thought"' in gemini.dropped[0]["reason"]
     assert "participant_id" in _errors("openai", {"messages": [{"role": "user", "content": "a"}],
                                                   "participant_id": "no spaces allowed"})
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | TEXT,
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["role", "content", "parts", "text", "type", "thought", "system",
+                                         "name", "x"]), inner, max_size=3), max_leaves=12)
+MESSAGE = st.fixed_dictionaries({}, optional={
+    "role": st.sampled_from(["user", "assistant", "model", "system", "tool", "function"]) | JSON,
+    "content": JSON, "parts": JSON, "tool_calls": JSON, "x": JSON})
+
+
+@settings(max_examples=120, deadline=None)
+@given(provider=st.sampled_from([*PROVIDERS, "llama"]) | JSON, items=st.lists(MESSAGE, max_size=4) | JSON,
+       system=JSON, first=st.none() | st.integers(-2, 2**64))
+def test_any_body_is_a_transcript_or_a_named_refusal(provider: Any, items: Any, system: Any,
+                                                     first: Any) -> None:
+    """Whatever the shape, the answer is turns or an IntakeError naming fields (never a crash)."""
+    doc = {"provider": provider, "messages": items, "contents": items, "system": system,
+           "system_instruction": system, "first_turn_id": first}
+    try:
+        body = json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
+        transcript = parse_transcript(body, max_turns=10)
+        to_events(transcript, session_id="s", tenant_id="t", max_event_bytes=65_536)
+    except IntakeError as exc:
+        assert exc.errors and all(e["field"] is not None for e in exc.errors)
