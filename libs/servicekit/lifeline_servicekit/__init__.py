@@ -51,6 +51,7 @@ from lifeline_servicekit.params import (
     session_not_found,
     tenant_for,
 )
+from lifeline_servicekit.persons import SessionPerson, require_person, require_unscoped, sees_person
 from lifeline_servicekit.problems import ProblemError
 from lifeline_servicekit.serve import serve
 from lifeline_servicekit.settings import ServiceSettings
@@ -66,6 +67,7 @@ __all__ = [
     "SaneDatetime",
     "ServiceSettings",
     "SessionId",
+    "SessionPerson",
     "TenantParam",
     "bus_check",
     "bus_from_settings",
@@ -78,8 +80,11 @@ __all__ = [
     "lag_monitor",
     "open_database",
     "provide",
+    "require_person",
     "require_scope",
+    "require_unscoped",
     "sane_instant",
+    "sees_person",
     "serve",
     "session_not_found",
     "tenant_for",

@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,6 +25,7 @@ from lifeline_servicekit.audit import router as audit_router
 from lifeline_servicekit.nul import guard_bodies
 from lifeline_servicekit.observe import ObservabilityMiddleware
 from lifeline_servicekit.openapi import document_problems
+from lifeline_servicekit.persons import SessionPerson, person_guard
 from lifeline_servicekit.problems import install_problem_handlers
 from lifeline_servicekit.ratelimit import RateLimitMiddleware
 from lifeline_servicekit.settings import ServiceSettings
@@ -63,8 +64,11 @@ def create_app(
     routers: Sequence[APIRouter],
     readiness: Callable[[FastAPI], Sequence[ReadinessCheck]],
     version: str = "0.1.0",
+    session_person: SessionPerson | None = None,
 ) -> FastAPI:
-    """Build the service's FastAPI app; `lifespan` starts and drains its workers."""
+    """Build the service's FastAPI app; `lifespan` starts and drains its workers.
+
+    `session_person` tells the person guard whose a `{session_id}` is (persons.py)."""
     configure_logging(service, settings.log_level)
     configure_tracing(service, settings.otel_exporter)
 
@@ -125,8 +129,9 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    persons = [Depends(person_guard(session_person))]  # person-scoped keys (persons.py)
     for router in (*routers, audit_router):
         guard_bodies(router.routes)  # a NUL in a declared body is a 422 (nul.py)
-        app.include_router(router)
+        app.include_router(router, dependencies=persons)
     document_problems(app)
     return app

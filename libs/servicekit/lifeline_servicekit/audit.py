@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lifeline_servicekit.auth import Principal, principal_for, require_scope, token_from_headers
 from lifeline_servicekit.params import TenantParam, tenant_for
+from lifeline_servicekit.persons import require_unscoped
 
 log = structlog.get_logger("lifeline.audit")
 _ACTIONS = re.compile(r"/admin/|/restore/|/import|/reconcile|/cleanup|/transition|/suppressions"
@@ -118,7 +119,9 @@ router = APIRouter(tags=["audit"])
 async def read_audit(request: Request, principal: Annotated[Principal, Depends(require_scope("admin"))],
                      tenant_id: TenantParam = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    """This tenant's admin actions on this service, newest first."""
+    """This tenant's admin actions on this service, newest first (not for person-scoped keys:
+    the paths name every person's sessions)."""
+    require_unscoped(principal, "the admin audit log")
     tenant = tenant_for(principal, tenant_id)
     target = _pool(request.app)
     if target is None:

@@ -22,6 +22,8 @@ class Principal:
 
     tenant: str
     scopes: frozenset[str]
+    persons: frozenset[str] | None = None
+    """The persons whose data the key sees (None: every person of the tenant; persons.py)."""
 
 
 def token_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -40,7 +42,8 @@ def principal_for(keys: Mapping[str, ApiKeyGrant], token: str) -> Principal | No
     """The principal an API key maps to (constant-time comparison), or None."""
     for key, grant in keys.items():
         if hmac.compare_digest(key.encode(), token.encode()):
-            return Principal(tenant=grant.tenant, scopes=frozenset(grant.scopes))
+            persons = frozenset(grant.persons) if grant.persons is not None else None
+            return Principal(tenant=grant.tenant, scopes=frozenset(grant.scopes), persons=persons)
     return None
 
 

@@ -18,10 +18,14 @@ from lifeline_store.compression import DEFAULT_MIN_BYTES, Algorithm
 
 
 class ApiKeyGrant(BaseModel):
-    """What one API key may do: its tenant and scopes."""
+    """What one API key may do: its tenant and scopes, and optionally the only persons it sees."""
 
     tenant: str
     scopes: list[str] = Field(default_factory=lambda: ["ingest", "read"])
+    # None: every person of the tenant; else only these persons' sessions, traces and
+    # profiles, in every service, whatever the scopes (lifeline_servicekit.persons)
+    persons: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]] | None = Field(
+        default=None, min_length=1)
 
 
 def _default_instance() -> str:

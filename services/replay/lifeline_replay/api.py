@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, Field, model_validator
+from starlette.requests import HTTPConnection
 
 from lifeline_clients import PeerRefusedError
 from lifeline_events import canonical_json
@@ -27,6 +28,8 @@ from lifeline_servicekit import (
     SaneDatetime,
     SessionId,
     TenantParam,
+    deps_from,
+    require_person,
     require_scope,
     session_not_found,
     tenant_for,
@@ -40,9 +43,21 @@ TimeoutMs = Annotated[int | None, Query(ge=1, le=MAX_INT64,
                                         description="longest wait for min_seq (capped by the setting)")]
 
 
+async def session_person(connection: HTTPConnection, tenant: str, session: str) -> tuple[bool, str | None]:
+    """Whose session this is, for servicekit's person guard (person-scoped keys only)."""
+    try:
+        found = await deps_from(connection.app, ReplayDeps).recovery.recover(tenant, session)
+    except SessionNotFoundError:
+        return False, None
+    return True, found.model().person_id
+
+
 async def recover_at_least(app: ReplayDeps, tenant: str, session: str, min_seq: int | None,
-                           timeout_ms: int | None) -> Recovered:
-    """Recover; with `min_seq`, wait (bounded) until the state has reached it (read-your-writes)."""
+                           timeout_ms: int | None, principal: Principal | None = None) -> Recovered:
+    """Recover; with `min_seq`, wait (bounded) until the state has reached it (read-your-writes).
+
+    With a person-scoped `principal`, a session that turns out to be another person's is a
+    404 (the guard cannot see a session that only appears during the wait)."""
     structlog.contextvars.bind_contextvars(session_id=session)
     limit = app.settings.state_wait_max_s
     timeout = min(limit, timeout_ms / 1000) if timeout_ms else limit
@@ -57,6 +72,8 @@ async def recover_at_least(app: ReplayDeps, tenant: str, session: str, min_seq: 
             found = None
         seq = found.seq if found else 0
         if found is not None and (min_seq is None or seq >= min_seq):
+            if principal is not None and principal.persons is not None:
+                require_person(principal, found.model().person_id, session)
             return found
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -76,7 +93,7 @@ async def read_state(deps: Deps, session_id: SessionId, principal: Reader, min_s
                      timeout_ms: TimeoutMs = None, tenant_id: TenantParam = None) -> Response:
     """The recovered state (the fold of ingest's log) and which ladder step served it."""
     tenant = tenant_for(principal, tenant_id)
-    found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms)
+    found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms, principal)
     extra = {"profile": found.profile} if found.profile is not None else None
     body = state_document(session_id=session_id, tenant_id=tenant, seq=found.seq, mode=found.mode,
                           stale=found.staleness(), state_json=found.state_json,
@@ -135,7 +152,7 @@ async def context_window(
     """The context window for the next LLM call, in the provider's own message format
     (with `redact=true`, through the platform's redaction library; counts in `redactions`)."""
     tenant = tenant_for(principal, tenant_id)
-    found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms)
+    found = await recover_at_least(deps, tenant, session_id, min_seq, timeout_ms, principal)
     state = found.model()
     memory = deps.memory
     bias = await memory.bias(tenant, state.person_id) if memory is not None else []

@@ -17,7 +17,7 @@ from lifeline_bus.supervise import start_when_available
 from lifeline_clients import IngestClient
 from lifeline_events import TOPIC_EVENTS
 from lifeline_projection import Projection
-from lifeline_replay.api import router
+from lifeline_replay.api import router, session_person
 from lifeline_replay.deps import ReplayDeps
 from lifeline_replay.hot import HotStore
 from lifeline_replay.memory import MemoryClient
@@ -108,7 +108,7 @@ def build_app(settings: ReplaySettings | None = None) -> FastAPI:
             log.info("shutdown.done")
 
     return create_app(service="replay", settings=settings, lifespan=lifespan,
-                      routers=[router, ws_router], readiness=_readiness)
+                      routers=[router, ws_router], readiness=_readiness, session_person=session_person)
 
 
 _BEHIND_DEGRADES_S = 30.0

@@ -32,6 +32,7 @@ from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
 from lifeline_replay.recovery import Recovered
 from lifeline_servicekit import ID_PATTERN, MAX_INT64, Principal
 from lifeline_servicekit.auth import has_scope, principal_for
+from lifeline_servicekit.persons import sees_person
 
 router = APIRouter()
 log = structlog.get_logger("lifeline.replay.ws")
@@ -139,6 +140,8 @@ async def _serve(ws: WebSocket, deps: ReplayDeps, session: str) -> None:
         raise Refused(4400, 422, "Invalid request", f"session_id: must match {ID_PATTERN}")
     last_seq = _last_seq(ws)
     found = await _recover(deps, principal.tenant, session)
+    if principal.persons is not None and not sees_person(principal, found.model().person_id):
+        raise Refused(4404, 404, "Session not found", f"no session {session!r} for this tenant")
     await _send_sync(ws, deps, session, found)
     feed = LiveFeed(deps.hot, deps.ingest, principal.tenant, session, block_ms=deps.settings.ws_block_ms,
                     poll_s=deps.settings.ws_log_poll_s)

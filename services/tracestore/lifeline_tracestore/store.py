@@ -83,6 +83,14 @@ async def latest_states(conn: asyncpg.Connection, tenant: str,
     return {r["session_id"]: r["state"] for r in rows}
 
 
+async def session_person(pool: asyncpg.Pool, tenant: str, session: str) -> tuple[bool, str | None]:
+    """Whether trace-store knows the session, and the person of its folded state."""
+    row = await pool.fetchrow(
+        "SELECT state->>'person_id' AS person_id FROM traces.sessions "
+        "WHERE tenant_id = $1 AND session_id = $2", tenant, session)
+    return row is not None, row["person_id"] if row is not None else None
+
+
 async def stored_seq(pool: asyncpg.Pool, tenant: str, session: str) -> int:
     """The last seq of the session folded into traces (the projection's checkpoint)."""
     value = await pool.fetchval(
@@ -103,7 +111,7 @@ async def delete_trace(pool: asyncpg.Pool, tenant: str, trace_id: UUID) -> bool:
 
 
 def _of_types(types: Sequence[str] | None, param: int, column: str = "event_type") -> str:
-    """` AND <column> = ANY($param)` when filtering by event type, else nothing.
+    """` AND <column> = ANY($param)` when filtering by event type (or person), else nothing.
 
     Two statement texts instead of `$n IS NULL OR …`, so each gets a plan that uses its index."""
     return f" AND {column} = ANY(${param}::text[])" if types else ""
@@ -164,23 +172,28 @@ async def otel_traces(pool: asyncpg.Pool, tenant: str, otel_trace_id: str,
         "ORDER BY ts, session_id, seq NULLS LAST", *_typed([otel_trace_id, tenant], types))
 
 
-async def stats(pool: asyncpg.Pool, tenant: str, *, top: int = 10, days: int = 7) -> dict[str, Any]:
-    """Counts for `GET /replay/stats`, all within one tenant."""
+async def stats(pool: asyncpg.Pool, tenant: str, *, top: int = 10, days: int = 7,
+                persons: Sequence[str] | None = None) -> dict[str, Any]:
+    """Counts for `GET /replay/stats`, all within one tenant (and `persons`, when given)."""
+    only = _of_types(persons, 3, "person_id")  # a person-scoped key counts its persons' only
     async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
-        total = await conn.fetchval("SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1", tenant)
-        persons = await conn.fetch(
+        total = await conn.fetchval("SELECT count(*) FROM traces.event_traces WHERE tenant_id = $1"
+                                    + _of_types(persons, 2, "person_id"), *_typed([tenant], persons))
+        by_person = await conn.fetch(
             "SELECT person_id, count(*) AS n FROM traces.event_traces WHERE tenant_id = $1 "
-            "AND person_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2", tenant, top)
+            f"AND person_id IS NOT NULL{only} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2",
+            *_typed([tenant, top], persons))
         types = await conn.fetch(
-            "SELECT event_type, count(*) AS n FROM traces.event_traces WHERE tenant_id = $1 "
-            "GROUP BY 1 ORDER BY 2 DESC, 1", tenant)
+            "SELECT event_type, count(*) AS n FROM traces.event_traces WHERE tenant_id = $1"
+            f"{_of_types(persons, 2, 'person_id')} GROUP BY 1 ORDER BY 2 DESC, 1", *_typed([tenant], persons))
         recent = await conn.fetch(
             "SELECT (ts AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM traces.event_traces "
             "WHERE tenant_id = $1 AND ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' "
-            "- make_interval(days => $2) GROUP BY 1 ORDER BY 1 DESC", tenant, days - 1)
+            f"- make_interval(days => $2){only} GROUP BY 1 ORDER BY 1 DESC",
+            *_typed([tenant, days - 1], persons))
     return {
         "total_traces": int(total),
-        "top_persons": [{"person_id": r["person_id"], "trace_count": r["n"]} for r in persons],
+        "top_persons": [{"person_id": r["person_id"], "trace_count": r["n"]} for r in by_person],
         "event_types": [{"event_type": r["event_type"], "count": r["n"]} for r in types],
         "recent_activity": [{"date": r["day"].isoformat(), "trace_count": r["n"]} for r in recent],
     }
