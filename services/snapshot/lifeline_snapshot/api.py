@@ -19,11 +19,13 @@ from lifeline_servicekit import (
     session_not_found,
 )
 from lifeline_snapshot import store
+from lifeline_snapshot.api_versions import router as versions_router
 from lifeline_snapshot.deps import Deps, SnapshotDeps
 from lifeline_snapshot.metrics import counted
 from lifeline_snapshot.recap import build_recap
 
 router = APIRouter(prefix="/v1", tags=["snapshot"])
+router.include_router(versions_router)
 SnapshotId = Annotated[str, Path(min_length=1, max_length=128)]
 log = structlog.get_logger("lifeline.snapshot")
 

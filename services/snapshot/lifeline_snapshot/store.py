@@ -91,12 +91,14 @@ async def insert_snapshot(conn: asyncpg.Connection, tenant: str, session: str,
 
 
 async def retain_newest(conn: asyncpg.Connection, tenant: str, session: str, keep: int) -> int:
-    """Delete all but the ``keep`` newest snapshots of a session (0 keeps all)."""
+    """Delete all but the ``keep`` newest snapshots of a session (0 keeps all); versions
+    (snapshots with a message) are neither counted nor deleted."""
     if keep <= 0:
         return 0
     status = await conn.execute(
         "DELETE FROM snapshot.snapshots WHERE id IN (SELECT id FROM snapshot.snapshots "
-        "WHERE tenant_id = $1 AND session_id = $2 ORDER BY at_seq DESC, id DESC OFFSET $3)",
+        "WHERE tenant_id = $1 AND session_id = $2 AND message IS NULL "
+        "ORDER BY at_seq DESC, id DESC OFFSET $3)",
         tenant, session, keep)
     return int(status.split()[-1])
 
@@ -109,7 +111,7 @@ async def retain_newest_everywhere(pool: asyncpg.Pool, keep: int) -> int:
         status = await pool.execute(
             "DELETE FROM snapshot.snapshots WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
             "(PARTITION BY tenant_id, session_id ORDER BY at_seq DESC, id DESC) AS n "
-            "FROM snapshot.snapshots) ranked WHERE n > $1)", keep)
+            "FROM snapshot.snapshots WHERE message IS NULL) ranked WHERE n > $1)", keep)
     return int(status.split()[-1])
 
 
@@ -123,12 +125,13 @@ async def storage(pool: asyncpg.Pool) -> tuple[int, int]:
 
 
 async def delete_older_than(pool: asyncpg.Pool, days: float) -> int:
-    """Age retention across every session (the periodic job)."""
+    """Age retention across every session (the periodic job); versions are kept."""
     if days <= 0:
         return 0
     with wrap_errors("age retention"):
         status = await pool.execute(
-            "DELETE FROM snapshot.snapshots WHERE created_at < now() - make_interval(secs => $1)",
+            "DELETE FROM snapshot.snapshots WHERE created_at < now() - make_interval(secs => $1) "
+            "AND message IS NULL",
             days * 86400.0)
     return int(status.split()[-1])
 

@@ -33,10 +33,12 @@ from lifeline_tracestore import store
 from lifeline_tracestore.deps import Deps
 from lifeline_tracestore.domain import OTEL_TRACE_ID, SOURCE_EVENTS, iso, trace_document
 from lifeline_tracestore.errors import TraceNotFoundError
+from lifeline_tracestore.lineage import router as lineage_router
 from lifeline_tracestore.metrics import REPLAYS, TRACES_REMOVED
 from lifeline_tracestore.trace_replay import paced_stream
 
 router = APIRouter(tags=["trace-store"])
+router.include_router(lineage_router)
 ScopeId = Annotated[str, Path(pattern=ID_PATTERN)]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
