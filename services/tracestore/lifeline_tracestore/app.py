@@ -26,7 +26,7 @@ from lifeline_servicekit import (
     open_database,
     provide,
 )
-from lifeline_tracestore.api import router
+from lifeline_tracestore.api import router, session_person
 from lifeline_tracestore.deps import TraceStoreDeps
 from lifeline_tracestore.explorer import mount_explorer
 from lifeline_tracestore.freshness import Freshness
@@ -65,7 +65,7 @@ async def _wire(settings: TraceStoreSettings) -> TraceStoreDeps:
                 max_records=settings.trace_consumer_max_records)
     return TraceStoreDeps(settings=settings, pool=pool, bus=bus, retention=retention,
                           lag=lag_monitor(settings, bus), freshness=freshness,
-                          replayer=Replayer(pool, ingest), ingest=ingest)
+                          replayer=Replayer(pool, ingest, redactor), ingest=ingest)
 
 
 def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
@@ -93,7 +93,7 @@ def build_app(settings: TraceStoreSettings | None = None) -> FastAPI:
             log.info("shutdown.done")
 
     app = create_app(service="tracestore", settings=settings, lifespan=lifespan,
-                     routers=[router], readiness=_readiness)
+                     routers=[router], readiness=_readiness, session_person=session_person)
     mount_explorer(app)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per ingest call is noise
     return app

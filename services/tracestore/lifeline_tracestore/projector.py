@@ -66,8 +66,10 @@ class TraceFold:
             events = by_session[key]
             stored = states.get((key.tenant_id, key.session_id))
             state = SessionState.model_validate(stored) if stored is not None else SessionState()
-            end, traced = fold_traces(state, events, raw_json(events))
-            traced = self._redactor.rows(traced)  # the running state is kept redacted too
+            clean, raws, redacted = self._redactor.events(events, raw_json(events))
+            end, traced = fold_traces(state, clean, raws)
+            if not redacted:  # the fold saw an unredacted event: redact what it made
+                traced = self._redactor.rows(traced)
             if traced:
                 rows.extend(traced)
                 saved.append((key.tenant_id, key.session_id, end.seq, traced[-1].context_snapshot or ""))

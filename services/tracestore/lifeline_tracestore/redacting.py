@@ -1,11 +1,15 @@
 """Redaction on the way into trace-store: nothing unredacted is stored (on by default).
 
-Every trace row — the event as delivered, the context after it and the person id —
-goes through the platform's one redaction library (`lifeline_events.redaction`, the
-same placeholders as snapshot's exports) before it is written; the session's running
-state is kept redacted too, so no table of trace-store holds a secret or personal data.
+Events are redacted BEFORE they are folded, with the platform's one redaction library
+(`lifeline_events.redaction`, the same placeholders as snapshot's exports): every string
+of a session's context comes from its events, so the fold of redacted events onto the
+(redacted) running state is a redacted context by construction, and re-running the
+fold over the stored events rebuilds exactly the stored context. Redacting each whole
+context after the fold instead cost ~1.8 ms of CPU per event (issue 10). An event whose
+redacted form no longer validates (a placeholder longer than a field allows) is folded
+as delivered and the contexts of its session are redacted whole, as before.
 What was redacted is counted per kind (`lifeline_tracestore_redactions_total`).
-`LIFELINE_TRACE_REDACTION=false` stores what arrives, as before.
+`LIFELINE_TRACE_REDACTION=false` stores what arrives.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import replace
 
 import orjson
 
+from lifeline_events import Event, EventValidationError
 from lifeline_events.redaction import redact, redact_scope_id
 from lifeline_tracestore.domain import TraceRow
 from lifeline_tracestore.metrics import REDACTIONS
@@ -26,6 +31,28 @@ class Redactor:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
+
+    def events(self, events: Sequence[Event], raws: Sequence[bytes]
+               ) -> tuple[Sequence[Event], Sequence[bytes], bool]:
+        """The events and their JSON, redacted; False when one could not be (see above)."""
+        if not self.enabled:
+            return events, raws, True
+        counts: Counter[str] = Counter()
+        out_events, out_raws, whole = list(events), list(raws), True
+        for i, raw in enumerate(raws):
+            doc = orjson.loads(raw)
+            cleaned = redact(doc, counts)
+            if cleaned == doc:
+                continue
+            try:
+                out_events[i] = Event.from_json(cleaned)
+            except EventValidationError:
+                whole = False
+                continue
+            out_raws[i] = orjson.dumps(cleaned, option=orjson.OPT_SORT_KEYS)
+        for kind, n in counts.items():
+            REDACTIONS.labels(kind).inc(n)
+        return out_events, out_raws, whole
 
     def rows(self, rows: Sequence[TraceRow]) -> list[TraceRow]:
         if not self.enabled:

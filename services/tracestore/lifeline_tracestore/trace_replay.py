@@ -27,6 +27,7 @@ from lifeline_events import Event, SessionState, canonical_json, fold
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
 from lifeline_tracestore.domain import context_matches, iso, stream_delays, trace_document
+from lifeline_tracestore.redacting import Redactor
 
 log = structlog.get_logger("lifeline.tracestore.replay")
 
@@ -34,9 +35,11 @@ log = structlog.get_logger("lifeline.tracestore.replay")
 class Replayer:
     """Rebuilds contexts from the stored log, falling back to ingest's."""
 
-    def __init__(self, pool: asyncpg.Pool, ingest: IngestClient | None) -> None:
+    def __init__(self, pool: asyncpg.Pool, ingest: IngestClient | None,
+                 redactor: Redactor | None = None) -> None:
         self._pool = pool
         self._ingest = ingest
+        self._redactor = redactor or Redactor()
 
     async def rebuild(self, tenant: str, session: str,
                       until_seq: int) -> tuple[SessionState, datetime] | None:
@@ -51,6 +54,8 @@ class Replayer:
             events = await self._ingest.events(tenant, session, after_seq=0, until_seq=until_seq)
             if [e.seq for e in events] != list(range(1, until_seq + 1)):
                 return None
+            # ingest's log is not redacted: what leaves trace-store is, as what it stores
+            events = list(self._redactor.events(events, [e.to_json_bytes() for e in events])[0])
         return fold(events), events[-1].recorded_at
 
     async def replay(self, tenant: str, row: Mapping[str, Any], *, include_context: bool,
