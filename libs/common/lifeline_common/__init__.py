@@ -2,8 +2,10 @@
 
 from lifeline_common.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     LifelineError,
+    LockedError,
     NotFoundError,
     TooLargeError,
     TransientError,
@@ -11,8 +13,10 @@ from lifeline_common.errors import (
 
 __all__ = [
     "ConflictError",
+    "ForbiddenError",
     "InvalidInputError",
     "LifelineError",
+    "LockedError",
     "NotFoundError",
     "TooLargeError",
     "TransientError",

@@ -10,7 +10,9 @@ statuses in one table, so no error carries an HTTP status code:
     InvalidInputError     422     dead-letter with the reason
     └── TooLargeError     413     dead-letter with the reason
     NotFoundError         404     —
+    ForbiddenError        403     —
     ConflictError         409     —
+    LockedError           423     —
 
 An error may carry `title` (a short summary), `detail` (defaults to `str(error)`),
 `errors` (a list naming the failing fields) and `extra` (more problem members); the edge
@@ -23,7 +25,9 @@ The whole tree (→ names an error's kind when it has a second base):
     ├── InvalidInputError ..................... kind: bad input (422)
     │   └── TooLargeError ..................... kind: over a size limit (413)
     ├── NotFoundError ......................... kind: no such thing for this tenant (404)
+    ├── ForbiddenError ........................ kind: allowed for others, not this caller (403)
     ├── ConflictError ......................... kind: the caller's view is stale (409)
+    ├── LockedError ........................... kind: another holder's lease covers it (423)
     │
     ├── StoreError ............................ lifeline_store: a statement failed for good
     │   ├── StoreUnavailableError → TransientError
@@ -46,7 +50,10 @@ The whole tree (→ names an error's kind when it has a second base):
     │   ├── IntakeError → InvalidInputError            a body or topic record is invalid
     │   │   └── IntakeTooLargeError → TooLargeError    over an event or batch limit
     │   ├── AppendRejectedError → ConflictError        nothing of the request is written
-    │   │   └── SeqConflictError                       expected_seq is stale
+    │   │   ├── SeqConflictError                       expected_seq is stale
+    │   │   ├── RoomConflictError                      room full, stale fencing token, …
+    │   │   ├── RoomForbiddenError → ForbiddenError    not a participant, a viewer, not an owner
+    │   │   └── ScopeLockedError → LockedError         another participant's live lease
     │   └── AppendContentionError → TransientError     other writers kept winning: retry
     ├── ReplayError ........................... lifeline_replay
     │   ├── SessionNotFoundError → NotFoundError
@@ -122,3 +129,11 @@ class NotFoundError(LifelineError):
 
 class ConflictError(LifelineError):
     """The request conflicts with the current state; the caller's view is stale."""
+
+
+class ForbiddenError(LifelineError):
+    """The caller is known but may not do this (a viewer's write, a non-owner's removal)."""
+
+
+class LockedError(LifelineError):
+    """What the request touches is held by someone else's live lease; retry after it ends."""

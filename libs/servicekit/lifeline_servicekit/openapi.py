@@ -9,6 +9,8 @@ from the route itself, so a new route is documented without edits:
 - 413: a request body; 422: any parameter or body (FastAPI's own 422 is replaced);
 - 503: a keyed route (PostgreSQL, the bus or a peer down); 504: a bounded wait
   (`?min_seq=`, `?after_session=`);
+- any other status a route declares itself (`responses=LOCKED`: 423 where a lease can
+  refuse the request) is documented as problem+json too;
 - `/metrics` answers Prometheus text, not JSON; `/ready` 503 is its own JSON report.
 """
 
@@ -39,6 +41,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 WAIT_PARAMETERS = frozenset({"min_seq", "after_session"})
+LOCKED: dict[int | str, dict[str, Any]] = {423: {"description": "Locked"}}
+"""`responses=LOCKED` on a route that an edit lock can refuse (documented as problem+json)."""
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DESCRIPTIONS = {
     401: "No API key, or an unknown one",
@@ -47,6 +51,8 @@ DESCRIPTIONS = {
     409: "Conflict with the current state",
     413: "Payload too large",
     422: "Invalid request: `errors` names each field",
+    423: "Locked: another participant's live lease covers a scope the request touches "
+         "(`scope`, `holder`, `expires_at`)",
     429: "Rate limited: retry after `Retry-After` seconds",
     503: "A dependency is unavailable: retry after `Retry-After` seconds",
     504: "The bounded wait ran out before the state got there",
@@ -73,7 +79,8 @@ def statuses_of(route: APIRoute, operation: dict[str, Any]) -> list[int]:
     keyed = demands_key(route)
     wanted = {401: keyed, 403: keyed, 404: in_path, 409: bool((route.methods or set()) & WRITES), 413: body,
               422: bool(params) or body, 429: keyed, 503: keyed, 504: bool(params & WAIT_PARAMETERS)}
-    return [status for status, applies in wanted.items() if applies]
+    declared = {int(s) for s in route.responses if str(s).isdigit() and int(s) in DESCRIPTIONS}
+    return sorted({status for status, applies in wanted.items() if applies} | declared)
 
 
 def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:

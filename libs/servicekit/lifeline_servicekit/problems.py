@@ -17,8 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifeline_common.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     LifelineError,
+    LockedError,
     NotFoundError,
     TooLargeError,
     TransientError,
@@ -31,6 +33,8 @@ PROBLEM_KINDS: tuple[tuple[type[LifelineError], int, str], ...] = (
     (TooLargeError, 413, "Payload too large"),
     (InvalidInputError, 422, "Invalid request"),
     (NotFoundError, 404, "Not found"),
+    (ForbiddenError, 403, "Forbidden"),
+    (LockedError, 423, "Locked"),
     (ConflictError, 409, "Conflict"),
 )
 """Error kind → (status, default title), most specific first; an error's own `title` wins."""

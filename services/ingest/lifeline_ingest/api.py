@@ -26,6 +26,7 @@ from lifeline_servicekit import (
     session_not_found,
     tenant_for,
 )
+from lifeline_servicekit.openapi import LOCKED
 from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -54,7 +55,7 @@ class RepairRequest(BaseModel):
     from_seq: int = Field(default=1, ge=1, le=MAX_INT64)
 
 
-@router.post("/sessions/{session_id}/events", response_model=AppendResponse,
+@router.post("/sessions/{session_id}/events", response_model=AppendResponse, responses=LOCKED,
              openapi_extra={"requestBody": {"content": {"application/json": {"example": _APPEND_EXAMPLE}}}})
 async def append_events(
     request: Request, deps: Deps, session_id: SessionId,
@@ -84,7 +85,7 @@ async def append_events(
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,
                                current_traceparent(), "http", participant_id=batch.writer,
-                               on_conflict=batch.on_conflict)
+                               on_conflict=batch.on_conflict, lock_token=batch.lock_token)
         outcomes = await deps.committer.append(append)  # a refusal is answered 409 by its kind
     structlog.get_logger("lifeline.ingest").info(
         "events.appended", events=len(outcomes), duplicates=sum(o.duplicate for o in outcomes),

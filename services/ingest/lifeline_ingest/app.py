@@ -15,6 +15,7 @@ from lifeline_events import TOPIC_EVENTS, TOPIC_TURNS
 from lifeline_ingest import store
 from lifeline_ingest.api import router
 from lifeline_ingest.api_retention import router as retention_router
+from lifeline_ingest.api_room import router as room_router
 from lifeline_ingest.api_transcripts import router as transcripts_router
 from lifeline_ingest.committer import GroupCommitter
 from lifeline_ingest.deps import IngestDeps
@@ -81,7 +82,8 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             log.info("shutdown.done")
 
     return create_app(service="ingest", settings=settings, lifespan=lifespan,
-                      routers=[router, retention_router, transcripts_router], readiness=_readiness)
+                      routers=[router, retention_router, transcripts_router, room_router],
+                      readiness=_readiness)
 
 
 def _readiness(app: FastAPI) -> list[ReadinessCheck]:

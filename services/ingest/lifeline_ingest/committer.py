@@ -25,9 +25,10 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from lifeline_common.errors import TransientError
-from lifeline_events import Event, NewEvent, new_event_id
+from lifeline_events import Event, NewEvent, Room, new_event_id
 from lifeline_ingest.domain import Outcome, SessionCursor, plan_append
 from lifeline_ingest.errors import AppendContentionError, AppendRejectedError
+from lifeline_ingest.room import RoomCommand
 from lifeline_ingest.store import SessionKey, read_cursors, write_appends
 from lifeline_store import StoreConflictError, wrap_errors
 
@@ -58,6 +59,10 @@ class AppendRequest:
     source: str = "http"
     participant_id: str | None = None
     on_conflict: str | None = None
+    lock_token: int | None = None
+    command: RoomCommand | None = None
+    room: Room | None = None
+    """The session's room once this request is planned (set by the committer)."""
     future: asyncio.Future[list[Outcome]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -182,13 +187,17 @@ class GroupCommitter:
     def _plan(request: AppendRequest, cursor: SessionCursor, now: datetime, rows: list[Event],
               persons: dict[tuple[str, str], str | None]) -> list[Outcome] | BaseException:
         """Plan one request onto the group's rows; a refused request leaves no trace."""
-        before = cursor.last_seq
+        before, room_before = cursor.last_seq, (cursor.room, cursor.room_changed)
         try:
             planned, outcomes = plan_append(cursor, request.events, expected_seq=request.expected_seq,
-                                            now=now, new_id=new_event_id, traceparent=request.traceparent)
+                                            now=now, new_id=new_event_id, traceparent=request.traceparent,
+                                            writer=request.participant_id, lock_token=request.lock_token,
+                                            command=request.command)
         except AppendRejectedError as exc:
             cursor.last_seq = before
+            cursor.room, cursor.room_changed = room_before
             return exc
+        request.room = cursor.room
         rows.extend(planned)
         for e in planned:
             persons.setdefault((e.tenant_id, e.session_id), e.person_id)

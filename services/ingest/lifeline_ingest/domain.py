@@ -5,6 +5,10 @@ the incoming turn and event ids), decide which incoming events are new, which ar
 duplicates of what, and which seq each new one gets. No I/O: the store feeds it rows
 read just before, and writes what it returns in one statement that the log's constraints
 guard (a plan built on a stale read is refused there and re-planned).
+
+A session with a room (room.py) is guarded here too: a room command becomes the events
+it decides, a plain append is checked against the room, and every collaboration event
+planned is folded into `cursor.room`, which the same statement stores.
 """
 
 from __future__ import annotations
@@ -14,7 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from lifeline_events import Event, NewEvent, TurnRecorded, score_turn
+from lifeline_events import (
+    COLLABORATION_TYPES,
+    Event,
+    NewEvent,
+    Room,
+    SessionState,
+    TurnRecorded,
+    apply,
+    score_turn,
+)
+from lifeline_ingest import room as rules
 from lifeline_ingest.errors import AppendRejectedError, SeqConflictError
 
 
@@ -37,6 +51,8 @@ class SessionCursor:
     last_seq: int
     by_turn: dict[int, Known] = field(default_factory=dict)
     by_event: dict[UUID, Known] = field(default_factory=dict)
+    room: Room | None = None
+    room_changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,15 +90,24 @@ def plan_append(
     now: datetime,
     new_id: Callable[[], UUID],
     traceparent: str | None = None,
+    writer: str | None = None,
+    lock_token: int | None = None,
+    command: rules.RoomCommand | None = None,
 ) -> tuple[list[Event], list[Outcome]]:
     """Plan one request; return the rows to insert and an outcome per event.
 
     A request whose events are all duplicates is a retry and is answered as the
-    original was, even when `expected_seq` no longer matches.
+    original was, even when `expected_seq` no longer matches. A room `command` plans
+    the events the room's rules decide instead of `events`; a plain append to a session
+    with a room is checked by them (`writer`: default the events' person).
     """
+    if command is not None:
+        events = rules.decide(command, cursor.room, now)
     duplicates = [_find_duplicate(cursor, e, e.event_id) for e in events]
     if expected_seq is not None and expected_seq != cursor.last_seq and not all(duplicates):
         raise SeqConflictError(expected_seq, cursor.last_seq)
+    if cursor.room is not None and command is None:
+        _check_room(cursor.room, events, duplicates, writer, lock_token, now)
     rows: list[Event] = []
     outcomes: list[Outcome] = []
     for event in events:
@@ -111,4 +136,23 @@ def plan_append(
         if event.turn_id is not None:
             cursor.by_turn[event.turn_id] = known
         outcomes.append(Outcome(event_id, row.seq, False))
+    _fold_room(cursor, rows)
     return rows, outcomes
+
+
+def _check_room(room: Room, events: Sequence[NewEvent], duplicates: Sequence[Known | None],
+                writer: str | None, lock_token: int | None, now: datetime) -> None:
+    """The room's rules for the new events of a plain append (retries pass as before)."""
+    fresh = [(i, e) for i, (e, known) in enumerate(zip(events, duplicates, strict=True)) if known is None]
+    if fresh:
+        writer = writer or next((e.person_id for e in events if e.person_id), None)
+        rules.check_append(room, writer, fresh, lock_token, now)
+
+
+def _fold_room(cursor: SessionCursor, rows: Sequence[Event]) -> None:
+    """Fold the planned collaboration events into the cursor's room, as replay will."""
+    for row in rows:
+        if row.event_type in COLLABORATION_TYPES:
+            state = apply(SessionState(room=cursor.room), row)
+            if state.room is not cursor.room:
+                cursor.room, cursor.room_changed = state.room, True

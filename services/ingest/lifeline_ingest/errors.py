@@ -4,9 +4,14 @@
     ├── IntakeError (InvalidInputError)          a body or topic record is invalid
     │   └── IntakeTooLargeError (TooLargeError)  over an event or batch size limit
     ├── AppendRejectedError (ConflictError)      the whole request is refused, nothing written
-    │   └── SeqConflictError                     `expected_seq` no longer matches the session
+    │   ├── SeqConflictError                     `expected_seq` no longer matches the session
+    │   ├── RoomConflictError                    room full, stale fencing token, last owner …
+    │   ├── RoomForbiddenError (ForbiddenError)  not a participant, a viewer, not an owner
+    │   └── ScopeLockedError (LockedError)       another participant's live lease covers it
     └── AppendContentionError (TransientError)   other writers kept winning the race: retry
 
+The room refusals stay `AppendRejectedError`s (the committer and the topic consumer treat
+them like any refused request) and name a more specific kind, which the edge matches first.
 No status codes here: the HTTP edge maps the kinds (servicekit's problem handlers); the
 topic consumer dead-letters intake errors and refused appends with their detail.
 """
@@ -17,8 +22,10 @@ from typing import Any
 
 from lifeline_common.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     LifelineError,
+    LockedError,
     TooLargeError,
     TransientError,
 )
@@ -55,6 +62,18 @@ class SeqConflictError(AppendRejectedError):
         super().__init__("Session moved on",
                          f"expected_seq is {expected} but the session is at seq {current}",
                          current_seq=current, expected_seq=expected)
+
+
+class RoomConflictError(AppendRejectedError):
+    """A room rule refuses the request as the room stands (full, stale token, last owner)."""
+
+
+class RoomForbiddenError(AppendRejectedError, ForbiddenError):
+    """The writer is not in the session's room, or its role does not allow the request."""
+
+
+class ScopeLockedError(AppendRejectedError, LockedError):
+    """A scope the request touches is covered by another participant's live lease."""
 
 
 class AppendContentionError(IngestError, TransientError):

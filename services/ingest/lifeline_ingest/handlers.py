@@ -73,10 +73,9 @@ class TurnsHandler:
         request = AppendRequest(tenant, session, [e for _, e in items], source="topic")
         try:
             await self._committer.append(request)
-        except (AppendRejectedError, StoreConflictError):
-            if len(items) == 1:
-                raise_or_reject = items[0][0]
-                rejected[raise_or_reject.id] = "refused by the log: event id belongs to another session"
+        except (AppendRejectedError, StoreConflictError) as exc:
+            if len(items) == 1:  # a foreign event id, or the session's room refuses the writer
+                rejected[items[0][0].id] = f"refused by the log: {exc}"
                 return
             for item in items:  # find the one the log refuses; the others still land
                 await self._append(tenant, session, [item], rejected)

@@ -32,13 +32,15 @@ class Batch:
 
     `participant_id` names the writer (default: the events' `person_id`), `on_conflict`
     the strategy for a batch prepared against an older `expected_seq` (None: the
-    session's setting).
+    session's setting), `lock_token` the fencing token of the writer's lease (a stale
+    one is refused).
     """
 
     events: list[NewEvent]
     expected_seq: int | None
     participant_id: str | None = None
     on_conflict: str | None = None
+    lock_token: int | None = None
 
     @property
     def writer(self) -> str | None:
@@ -87,7 +89,7 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
         raise IntakeError("body must be a JSON object: an event or {\"events\": [...]}")
     if "events" not in doc:
         doc = {"events": [doc]}
-    unknown = set(doc) - {"events", "expected_seq", "participant_id", "on_conflict"}
+    unknown = set(doc) - {"events", "expected_seq", "participant_id", "on_conflict", "lock_token"}
     if unknown:
         raise IntakeError(f"unknown field(s) {sorted(unknown)}",
                           [{"field": f, "msg": "unknown field"} for f in sorted(unknown)])
@@ -100,6 +102,11 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
         raise IntakeError("expected_seq must be a non-negative integer",
                           [{"field": "expected_seq", "msg": "must be a non-negative integer"}])
     participant, strategy = _writer_fields(doc)
+    token = doc.get("lock_token")
+    if token is not None and (not isinstance(token, int) or isinstance(token, bool)
+                              or not 1 <= token <= MAX_INT64):
+        raise IntakeError("lock_token must be a positive integer (a lease's fencing token)",
+                          [{"field": "lock_token", "msg": "must be a positive integer"}])
     if len(raw_events) > max_batch_events:
         raise IntakeTooLargeError(f"batch has {len(raw_events)} events; the limit is {max_batch_events}",
                           [{"field": "events", "msg": f"more than {max_batch_events} events"}])
@@ -122,7 +129,7 @@ def parse_batch(body: bytes, *, session_id: str, tenant_id: str, max_event_bytes
             errors.extend(_prefixed(f"events.{i}.", exc))
     if errors:
         raise IntakeError("; ".join(f"{e['field']}: {e['msg']}" for e in errors), errors)
-    return Batch(events, expected, participant, strategy)
+    return Batch(events, expected, participant, strategy, token)
 
 
 def parse_record(value: bytes, *, default_tenant: str, max_event_bytes: int) -> NewEvent:

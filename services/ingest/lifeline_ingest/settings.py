@@ -21,6 +21,10 @@ class IngestSettings(ServiceSettings):
     relay_enabled: bool = True
     turns_consumer_enabled: bool = True
     turns_max_records: int = 500
+    max_participants: int = Field(50, ge=1, le=10_000)
+    """Participants a session's room holds at most (a join beyond is a 409)."""
+    lock_timeout_s: float = Field(300, gt=0, le=86_400)
+    """A lease's default and longest time to live, in seconds."""
     conflict_strategy: ConflictStrategy = "reject"
     """How a batch with a stale `expected_seq` is treated when neither the request
     (`on_conflict`) nor the session (`PUT …/policy`) says (docs/architecture.md)."""

@@ -20,17 +20,18 @@ from uuid import UUID
 
 import asyncpg
 
-from lifeline_events import Event
+from lifeline_events import Event, Room
 from lifeline_ingest.domain import Known, SessionCursor
 from lifeline_store import wrap_errors
 
 OUTBOX_CHANNEL = "lifeline_ingest_outbox"
 
 _READ = """
-SELECT 0 AS kind, tenant_id, session_id, last_seq AS seq, NULL::uuid AS event_id, NULL::bigint AS turn_id
+SELECT 0 AS kind, tenant_id, session_id, last_seq AS seq, NULL::uuid AS event_id, NULL::bigint AS turn_id,
+       room::text AS room
 FROM ingest.sessions WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 UNION ALL
-SELECT 1, e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id FROM ingest.events e
+SELECT 1, e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id, NULL FROM ingest.events e
 JOIN unnest($3::text[], $4::text[], $5::bigint[]) AS k(t, s, turn)
   ON e.tenant_id = k.t AND e.session_id = k.s AND e.turn_id = k.turn
 """
@@ -48,11 +49,13 @@ WITH inserted AS (
                 $7::bigint[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])
          AS u(t, s, q, i, et, v, tu, p, oa, ra, tp, env)
 ), advanced AS (
-    INSERT INTO ingest.sessions AS s (tenant_id, session_id, last_seq, person_id)
-    SELECT * FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) ORDER BY 1, 2
+    INSERT INTO ingest.sessions AS s (tenant_id, session_id, last_seq, person_id, room)
+    SELECT t, s, q, p, r::jsonb FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[])
+         AS u(t, s, q, p, r) ORDER BY 1, 2
     ON CONFLICT (tenant_id, session_id) DO UPDATE
        SET last_seq = GREATEST(s.last_seq, EXCLUDED.last_seq), updated_at = now(),
-           person_id = COALESCE(s.person_id, EXCLUDED.person_id)
+           person_id = COALESCE(s.person_id, EXCLUDED.person_id),
+           room = COALESCE(EXCLUDED.room, s.room)  -- NULL: this append left the room as it was
 )
 SELECT pg_notify($17, '')  -- data-modifying CTEs always run to completion
 """
@@ -68,7 +71,7 @@ async def read_cursors(
     conn: asyncpg.Connection, keys: Sequence[SessionKey],
     turn_keys: Sequence[tuple[SessionKey, int]], event_ids: Sequence[UUID],
 ) -> dict[SessionKey, SessionCursor]:
-    """Each session's last seq and the logged events the incoming ids refer to."""
+    """Each session's last seq and room, and the logged events the incoming ids refer to."""
     unique = sorted(set(keys), key=lambda k: (k.tenant_id, k.session_id))
     cursors = {k: SessionCursor(k.tenant_id, k.session_id, 0) for k in unique}
     rows = list(await conn.fetch(
@@ -81,6 +84,8 @@ async def read_cursors(
         key = SessionKey(r["tenant_id"], r["session_id"])
         if r["kind"] == 0:
             cursors[key].last_seq = r["seq"]
+            if r["room"] is not None:
+                cursors[key].room = Room.model_validate_json(r["room"])
             continue
         known = Known(r["seq"], r["event_id"], r["tenant_id"], r["session_id"])
         if key in cursors and r["turn_id"] is not None:
@@ -94,7 +99,8 @@ async def write_appends(
     conn: asyncpg.Connection, rows: Sequence[Event], cursors: Sequence[SessionCursor],
     person_ids: dict[tuple[str, str], str | None],
 ) -> None:
-    """Insert the events, advance the sessions and wake the relay: one atomic statement."""
+    """Insert the events, advance the sessions (and store changed rooms), wake the relay: one
+    atomic statement, so a room decided on a stale read is refused with the plan it came from."""
     ordered = sorted(cursors, key=lambda c: (c.tenant_id, c.session_id))
     await conn.execute(
         _WRITE,
@@ -106,6 +112,7 @@ async def write_appends(
         [c.tenant_id for c in ordered], [c.session_id for c in ordered], [c.last_seq for c in ordered],
         [person_ids.get((c.tenant_id, c.session_id)) for c in ordered],
         OUTBOX_CHANNEL,
+        [c.room.model_dump_json() if c.room_changed and c.room is not None else None for c in ordered],
     )
 
 
@@ -114,6 +121,16 @@ async def session_last_seq(pool: asyncpg.Pool, tenant: str, session: str) -> int
         return await pool.fetchval(
             "SELECT last_seq FROM ingest.sessions WHERE tenant_id = $1 AND session_id = $2",
             tenant, session)
+
+
+async def read_room(pool: asyncpg.Pool, tenant: str, session: str) -> tuple[bool, Room | None]:
+    """Whether the session exists, and its room as the last append left it (None: never had one)."""
+    with wrap_errors("read room"):
+        row = await pool.fetchrow("SELECT room::text AS room FROM ingest.sessions "
+                                  "WHERE tenant_id = $1 AND session_id = $2", tenant, session)
+    if row is None:
+        return False, None
+    return True, Room.model_validate_json(row["room"]) if row["room"] is not None else None
 
 
 async def read_events(pool: asyncpg.Pool, tenant: str, session: str, after_seq: int,
