@@ -279,6 +279,10 @@ async def _snapshot_agrees(http: httpx.AsyncClient, snapshot: str, branch: str, 
     events = bundle.json()["events"]
     assert [e["seq"] for e in events] == list(range(1, last + 1))
     assert {e["session_id"] for e in events} == {branch} and [e["event_id"] for e in events] == event_ids
+    imported = await http.post(f"{snapshot}/v1/sessions/import", content=bundle.content,
+                               headers={"content-type": "application/json"})
+    assert imported.status_code == 201, imported.text  # a flat copy: the branch's history, not its origin
+    assert imported.json()["last_seq"] == last - 1
 
 
 async def test_versions_are_named_snapshots_listed_by_tag_kept_and_restorable(stack: Stack) -> None:
@@ -305,6 +309,7 @@ async def test_versions_are_named_snapshots_listed_by_tag_kept_and_restorable(st
         assert [v["message"] for v in (await http.get(base, params={"tag": "draft"})).json()["versions"]] \
             == ["first draft"]
         assert (await http.get(base, params={"tag": "nope"})).json()["versions"] == []
+        assert (await http.get(base, params={"tag": "has space"})).status_code == 422
         snapshots = (await http.get(f"{stack.snapshot.url}/v1/sessions/{session}/snapshots")).json()
         kept = {s["snapshot_id"] for s in snapshots["snapshots"]}
         versions = {v["version_id"] for v in listed}

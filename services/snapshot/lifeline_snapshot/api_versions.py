@@ -21,8 +21,9 @@ from lifeline_snapshot.deps import Deps
 
 router = APIRouter(tags=["versions"])
 log = structlog.get_logger("lifeline.snapshot")
+_TAG_PATTERN = r"^[A-Za-z0-9._:@/+-]+$"
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                       pattern=r"^[A-Za-z0-9._:@/+-]+$")]
+                                       pattern=_TAG_PATTERN)]
 
 
 class CreateVersion(BaseModel):
@@ -66,8 +67,8 @@ async def create_version(
 async def list_versions(
     deps: Deps, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("read"))],
-    tag: Annotated[str | None, Query(min_length=1, max_length=64, description="only versions with this tag")]
-    = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=64, pattern=_TAG_PATTERN,
+                                     description="only versions with this tag")] = None,
 ) -> dict[str, Any]:
     """The session's versions, newest first (404 for a session snapshot has never seen)."""
     versions = await versions_store.list_versions(deps.pool, principal.tenant, session_id, tag)

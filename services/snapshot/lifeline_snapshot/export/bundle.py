@@ -31,6 +31,8 @@ FORMAT = "lifeline.session-export"
 VERSION = 1
 SECTIONS = ("events", "snapshots", "profile")
 _SKIPPED_ON_IMPORT = {"event_id", "seq", "recorded_at", "tenant_id", "session_id", "traceparent"}
+_NOT_IMPORTED = frozenset({"session.branched"})
+"""A sandbox is a flat copy, not a branch (only ingest's branch route writes this event)."""
 
 
 def canonical(item: Any) -> bytes:
@@ -169,10 +171,13 @@ def to_new_events(events: list[Event], *, preserve_turn_ids: bool) -> list[dict[
     Ids, seqs and times ingest assigns are dropped (event ids are unique log-wide).
     Turn ids are kept with `preserve_turn_ids`, else renumbered 1..n, and the payloads
     that point at a turn (`turn.evaluated`, `model.call.recorded`) follow the renumbering.
+    A branch's `session.branched` is left out: the sandbox holds the branch's whole history.
     """
     renumbered: dict[int, int] = {}
     out = []
     for event in events:
+        if event.event_type in _NOT_IMPORTED:
+            continue
         data = event.model_dump(mode="json", exclude=_SKIPPED_ON_IMPORT)
         if event.turn_id is not None and not preserve_turn_ids:
             data["turn_id"] = renumbered.setdefault(event.turn_id, len(renumbered) + 1)
