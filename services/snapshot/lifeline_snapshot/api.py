@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from lifeline_events import SessionState, content_hash
 from lifeline_projection import SessionKey
@@ -14,6 +15,7 @@ from lifeline_servicekit import (
     Principal,
     ProblemError,
     SessionId,
+    deps_from,
     forwarded_authorization,
     require_scope,
     session_not_found,
@@ -46,6 +48,15 @@ async def require_session(deps: SnapshotDeps, tenant: str, session_id: str) -> d
     if stored is None:
         raise session_not_found(session_id)
     return stored
+
+
+async def session_person(connection: HTTPConnection, tenant: str, session: str) -> tuple[bool, str | None]:
+    """Whose session this is (its folded state's person), for servicekit's person guard: a
+    person-scoped key gets 404 for another person's snapshots, recap, export and WAL."""
+    deps = deps_from(connection.app, SnapshotDeps)
+    await deps.projector.catch_up(SessionKey(tenant, session))
+    stored = await store.read_state(deps.pool, tenant, session)
+    return stored is not None, stored.get("person_id") if stored is not None else None
 
 
 @router.post("/sessions/{session_id}/snapshots", status_code=201)

@@ -1,7 +1,9 @@
 """trace-store's HTTP routes: the trace replay API (README) and traces by OTel trace id.
 
-Every query is scoped to the caller's tenant (another tenant's trace is a 404);
-cleanup, stats and deletion need the admin scope.
+Every query is scoped to the caller's tenant (another tenant's trace is a 404), and a
+person-scoped key's to its persons (another person's trace or session is a 404; listings
+and stats keep its persons' only; cleanup is refused); cleanup, stats and deletion need
+the admin scope.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import HTTPConnection
 
 from lifeline_events import EVENT_TYPES, TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_servicekit import (
@@ -23,14 +26,17 @@ from lifeline_servicekit import (
     Principal,
     ProblemError,
     TenantParam,
+    deps_from,
     has_scope,
     require_scope,
+    require_unscoped,
+    sees_person,
     session_not_found,
     tenant_for,
 )
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
-from lifeline_tracestore.deps import Deps
+from lifeline_tracestore.deps import Deps, TraceStoreDeps
 from lifeline_tracestore.domain import OTEL_TRACE_ID, SOURCE_EVENTS, iso, trace_document
 from lifeline_tracestore.errors import TraceNotFoundError
 from lifeline_tracestore.lineage import router as lineage_router
@@ -78,10 +84,16 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-async def _trace_or_404(deps: Deps, tenant: str, trace_id: UUID) -> Any:
+async def session_person(connection: HTTPConnection, tenant: str, session: str) -> tuple[bool, str | None]:
+    """Whose session this is, for servicekit's person guard (person-scoped keys only)."""
+    with wrap_errors("read session"):
+        return await store.session_person(deps_from(connection.app, TraceStoreDeps).pool, tenant, session)
+
+
+async def _trace_or_404(deps: Deps, principal: Principal, trace_id: UUID) -> Any:
     with wrap_errors("read trace"):
-        row = await store.get_trace(deps.pool, tenant, trace_id)
-    if row is None:
+        row = await store.get_trace(deps.pool, principal.tenant, trace_id)
+    if row is None or not sees_person(principal, row["person_id"]):
         raise TraceNotFoundError(f"no trace {trace_id} for this tenant")
     return row
 
@@ -91,8 +103,9 @@ async def trace_stats(deps: Deps, principal: Admin, tenant_id: TenantParam = Non
     """Counts of this tenant's traces: total, top persons, event types, the last 7 days
     (another tenant's: operator keys only)."""
     tenant = tenant_for(principal, tenant_id)
+    persons = sorted(principal.persons) if principal.persons is not None else None
     with wrap_errors("trace stats"):
-        body = await store.stats(deps.pool, tenant)
+        body = await store.stats(deps.pool, tenant, persons=persons)
     return _json({**body, "stats_timestamp": iso(datetime.now(UTC))})
 
 
@@ -101,6 +114,7 @@ async def cleanup(deps: Deps, principal: Admin, tenant_id: TenantParam = None,
                   days_to_keep: Annotated[int | None, Query(ge=0, le=36_500)] = None) -> Response:
     """Remove traces older than `days_to_keep` (default: the retention setting): a tenant
     admin's own tenant's; an operator's named `?tenant_id=`, or without it every tenant's."""
+    require_unscoped(principal, "trace retention cleanup")
     platform = has_scope(principal, OPERATOR_SCOPE) and not tenant_id
     tenant = None if platform else tenant_for(principal, tenant_id)
     job = deps.retention
@@ -163,7 +177,7 @@ async def person_traces(deps: Deps, principal: Reader, person_id: ScopeId,
 @router.get("/replay/{trace_id}")
 async def get_trace(deps: Deps, principal: Reader, trace_id: UUID) -> Response:
     """One trace (the public `EventTrace`, plus `otel_trace_id`)."""
-    return _json(trace_document(await _trace_or_404(deps, principal.tenant, trace_id)))
+    return _json(trace_document(await _trace_or_404(deps, principal, trace_id)))
 
 
 @router.post("/replay/{trace_id}")
@@ -173,7 +187,7 @@ async def replay_trace(deps: Deps, principal: Reader, trace_id: UUID,
     if body.trace_id is not None and body.trace_id != trace_id:
         raise ProblemError(422, "Invalid request", "trace_id: the body's trace_id differs from the path's",
                            errors=[{"field": "trace_id", "msg": "must equal the trace id in the path"}])
-    row = await _trace_or_404(deps, principal.tenant, trace_id)
+    row = await _trace_or_404(deps, principal, trace_id)
     REPLAYS.labels("trace").inc()
     return _json(await deps.replayer.replay(
         principal.tenant, row, include_context=body.include_context, time_scale=body.time_scale))
@@ -182,6 +196,7 @@ async def replay_trace(deps: Deps, principal: Reader, trace_id: UUID,
 @router.delete("/replay/{trace_id}")
 async def delete_trace(deps: Deps, principal: Admin, trace_id: UUID) -> Response:
     """Delete one trace of this tenant."""
+    await _trace_or_404(deps, principal, trace_id)  # another person's: 404 for a scoped key
     with wrap_errors("delete trace"):
         deleted = await store.delete_trace(deps.pool, principal.tenant, trace_id)
     if not deleted:
@@ -201,6 +216,7 @@ async def by_otel(deps: Deps, principal: Reader, otel_trace_id: Annotated[str, P
     types = known_types(event_type)
     with wrap_errors("read traces by otel id"):
         rows = await store.otel_traces(deps.pool, principal.tenant, otel_trace_id, types)
+    rows = [r for r in rows if sees_person(principal, r["person_id"])]
     if not rows:
         raise TraceNotFoundError(f"no events of OTel trace {otel_trace_id} for this tenant")
     events = [_handled(r) for r in rows]
