@@ -15,7 +15,7 @@ define pytest
 	if [ $$rc -eq 5 ]; then echo "no tests collected in: $(or $(1),tests)"; exit 0; fi; exit $$rc
 endef
 
-.PHONY: install lock run test test-unit test-integration test-e2e bench lint typecheck schema
+.PHONY: install lock run test test-unit test-integration test-e2e bench chaos lint typecheck schema
 
 install: $(STAMP)
 
@@ -52,6 +52,13 @@ bench: install
 	: > $$BENCH_SUMMARY; found=0; for f in $$(ls bench/bench_*.py 2>/dev/null | sort); do \
 		found=1; echo "== $$f"; $(BIN)/python -m bench.$$(basename $$f .py); \
 	done; [ $$found -eq 1 ] || echo "no bench/bench_*.py yet"; $(BIN)/python -m bench.summary
+
+# SIGKILL of every service, Valkey and PostgreSQL under load, then the log and every projection
+# checked against the oracle fold (issue 11). `make test` runs a short version (300 events, each
+# victim once); this one scales with CHAOS_EVENTS and CHAOS_ROUNDS and prints the figures.
+chaos: install
+	CHAOS_EVENTS=$${CHAOS_EVENTS:-3000} CHAOS_ROUNDS=$${CHAOS_ROUNDS:-3} \
+		$(BIN)/pytest -q -s tests/integration/hostile/test_chaos.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -92,15 +92,26 @@ class Supervisor:
         return "ready"
 
     async def watch(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: notice dead services, report them, restart within budget."""
-        while not stop.is_set():
-            for service in self.services:
-                if not service.given_up and not service.process.is_alive():
-                    await self._handle_exit(service)
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except TimeoutError:
-                pass
+        """Until `stop` is set: notice dead services, report them, restart within budget.
+
+        Each dead service is handled on its own, so services that died together restart
+        together instead of one after another, each waiting for the last to be ready.
+        """
+        handling: dict[str, asyncio.Task[None]] = {}
+        try:
+            while not stop.is_set():
+                for service in self.services:
+                    busy = service.spec.name in handling and not handling[service.spec.name].done()
+                    if not busy and not service.given_up and not service.process.is_alive():
+                        handling[service.spec.name] = asyncio.create_task(self._handle_exit(service))
+                try:
+                    await asyncio.wait_for(stop.wait(), 0.5)
+                except TimeoutError:
+                    pass
+        finally:
+            for task in handling.values():
+                task.cancel()
+            await asyncio.gather(*handling.values(), return_exceptions=True)
 
     async def _handle_exit(self, service: Supervised) -> None:
         now = time.monotonic()
