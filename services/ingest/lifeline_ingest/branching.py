@@ -1,4 +1,4 @@
-"""What a branch is, without I/O: its id, and how a parent's event reads inside it.
+"""What a branch is (pure): its id, and how a parent's event reads inside it.
 
 A branch continues a parent session's history up to `from_seq` by reference: its own
 rows start at `from_seq + 1` with `session.branched`, and reading its log serves the
