@@ -64,6 +64,8 @@ def recovery_sync(state: Mapping[str, Any], *, session_id: str, seq: int, mode: 
     body: dict[str, Any] = {"type": "RECOVERY_SYNC", "session_id": session_id, "seq": seq, "mode": mode,
                             "staleness": stale.as_dict()}
     body.update({f: state.get(f) for f in SYNC_FIELDS})
+    if state.get("room") is not None:  # a collaborative session: who is in it, who holds what
+        body["room"] = state["room"]
     if profile is not None:
         body["profile"] = profile
     return orjson.dumps(body)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from lifeline_testing.processes import TEST_API_KEY, ServiceProcess
+from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
 
 from .conftest import SNAPSHOT_EVERY
 from .helpers import new_session, open_ws, post_turns, recv, recv_events_until, wait_mode
@@ -122,3 +123,39 @@ async def test_a_second_replica_streams_what_either_replica_projects(stack, http
                 assert await recv_events_until(ws, last) == list(range(sync["seq"] + 1, last + 1))
     finally:
         second.kill()
+
+
+async def test_three_players_and_a_dm_see_joins_and_a_lock_live(stack, http) -> None:
+    """The DM opens the room; four WebSocket clients (the DM, three players) get it in their
+    RECOVERY_SYNC, then each sees every player's join and the lock as live events in seq order."""
+    session = new_session("room")
+    people = ["dm", "p1", "p2", "p3"]
+
+    async def post(path: str, body: dict[str, object]) -> dict[str, Any]:
+        r = await http.post(f"{stack.ingest.url}/v1/sessions/{session}/{path}", headers=auth(), json=body)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    await post("participants", {"participant_id": "dm", "role": "owner"})
+    clients = [open_ws(stack.replay.url, session) for _ in people]
+    sockets = [await c.__aenter__() for c in clients]
+    try:
+        for ws in sockets:
+            sync = await recv(ws)
+            assert sync["type"] == "RECOVERY_SYNC" and list(sync["room"]["participants"]) == ["dm"]
+        for pid in people[1:]:
+            await post("participants", {"participant_id": pid, "role": "editor"})
+        lock = await post("locks", {"scope": "fact:hp", "participant_id": "p1"})
+        assert lock["token"] == 1
+        for ws in sockets:
+            seen = [await recv(ws) for _ in range(lock["seq"] - sync["seq"])]
+            assert [m["seq"] for m in seen] == list(range(sync["seq"] + 1, lock["seq"] + 1))
+            assert [(m["event"]["event_type"], m["event"]["payload"]["participant_id"]) for m in seen] == [
+                *(("participant.joined", pid) for pid in people[1:]), ("lock.acquired", "p1")]
+    finally:
+        for c in clients:
+            await c.__aexit__(None, None, None)
+    async with open_ws(stack.replay.url, session) as ws:
+        sync = await recv(ws)
+        assert sync["seq"] == lock["seq"] and set(sync["room"]["participants"]) == set(people)
+        assert sync["room"]["locks"]["fact:hp"]["participant_id"] == "p1"

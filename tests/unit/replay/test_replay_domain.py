@@ -74,3 +74,13 @@ def test_bias_answers_are_read_leniently() -> None:
     assert parse_bias(["c"]) == [BiasItem("c")]
     assert parse_bias({"summary": "work on objections"}) == [BiasItem("work on objections")]
     assert parse_bias(None) == [] and parse_bias({"items": "bad"}) == []
+
+
+def test_recovery_sync_carries_the_room_only_when_there_is_one() -> None:
+    """A collaborative session's sync names its room (participants, locks); others' syncs are as before."""
+    room = {"participants": {"dm": {"role": "owner", "joined_seq": 1}}, "locks": {}, "lock_token": 0}
+    with_room = orjson.loads(recovery_sync({"seq": 1, "room": room}, session_id="s", seq=1, mode="log",
+                                           stale=staleness("log", None)))
+    assert with_room["room"] == room
+    assert "room" not in orjson.loads(recovery_sync({"seq": 1}, session_id="s", seq=1, mode="log",
+                                                   stale=staleness("log", None)))
