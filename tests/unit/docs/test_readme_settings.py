@@ -11,6 +11,7 @@ README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
 SETTINGS = [
     ("lifeline_servicekit.settings", "ServiceSettings"),
     ("lifeline_ingest.settings", "IngestSettings"),
+    ("lifeline_ingest.api_retention", "RetentionSettings"),
     ("lifeline_replay.settings", "ReplaySettings"),
     ("lifeline_snapshot.settings", "SnapshotSettings"),
     ("lifeline_tracestore.settings", "TraceStoreSettings"),
