@@ -191,6 +191,25 @@ async def test_branch_refusals(ingest: ServiceProcess, module_database: str) -> 
     assert sorted({r["session_id"] for r in rows}) == ["other", "r", "r.x"]
 
 
+async def test_wal_retention_keeps_a_parent_with_branches(ingest: ServiceProcess) -> None:
+    """A finished, published, idle parent is no cleanup candidate while it has a branch (its rows
+    are the branch's history); a finished session without branches is one."""
+    finished = {"event_type": "session.finished", "payload": {"reason": "done"}}
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        for session in ("w", "w-plain"):
+            await c.post(f"/v1/sessions/{session}/events", json={"events": [turn(1), finished]})
+        assert (await c.post("/v1/sessions/w/branches", json={"from_seq": 2, "name": "b"})).status_code == 201
+
+        async def candidates() -> set[str] | None:
+            r = await c.post("/v1/admin/wal/cleanup",
+                             json={"days": 0, "dry_run": True, "tenant_id": "default"})
+            assert r.status_code == 200, r.text
+            found = {x["session_id"] for x in r.json()["sessions"]}
+            return found if "w-plain" in found else None  # once the relay has published it
+
+        assert "w" not in await eventually(candidates, timeout=30, what="w-plain a cleanup candidate")
+
+
 async def test_interrupted_branch_is_finished_by_a_retry(ingest: ServiceProcess,
                                                          module_database: str) -> None:
     """A branch whose rows were written but whose session.branched was not is finished by the

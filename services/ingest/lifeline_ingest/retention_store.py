@@ -22,6 +22,9 @@ _CANDIDATES = """
 SELECT s.tenant_id, s.session_id, s.last_seq, count(*) AS events, max(e.recorded_at) AS last_recorded_at
 FROM ingest.sessions s JOIN ingest.events e USING (tenant_id, session_id)
 WHERE s.updated_at < $2 AND ($1::text IS NULL OR s.tenant_id = $1)
+  -- a branch's parent stays: its rows are part of the branch's history (ingest.branches' key)
+  AND NOT EXISTS (SELECT 1 FROM ingest.branches b
+                  WHERE b.tenant_id = s.tenant_id AND b.parent_session_id = s.session_id)
 GROUP BY s.tenant_id, s.session_id, s.last_seq
 HAVING bool_or(e.event_type = 'session.finished') AND bool_and(e.published_at IS NOT NULL)
    AND max(e.recorded_at) < $2
