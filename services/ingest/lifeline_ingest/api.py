@@ -92,8 +92,11 @@ async def append_events(
         last_seq=max(o.seq for o in outcomes))
     # Serialized directly: re-validating up to 1,000 results against the response model
     # (which still documents the shape) was measurable per request.
-    body = orjson.dumps({"results": [{"event_id": str(o.event_id), "seq": o.seq, "duplicate": o.duplicate}
-                                     for o in outcomes]})
+    results = [{"event_id": str(o.event_id), "seq": o.seq, "duplicate": o.duplicate} for o in outcomes]
+    answer: dict[str, Any] = {"results": results}
+    if append.stale is not None:  # a stale batch merged by its strategy (conflict_commit.py)
+        answer |= {"strategy": append.stale.strategy, "dropped": append.stale.dropped}
+    body = orjson.dumps(answer)
     return Response(body, media_type="application/json")
 
 

@@ -14,10 +14,12 @@ from lifeline_bus.supervise import start_when_available
 from lifeline_events import TOPIC_EVENTS, TOPIC_TURNS
 from lifeline_ingest import store
 from lifeline_ingest.api import router
+from lifeline_ingest.api_conflicts import router as conflicts_router
 from lifeline_ingest.api_retention import router as retention_router
 from lifeline_ingest.api_room import router as room_router
 from lifeline_ingest.api_transcripts import router as transcripts_router
 from lifeline_ingest.committer import GroupCommitter
+from lifeline_ingest.conflict_commit import ConflictRules
 from lifeline_ingest.deps import IngestDeps
 from lifeline_ingest.handlers import TurnsHandler
 from lifeline_ingest.relay import OutboxRelay
@@ -45,7 +47,10 @@ async def _wire(settings: IngestSettings) -> IngestDeps:
     bus.declare(TOPIC_EVENTS)
     relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
     committer = GroupCommitter(pool, workers=settings.committers,
-                               max_events=settings.commit_max_events, on_commit=relay.wake)
+                               max_events=settings.commit_max_events, on_commit=relay.wake,
+                               conflicts=ConflictRules(
+                                   settings.conflict_strategy, settings.conflict_window_events,
+                                   tuple(settings.conflict_provider_priority)))
     if settings.turns_consumer_enabled:
         bus.consume(TOPIC_TURNS, "ingest", TurnsHandler(
             committer, default_tenant=settings.default_tenant,
@@ -82,7 +87,8 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             log.info("shutdown.done")
 
     return create_app(service="ingest", settings=settings, lifespan=lifespan,
-                      routers=[router, retention_router, transcripts_router, room_router],
+                      routers=[router, retention_router, transcripts_router, room_router,
+                               conflicts_router],
                       readiness=_readiness)
 
 

@@ -26,6 +26,8 @@ from prometheus_client import Counter, Histogram
 
 from lifeline_common.errors import TransientError
 from lifeline_events import Event, NewEvent, Room, new_event_id
+from lifeline_ingest.conflict_commit import ConflictPlanner, ConflictRules, Stale, wants_range
+from lifeline_ingest.conflicts_store import read_range
 from lifeline_ingest.domain import Outcome, SessionCursor, plan_append
 from lifeline_ingest.errors import AppendContentionError, AppendRejectedError
 from lifeline_ingest.room import RoomCommand
@@ -63,6 +65,8 @@ class AppendRequest:
     command: RoomCommand | None = None
     room: Room | None = None
     """The session's room once this request is planned (set by the committer)."""
+    stale: Stale | None = None
+    """How a stale batch was merged (set by the committer; see conflict_commit.py)."""
     future: asyncio.Future[list[Outcome]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -75,8 +79,10 @@ class GroupCommitter:
     """Owns the write path into `ingest.events`; `on_commit` wakes the relay."""
 
     def __init__(self, pool: asyncpg.Pool, *, workers: int = 2, max_events: int = 2000,
-                 on_commit: Callable[[], None] = lambda: None) -> None:
+                 on_commit: Callable[[], None] = lambda: None,
+                 conflicts: ConflictRules = ConflictRules()) -> None:
         self._pool = pool
+        self._conflicts = ConflictPlanner(conflicts, new_event_id)
         # one queue per worker, a session always on the same one: workers of one process
         # never race each other for a session's next seq
         self._queues: list[asyncio.Queue[AppendRequest]] = [asyncio.Queue() for _ in range(workers)]
@@ -171,8 +177,11 @@ class GroupCommitter:
                 turn_keys = [(r.key, e.turn_id) for r in group for e in r.events if e.turn_id is not None]
                 event_ids: list[UUID] = [e.event_id for r in group for e in r.events if e.event_id]
                 cursors = await read_cursors(conn, [r.key for r in group], turn_keys, event_ids)
+                logged = {i: await read_range(conn, r.key, r.expected_seq or 0, cursors[r.key].last_seq)
+                          for i, r in enumerate(group) if wants_range(
+                              r.expected_seq, r.on_conflict, cursors[r.key], self._conflicts.rules)}
                 for i, request in enumerate(group):
-                    answers[i] = self._plan(request, cursors[request.key], now, rows, persons)
+                    answers[i] = self._plan(request, cursors[request.key], now, rows, persons, logged.get(i))
                 if rows:
                     touched = {(e.tenant_id, e.session_id) for e in rows}
                     await write_appends(
@@ -183,16 +192,25 @@ class GroupCommitter:
             self._on_commit()
         return answers
 
-    @staticmethod
-    def _plan(request: AppendRequest, cursor: SessionCursor, now: datetime, rows: list[Event],
-              persons: dict[tuple[str, str], str | None]) -> list[Outcome] | BaseException:
-        """Plan one request onto the group's rows; a refused request leaves no trace."""
+    def _plan(self, request: AppendRequest, cursor: SessionCursor, now: datetime, rows: list[Event],
+              persons: dict[tuple[str, str], str | None],
+              logged: list[Event] | None = None) -> list[Outcome] | BaseException:
+        """Plan one request onto the group's rows; a refused request leaves no trace.
+
+        A stale batch under a merging strategy, or a write while a conflict is open, is
+        planned by the conflict planner (`logged`: the events since its expected_seq)."""
         before, room_before = cursor.last_seq, (cursor.room, cursor.room_changed)
+        outcomes: list[Outcome] | BaseException
         try:
-            planned, outcomes = plan_append(cursor, request.events, expected_seq=request.expected_seq,
-                                            now=now, new_id=new_event_id, traceparent=request.traceparent,
-                                            writer=request.participant_id, lock_token=request.lock_token,
-                                            command=request.command)
+            merged = self._conflicts.plan(request, cursor, logged, rows, now) if (
+                request.expected_seq is not None or cursor.room is not None) else None
+            if merged is not None:
+                planned, outcomes = merged
+            else:
+                planned, outcomes = plan_append(
+                    cursor, request.events, expected_seq=request.expected_seq, now=now, new_id=new_event_id,
+                    traceparent=request.traceparent, writer=request.participant_id,
+                    lock_token=request.lock_token, command=request.command)
         except AppendRejectedError as exc:
             cursor.last_seq = before
             cursor.room, cursor.room_changed = room_before

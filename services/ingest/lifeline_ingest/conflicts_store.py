@@ -1,0 +1,44 @@
+"""The conflict strategies' SQL: the events a stale batch missed, and parked batches.
+
+Both read the log by its primary key (tenant, session, seq), so a read costs the range
+it asks for and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from lifeline_events import ConflictOpened, Event
+from lifeline_ingest.store import SessionKey
+from lifeline_store import wrap_errors
+
+_RANGE = """
+SELECT envelope::text AS body FROM ingest.events
+WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 AND seq <= $4 ORDER BY seq
+"""
+_AT = """
+SELECT seq, envelope::text AS body FROM ingest.events
+WHERE tenant_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[])
+"""
+
+
+async def read_range(conn: asyncpg.Connection, key: SessionKey, after: int, upto: int) -> list[Event]:
+    """The session's events in (after, upto], in seq order (the caller bounds the width)."""
+    if upto <= after:
+        return []
+    with wrap_errors("read events since expected_seq"):
+        rows = await conn.fetch(_RANGE, key.tenant_id, key.session_id, after, upto)
+    return [Event.from_json(r["body"]) for r in rows]
+
+
+async def read_opened(pool: asyncpg.Pool, tenant: str, session: str,
+                      seqs: Sequence[int]) -> dict[int, ConflictOpened]:
+    """The `session.conflict.opened` payloads logged at `seqs` (the room keeps only their seq)."""
+    if not seqs:
+        return {}
+    with wrap_errors("read parked batches"):
+        rows = await pool.fetch(_AT, tenant, session, list(seqs))
+    found = {r["seq"]: Event.from_json(r["body"]).payload for r in rows}
+    return {seq: p for seq, p in found.items() if isinstance(p, ConflictOpened)}
