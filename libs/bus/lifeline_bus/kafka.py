@@ -14,13 +14,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
@@ -152,6 +153,9 @@ class KafkaBus:
 
     def consume(self, topic: str, group: str, handler: BatchHandler, *,
                 max_records: int = 500) -> None:
+        # The delivered message, read from FastStream's context directly: a `Context("message")`
+        # parameter made fast_depends resolve it in a worker thread, a thread hop per batch.
+        current_message = partial(self._broker.context.get_local, "message")
         self._topics.add(topic)
         self._consumed.append((topic, group))
 
@@ -164,7 +168,8 @@ class KafkaBus:
             max_poll_interval_ms=60_000, session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=max(100, self._session_timeout_ms // 10), decoder=_skip_decode,
         )
-        async def live(_: Any, message: Any = Context("message")) -> None:
+        async def live(_: Any) -> None:
+            message = current_message()
             batch = [_delivery(r) for r in message.raw_message]
             CONSUMED.labels(topic, group).inc(len(batch))
             with BATCH_SECONDS.labels(topic, group).time():

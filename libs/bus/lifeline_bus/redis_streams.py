@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
-from faststream import Context
 from faststream.redis import RedisBroker, StreamSub
 from redis.exceptions import RedisError, ResponseError
 from redis.typing import EncodableT, FieldT
@@ -125,6 +125,9 @@ class RedisStreamsBus:
 
     def consume(self, topic: str, group: str, handler: BatchHandler, *,
                 max_records: int = 500) -> None:
+        # The delivered message, read from FastStream's context directly: a `Context("message")`
+        # parameter made fast_depends resolve it in a worker thread, a thread hop per batch.
+        current_message = partial(self._broker.context.get_local, "message")
         self._groups.append((topic, group))
 
         async def dead_letter(delivery: Delivery, reason: str) -> None:
@@ -135,7 +138,8 @@ class RedisStreamsBus:
                              max_records=max_records, polling_interval=100),
             parser=_raw_safe_parse, decoder=_skip_decode,
         )
-        async def live(_: Any, message: Any = Context("message")) -> None:
+        async def live(_: Any) -> None:
+            message = current_message()
             raw = message.raw_message
             batch = [_delivery(topic, i, f, 1) for i, f in zip(raw["message_ids"], raw["data"],
                                                                 strict=True)]
@@ -149,7 +153,8 @@ class RedisStreamsBus:
                              polling_interval=1000),
             parser=_raw_safe_parse, decoder=_skip_decode,
         )
-        async def reclaim(_: Any, message: Any = Context("message")) -> None:
+        async def reclaim(_: Any) -> None:
+            message = current_message()
             raw = message.raw_message
             count = await message.get_delivery_count()
             delivery = _delivery(topic, raw["message_ids"][0], raw["data"], count)
