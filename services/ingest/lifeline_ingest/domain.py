@@ -30,6 +30,7 @@ from lifeline_events import (
 )
 from lifeline_ingest import room as rules
 from lifeline_ingest.errors import AppendRejectedError, SeqConflictError
+from lifeline_ingest.room_guard import check_append
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def _check_room(room: Room, events: Sequence[NewEvent], duplicates: Sequence[Kno
     fresh = [(i, e) for i, (e, known) in enumerate(zip(events, duplicates, strict=True)) if known is None]
     if fresh:
         writer = writer or next((e.person_id for e in events if e.person_id), None)
-        rules.check_append(room, writer, fresh, lock_token, now)
+        check_append(room, writer, fresh, lock_token, now)
 
 
 def _fold_room(cursor: SessionCursor, rows: Sequence[Event]) -> None:

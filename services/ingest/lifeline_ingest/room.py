@@ -19,11 +19,11 @@ Rules (docs/architecture.md, "Rooms and fencing"):
 - Writes: in a room, the writer must be a participant and not a viewer (403); acts
   touching a scope another participant holds a live lease on are refused (423); a
   `lock_token` must be the writer's live lease's (409 "stale fencing token" otherwise).
+  Those checks, and the refusals both sides share, are room_guard.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,8 +31,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from lifeline_events import (
-    STATE_SCOPE,
-    ConflictResolved,
     Lease,
     LockAcquired,
     LockReleased,
@@ -40,13 +38,9 @@ from lifeline_events import (
     ParticipantJoined,
     ParticipantLeft,
     Room,
-    SessionRestored,
-    SessionStarted,
-    TurnRecorded,
-    act_scope,
-    scope_covers,
 )
-from lifeline_ingest.errors import RoomConflictError, RoomForbiddenError, ScopeLockedError
+from lifeline_ingest.errors import RoomConflictError
+from lifeline_ingest.room_guard import forbidden, live, locked, not_participant, overlaps, stale_token
 
 OWNER, VIEWER = "owner", "viewer"
 
@@ -112,14 +106,6 @@ def _event(payload: RoomPayload) -> NewEvent:
     return NewEvent.model_construct(event_type=_TYPES[type(payload)], payload=payload)
 
 
-def live(lease: Lease, now: datetime) -> bool:
-    return lease.expires_at > now
-
-
-def overlaps(a: str, b: str) -> bool:
-    return scope_covers(a, b) or scope_covers(b, a)
-
-
 def decide(command: RoomCommand, room: Room | None, now: datetime) -> list[NewEvent]:
     """The room events `command` appends, or a refusal naming why (nothing appended)."""
     room = room if room is not None else Room()
@@ -158,7 +144,7 @@ def _join(cmd: Join, room: Room) -> list[RoomPayload]:
         if current.role == cmd.role:
             return []  # a retried join changes nothing
         if not _is_owner(room, cmd.actor or pid, cmd.admin):
-            raise _forbidden("Only an owner may change roles", cmd.actor or pid,
+            raise forbidden("Only an owner may change roles", cmd.actor or pid,
                              f"{cmd.actor or pid} is not an owner of this room", field="actor")
         if current.role == OWNER and not _keeps_an_owner(room, pid):
             raise _last_owner(pid)
@@ -171,7 +157,7 @@ def _join(cmd: Join, room: Room) -> list[RoomPayload]:
                                 f"participants (LIFELINE_MAX_PARTICIPANTS={cmd.max_participants})",
                                 field="participant_id", limit=cmd.max_participants)
     elif cmd.role == OWNER and not _is_owner(room, cmd.actor, cmd.admin):
-        raise _forbidden("Only an owner may add an owner", cmd.actor or pid,
+        raise forbidden("Only an owner may add an owner", cmd.actor or pid,
                          f"{cmd.actor or pid} is not an owner of this room", field="actor")
     return [ParticipantJoined(participant_id=pid, role=cmd.role)]
 
@@ -182,7 +168,7 @@ def _leave(cmd: Leave, room: Room) -> list[RoomPayload]:
         return []  # already gone: a retried leave changes nothing
     actor = cmd.actor or pid
     if actor != pid and not _is_owner(room, actor, cmd.admin):
-        raise _forbidden("Only an owner may remove others", actor,
+        raise forbidden("Only an owner may remove others", actor,
                          f"{actor} may remove only itself", field="actor")
     if room.participants[pid].role == OWNER and not _keeps_an_owner(room, pid):
         raise _last_owner(pid)
@@ -192,9 +178,9 @@ def _leave(cmd: Leave, room: Room) -> list[RoomPayload]:
 def _may_lock(room: Room, pid: str) -> None:
     participant = room.participants.get(pid)
     if participant is None:
-        raise _not_participant(pid)
+        raise not_participant(pid)
     if participant.role == VIEWER:
-        raise _forbidden("Viewers may not lock", pid, f"{pid} is a viewer; viewers read, they do "
+        raise forbidden("Viewers may not lock", pid, f"{pid} is a viewer; viewers read, they do "
                          "not write or lock", field="participant_id", role=VIEWER)
 
 
@@ -237,77 +223,6 @@ def _release(cmd: Release, room: Room) -> list[RoomPayload]:
     if lease.participant_id != cmd.participant_id or lease.token != cmd.token:
         raise stale_token(cmd.token, cmd.scope, lease, field="token")
     return [LockReleased(scope=cmd.scope, participant_id=lease.participant_id, token=lease.token)]
-
-
-def check_append(room: Room, writer: str | None, events: Iterable[tuple[int, NewEvent]],
-                 lock_token: int | None, now: datetime) -> None:
-    """Refuse a plain append the room does not allow; `events` are (index in batch, event)."""
-    if not room.participants:
-        return
-    participant = room.participants.get(writer) if writer is not None else None
-    if participant is None:
-        raise _not_participant(writer)
-    if participant.role == VIEWER or writer is None:
-        raise _forbidden("Viewers may not write", writer, f"{writer} is a viewer; viewers read, they "
-                         "do not append", field="participant_id", role=VIEWER)
-    scopes = touched(events)
-    if lock_token is not None:
-        _check_token(room, writer, lock_token, [s for _, s in scopes], now)
-    for field, scope in scopes:
-        for lock_scope, lease in room.locks.items():
-            if lease.participant_id != writer and live(lease, now) and overlaps(lock_scope, scope):
-                raise locked(lock_scope, lease, scope, field=field)
-
-
-def _check_token(room: Room, writer: str, token: int, scopes: list[str], now: datetime) -> None:
-    """The token must be a live lease of the writer's; the refusal names who holds what now."""
-    held = next(((s, lease) for s, lease in room.locks.items() if lease.token == token), None)
-    if held is not None and held[1].participant_id == writer and live(held[1], now):
-        return
-    scope = held[0] if held else next((s for s in room.locks for t in scopes if overlaps(s, t)), None)
-    raise stale_token(token, scope, room.locks.get(scope) if scope else None, field="lock_token")
-
-
-def touched(events: Iterable[tuple[int, NewEvent]]) -> list[tuple[str, str]]:
-    """(field, scope) for every scope the events change; a restore changes all of them."""
-    found: list[tuple[str, str]] = []
-    for i, event in events:
-        payload = event.payload
-        if isinstance(payload, TurnRecorded | ConflictResolved):  # a resolution applies its acts
-            found += [(f"events.{i}.payload.acts.{j}", scope) for j, act in enumerate(payload.acts)
-                      if (scope := act_scope(act)) is not None]
-        elif isinstance(payload, SessionRestored):
-            found.append((f"events.{i}", STATE_SCOPE))
-        elif isinstance(payload, SessionStarted) and payload.initial_stage:
-            found.append((f"events.{i}.payload.initial_stage", "stage"))
-    return found
-
-
-def _forbidden(title: str, pid: str | None, detail: str, **extra: Any) -> RoomForbiddenError:
-    return RoomForbiddenError(title, detail, participant_id=pid, **extra)
-
-
-def _not_participant(pid: str | None) -> RoomForbiddenError:
-    who = pid or "an anonymous writer (no participant_id, no person_id)"
-    return _forbidden("Not a participant", pid, f"{who} is not a participant of this session's room; "
-                      "join it first (POST /v1/sessions/{id}/participants)", field="participant_id")
-
-
-def locked(lock_scope: str, lease: Lease, wanted: str, *, field: str) -> ScopeLockedError:
-    """423 naming the held scope, its holder and when the lease ends."""
-    return ScopeLockedError("Scope locked", f"{wanted} is covered by the lock on {lock_scope} held by "
-                            f"{lease.participant_id} until {lease.expires_at.isoformat()}",
-                            scope=lock_scope, requested_scope=wanted, holder=lease.participant_id,
-                            expires_at=lease.expires_at.isoformat(), field=field)
-
-
-def stale_token(token: int, scope: str | None, lease: Lease | None, *, field: str) -> RoomConflictError:
-    """409: the token is not the live lease's (it expired, was released or taken over)."""
-    now_held = (f"; {scope} is now held by {lease.participant_id} with token {lease.token}"
-                if scope and lease else "; no lease with it is held")
-    return RoomConflictError("Stale fencing token", f"fencing token {token} is stale{now_held}",
-                             token=token, scope=scope, holder=lease.participant_id if lease else None,
-                             current_token=lease.token if lease else None, field=field)
 
 
 def lease_view(scope: str, lease: Lease, now: datetime) -> dict[str, Any]:

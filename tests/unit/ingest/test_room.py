@@ -21,7 +21,8 @@ from lifeline_events import (
 )
 from lifeline_ingest.domain import SessionCursor, plan_append
 from lifeline_ingest.errors import RoomConflictError, RoomForbiddenError, ScopeLockedError
-from lifeline_ingest.room import Acquire, Join, Leave, Release, Renew, RoomCommand, touched
+from lifeline_ingest.room import Acquire, Join, Leave, Release, Renew, RoomCommand
+from lifeline_ingest.room_guard import touched
 from lifeline_servicekit.problems import lifeline_problem
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
