@@ -191,6 +191,30 @@ async def test_branch_refusals(ingest: ServiceProcess, module_database: str) -> 
     assert sorted({r["session_id"] for r in rows}) == ["other", "r", "r.x"]
 
 
+async def test_a_branch_starts_with_the_parents_room_at_from_seq(ingest: ServiceProcess) -> None:
+    """The room rules on a branch are its fold's room: the parent's participants at from_seq
+    (a stranger's append is refused, a participant's taken); branched before the room, none."""
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        async def post(path: str, body: dict[str, Any]) -> httpx.Response:
+            return await c.post(f"/v1/sessions/{path}", json=body)
+
+        await post("room/events", {"events": [turn(1)]})
+        for pid, role in (("dm", "owner"), ("p1", "editor")):
+            joined = await post("room/participants", {"participant_id": pid, "role": role})
+            assert joined.status_code == 200, joined.text
+        assert (await post("room/branches", {"from_seq": 3, "name": "alt"})).status_code == 201
+        assert (await post("room/branches", {"from_seq": 1, "name": "early"})).status_code == 201
+        seen = (await c.get("/v1/sessions/room.alt/participants")).json()["participants"]
+        assert seen == (await c.get("/v1/sessions/room/participants")).json()["participants"]
+        assert [p["participant_id"] for p in seen] == ["dm", "p1"]
+        stranger = await post("room.alt/events", {"events": [turn(2)], "participant_id": "x"})
+        assert stranger.status_code == 403, stranger.text
+        member = await post("room.alt/events", {"events": [turn(2)], "participant_id": "p1"})
+        assert member.status_code == 200 and member.json()["results"][0]["seq"] == 5
+        early = await post("room.early/events", {"events": [turn(2)], "participant_id": "x"})
+        assert early.status_code == 200, early.text
+
+
 async def test_wal_retention_keeps_a_parent_with_branches(ingest: ServiceProcess) -> None:
     """A finished, published, idle parent is no cleanup candidate while it has a branch (its rows
     are the branch's history); a finished session without branches is one."""

@@ -70,7 +70,7 @@ async def create_branch(
     event = NewEvent(event_type="session.branched", event_id=branched_event_id(tenant, branch),
                      person_id=made.person_id, payload=origin)
     outcome = (await deps.committer.append(AppendRequest(
-        tenant, branch, [event], None, current_traceparent(), "http")))[0]
+        tenant, branch, [event], None, current_traceparent(), "http", participant_id=made.writer)))[0]
     log.info("session.branched", parent=parent, from_seq=body.from_seq, seq=outcome.seq, resumed=made.resumed)
     return {"session_id": branch, "parent_session_id": parent, "from_seq": body.from_seq,
             "name": body.name, "seq": outcome.seq, "event_id": str(outcome.event_id)}

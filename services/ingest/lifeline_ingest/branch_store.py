@@ -6,8 +6,9 @@ the session, each ancestor contributes its own rows up to a cap: the smallest
 the pieces are disjoint in seq and one `ORDER BY seq` yields the whole log, gapless
 (a session that is no branch is a lineage of one, read exactly as before).
 
-Creating a branch writes its `ingest.sessions` row at `last_seq = from_seq` and its
-`ingest.branches` row in one transaction; the route then appends `session.branched`
+Creating a branch writes its `ingest.sessions` row at `last_seq = from_seq` (with the
+parent's room as of `from_seq`, so the room rules see what the branch's fold shows) and
+its `ingest.branches` row in one transaction; the route then appends `session.branched`
 through the group committer, which plans it at `from_seq + 1` as for any session.
 """
 
@@ -18,12 +19,15 @@ from typing import Any
 
 import asyncpg
 
+from lifeline_events import COLLABORATION_TYPES, Room
 from lifeline_ingest.branching import (
     BranchBeyondLogError,
     BranchExistsError,
     BranchLink,
     ParentNotFoundError,
     inherited_event_id,
+    inherited_room,
+    nominal_writer,
     rescope,
 )
 from lifeline_servicekit import MAX_INT64
@@ -51,6 +55,18 @@ SELECT e.* FROM chain c CROSS JOIN LATERAL (
     ORDER BY seq LIMIT $4) e
 ORDER BY e.seq LIMIT $4
 """
+_ROOM_EVENTS = """
+WITH RECURSIVE chain (session_id, cap) AS (
+    SELECT $2::text, $3::bigint
+  UNION ALL
+    SELECT b.parent_session_id, LEAST(c.cap, b.from_seq)
+    FROM chain c JOIN ingest.branches b ON b.tenant_id = $1 AND b.session_id = c.session_id
+)
+SELECT e.envelope::text AS body FROM chain c JOIN ingest.events e
+  ON e.tenant_id = $1 AND e.session_id = c.session_id AND e.seq <= c.cap
+WHERE e.event_type = ANY($4::text[])
+ORDER BY e.seq
+"""
 _LINEAGE = """
 WITH RECURSIVE up AS (
     SELECT b.*, 1 AS depth FROM ingest.branches b WHERE b.tenant_id = $1 AND b.session_id = $2
@@ -73,6 +89,8 @@ class NewBranch:
     person_id: str | None
     resumed: bool
     """True when an earlier attempt wrote the rows but not `session.branched` (a retry)."""
+    writer: str | None = None
+    """Whom the room's write check sees appending `session.branched` (branching.nominal_writer)."""
 
 
 async def create(pool: asyncpg.Pool, tenant: str, branch: str, parent: str, from_seq: int,
@@ -84,22 +102,31 @@ async def create(pool: asyncpg.Pool, tenant: str, branch: str, parent: str, from
     with wrap_errors("create a branch"):
         async with pool.acquire() as conn, conn.transaction():
             head = await conn.fetchrow(
-                "SELECT last_seq, person_id FROM ingest.sessions WHERE tenant_id = $1 AND session_id = $2 "
-                "FOR KEY SHARE", tenant, parent)
+                "SELECT last_seq, person_id, room IS NOT NULL AS roomed FROM ingest.sessions "
+                "WHERE tenant_id = $1 AND session_id = $2 FOR KEY SHARE", tenant, parent)
             if head is None:
                 raise ParentNotFoundError(parent)
             if from_seq > head["last_seq"]:
                 raise BranchBeyondLogError(parent, from_seq, head["last_seq"])
+            room = await _room_at(conn, tenant, parent, from_seq) if head["roomed"] else None
             inserted = await conn.fetchval(
-                "INSERT INTO ingest.sessions (tenant_id, session_id, last_seq, person_id) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
-                tenant, branch, from_seq, head["person_id"])
+                "INSERT INTO ingest.sessions (tenant_id, session_id, last_seq, person_id, room) "
+                "VALUES ($1, $2, $3, $4, $5::text::jsonb) ON CONFLICT DO NOTHING RETURNING true",
+                tenant, branch, from_seq, head["person_id"], room.model_dump_json() if room else None)
+            writer = nominal_writer(room)
             if not inserted:
-                return NewBranch(head["person_id"], await _unfinished(conn, tenant, branch, parent, from_seq))
+                resumed = await _unfinished(conn, tenant, branch, parent, from_seq)
+                return NewBranch(head["person_id"], resumed, writer)
             await conn.execute(
                 "INSERT INTO ingest.branches (tenant_id, session_id, parent_session_id, from_seq, name) "
                 "VALUES ($1, $2, $3, $4, $5)", tenant, branch, parent, from_seq, name)
-    return NewBranch(head["person_id"], resumed=False)
+    return NewBranch(head["person_id"], False, writer)
+
+
+async def _room_at(conn: asyncpg.Connection, tenant: str, parent: str, from_seq: int) -> Room | None:
+    """The parent's room as of `from_seq` (a session whose room column is NULL never had one)."""
+    rows = await conn.fetch(_ROOM_EVENTS, tenant, parent, from_seq, sorted(COLLABORATION_TYPES))
+    return inherited_room([r["body"] for r in rows])
 
 
 async def _unfinished(conn: asyncpg.Connection, tenant: str, branch: str, parent: str,

@@ -18,6 +18,7 @@ from datetime import datetime
 import orjson
 
 from lifeline_common.errors import ConflictError, InvalidInputError, NotFoundError
+from lifeline_events import Event, Room, SessionState, apply
 from lifeline_ingest.errors import IngestError
 
 _NAMESPACE = uuid.UUID("6f1c1f0e-6c1a-5b7e-9d1e-1b2a3c4d5e6f")
@@ -111,3 +112,22 @@ def rescope(envelope: str, branch: str) -> str:
     doc["session_id"] = branch
     doc["event_id"] = str(inherited_event_id(branch, doc["event_id"]))
     return orjson.dumps(doc).decode()
+
+
+def inherited_room(collaboration_events: list[str]) -> Room | None:
+    """The room the branch starts with: the fold of the parent's collaboration events up to
+    `from_seq` (envelopes in seq order), exactly what the branch's own fold will show."""
+    room: Room | None = None
+    for body in collaboration_events:
+        room = apply(SessionState(room=room), Event.from_json(body)).room
+    return room
+
+
+def nominal_writer(room: Room | None) -> str | None:
+    """Who `session.branched` is appended as, for the room's write check: an owner of the
+    inherited room (ingest writes the event; it carries no writer), else nobody."""
+    if room is None:
+        return None
+    writers = sorted(pid for pid, p in room.participants.items() if p.role != "viewer")
+    owners = [pid for pid in writers if room.participants[pid].role == "owner"]
+    return next(iter(owners or writers), None)

@@ -13,6 +13,8 @@ from lifeline_ingest.branching import (
     branch_id,
     branched_event_id,
     inherited_event_id,
+    inherited_room,
+    nominal_writer,
     rescope,
 )
 
@@ -52,3 +54,19 @@ def test_rescope_changes_only_the_session_and_the_event_id() -> None:
     unchanged = {"event_id", "session_id"}
     assert orjson.loads(moved.to_json_bytes()) | {k: None for k in unchanged} \
         == orjson.loads(event.to_json_bytes()) | {k: None for k in unchanged}
+
+
+def _joined(seq: int, pid: str, role: str) -> str:
+    return Event.model_validate({
+        "event_id": str(uuid.uuid4()), "event_type": "participant.joined", "tenant_id": "t",
+        "session_id": "p", "seq": seq, "occurred_at": "2026-01-01T00:00:00Z",
+        "recorded_at": "2026-01-01T00:00:00Z", "payload": {"participant_id": pid, "role": role}}
+    ).to_json_bytes().decode()
+
+
+def test_the_inherited_room_is_the_fold_and_an_owner_appends_the_branch_point() -> None:
+    """No collaboration events: no room and no writer; else the fold's room, written as an owner."""
+    assert inherited_room([]) is None and nominal_writer(None) is None
+    room = inherited_room([_joined(2, "v", "viewer"), _joined(3, "zed", "owner"), _joined(4, "ed", "editor")])
+    assert room is not None and sorted(room.participants) == ["ed", "v", "zed"]
+    assert nominal_writer(room) == "zed"
