@@ -96,6 +96,13 @@ def test_a_branch_records_its_origin() -> None:
     assert (state.branched_from.parent_session_id, state.branched_from.from_seq) == ("s-1", 0)
 
 
+def test_a_branch_starts_without_the_parents_room() -> None:
+    """Inherited room events fold as in the parent, then session.branched clears the room, so
+    the branch's state agrees with ingest, which starts a branch with no room."""
+    state = fold([*_room_log(), event(5, "session.branched", {"parent_session_id": "s-1", "from_seq": 4})])
+    assert state.room is None and state.branched_from is not None
+
+
 def test_scopes_of_acts_and_what_a_lock_covers() -> None:
     assert act_scope(ConfirmFactAct(key="hp", value=1)) == "fact:hp"
     assert act_scope(SetStageAct(stage="x")) == "stage"
