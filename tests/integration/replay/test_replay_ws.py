@@ -159,3 +159,75 @@ async def test_three_players_and_a_dm_see_joins_and_a_lock_live(stack, http) -> 
         sync = await recv(ws)
         assert sync["seq"] == lock["seq"] and set(sync["room"]["participants"]) == set(people)
         assert sync["room"]["locks"]["fact:hp"]["participant_id"] == "p1"
+
+
+async def test_a_dm_and_three_players_see_conflicts_under_each_strategy_and_their_resolution_live(
+        stack, http) -> None:
+    """Four WebSocket clients (a DM, three players) see the same live log while two players
+    race on fact hp under each strategy: the merged turn (latest_wins), nothing for a refused
+    one (automatic_merge), the turn without the lower-ranked act and its flag (provider_priority),
+    the parked conflict and its resolution (user_choice by its writer, manual_merge by the DM);
+    a new client's RECOVERY_SYNC has no open conflict left and the session's policy."""
+    session = new_session("conflicts")
+    people = ["dm", "p1", "p2", "p3"]
+
+    async def call(method: str, path: str, body: dict[str, Any], ok: int = 200) -> dict[str, Any]:
+        r = await http.request(method, f"{stack.ingest.url}/v1/sessions/{session}/{path}", headers=auth(),
+                               json=body)
+        assert r.status_code == ok, r.text
+        return dict(r.json())
+
+    async def last_seq() -> int:
+        r = await http.get(f"{stack.ingest.url}/v1/sessions/{session}", headers=auth())
+        return int(r.json()["last_seq"])
+
+    def hp(turn_id: int, who: str, value: int) -> dict[str, Any]:
+        return {"event_type": "turn.recorded", "turn_id": turn_id, "person_id": who,
+                "payload": {"role": "user", "text": f"{who}: hp {value}",
+                            "acts": [{"op": "confirm_fact", "key": "hp", "value": value}]}}
+
+    for pid in people:
+        role = "owner" if pid == "dm" else "editor"
+        await call("POST", "participants", {"participant_id": pid, "role": role, "actor": "dm"})
+    await call("PUT", "policy", {"provider_priority": ["owner", "p2"], "participant_id": "dm"})
+    clients = [open_ws(stack.replay.url, session) for _ in people]
+    sockets = [await c.__aenter__() for c in clients]
+    try:
+        start = [(await recv(ws))["seq"] for ws in sockets]
+        turn_ids, before = iter(range(1, 100)), await last_seq()
+        strategies = ("latest_wins", "automatic_merge", "provider_priority", "user_choice", "manual_merge")
+        for strategy in strategies:
+            base = await last_seq()
+            await call("POST", "events", {"events": [hp(next(turn_ids), "p2", 1)], "expected_seq": base})
+            stale = {"events": [hp(next(turn_ids), "p1", 2)], "expected_seq": base, "on_conflict": strategy}
+            refused = strategy in ("automatic_merge", "user_choice", "manual_merge")
+            answer = await call("POST", "events", stale, ok=409 if refused else 200)
+            if strategy == "user_choice":
+                await call("POST", f"conflicts/{answer['conflict_id']}/resolve", {"choice": "ours"})
+            if strategy == "manual_merge":
+                await call("POST", f"conflicts/{answer['conflict_id']}/resolve",
+                           {"choice": "merged", "participant_id": "dm",
+                            "acts": [{"op": "confirm_fact", "key": "hp", "value": 3}]})
+        last = await last_seq()
+        seen = []
+        for ws, first in zip(sockets, start, strict=True):
+            messages = []
+            while not messages or messages[-1]["seq"] < last:
+                messages.append(await recv(ws))
+            assert [m["seq"] for m in messages] == list(range(first + 1, last + 1))
+            seen.append([m["event"]["event_type"] for m in messages if m["seq"] > before])
+        assert all(s == seen[0] for s in seen)
+        assert seen[0] == [
+            "turn.recorded", "turn.recorded",                                     # latest_wins
+            "turn.recorded",                                                      # automatic_merge
+            "turn.recorded", "turn.recorded",                                     # provider_priority
+            "turn.recorded", "session.conflict.opened", "session.conflict.resolved", "turn.recorded",
+            "turn.recorded", "session.conflict.opened", "session.conflict.resolved"]
+    finally:
+        for c in clients:
+            await c.__aexit__(None, None, None)
+    async with open_ws(stack.replay.url, session) as ws:
+        sync = await recv(ws)
+        assert sync["seq"] == last and sync["room"]["open_conflicts"] == []
+        assert sync["room"]["policy"]["provider_priority"] == ["owner", "p2"]
+        assert sync["confirmed_facts"]["hp"] == 3
