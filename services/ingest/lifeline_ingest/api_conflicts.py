@@ -38,7 +38,7 @@ from lifeline_telemetry import current_traceparent
 
 router = APIRouter(prefix="/v1", tags=["conflicts"])
 ParticipantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
-PriorityName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+PriorityName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Writer = Annotated[Principal, Depends(require_scope("ingest"))]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 _LOCKED: dict[int | str, dict[str, Any]] = {423: {"description": "Locked"}}

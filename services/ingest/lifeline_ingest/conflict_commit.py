@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from lifeline_events import ConflictOpened, Event, NewEvent, Room
 from lifeline_ingest import conflicts
 from lifeline_ingest.domain import Outcome, SessionCursor, plan_append
@@ -174,11 +176,17 @@ class ConflictPlanner:
                 conflicts=[{"scope": s, "current": v} for s, v in decision.conflicts.items()])
         tenant, session, expected = cursor.tenant_id, cursor.session_id, request.expected_seq or 0
         cid = conflicts.conflict_id(tenant, session, expected, decision.events)
-        opened = ConflictOpened(
-            conflict_id=cid, strategy=chosen, participant_id=request.participant_id,
-            expected_seq=expected, scopes=list(decision.conflicts),
-            ours=[e.model_dump(mode="json", exclude_none=True) for e in decision.events],
-            theirs=decision.conflicts)
+        try:
+            opened = ConflictOpened(
+                conflict_id=cid, strategy=chosen, participant_id=request.participant_id,
+                expected_seq=expected, scopes=list(decision.conflicts),
+                ours=[e.model_dump(mode="json", exclude_none=True) for e in decision.events],
+                theirs=decision.conflicts)
+        except ValidationError as exc:  # e.g. more than 256 scopes, a key a lock scope cannot name
+            raise AppendRejectedError(
+                "Cannot park", f"the conflict on {', '.join(decision.conflicts)} cannot be recorded: "
+                f"{exc.errors()[0]['msg']}", conflicts=[{"scope": s, "current": v}
+                                                        for s, v in decision.conflicts.items()]) from None
         room = cursor.room
         already = next((c for c in (room.open_conflicts if room else ()) if c.conflict_id == cid), None)
         if already is not None:  # a retry of the parked batch: the same answer, nothing new

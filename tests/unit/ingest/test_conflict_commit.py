@@ -13,6 +13,7 @@ import pytest
 
 from lifeline_events import OpenConflict, Room, parse_new_event
 from lifeline_ingest.conflict_commit import ConflictPlanner, ConflictRules
+from lifeline_ingest.conflicts import changes_since
 from lifeline_ingest.domain import SessionCursor, plan_append
 from lifeline_ingest.errors import AppendRejectedError
 
@@ -80,3 +81,15 @@ def test_reject_and_too_far_behind() -> None:
     assert planner.plan(_request([_turn(1, hp=1)], 10), cursor, [], [], NOW) is None
     with pytest.raises(AppendRejectedError, match="more than 5 events"):
         planner.plan(_request([_turn(1, hp=1)], 10, "latest_wins"), cursor, [], [], NOW)
+
+
+def test_a_conflict_that_cannot_be_recorded_is_refused_not_crashed() -> None:
+    """A parked batch whose scope no conflict record can name (a key with a line break) is a
+    409 naming the scope, not a server error."""
+    cursor, planner = SessionCursor("t", "s", 0), _planner()
+    planned, _ = plan_append(cursor, [_turn(1, **{"a\nb": 1})], expected_seq=0, now=NOW, new_id=uuid.uuid4)
+    assert changes_since(planned, {}).changes  # the logged side changed that key
+    with pytest.raises(AppendRejectedError) as refused:
+        planner.plan(_request([_turn(2, **{"a\nb": 2})], 0, "user_choice"), cursor, list(planned), [], NOW)
+    assert refused.value.title == "Cannot park"
+    assert refused.value.extra["conflicts"] == [{"scope": "fact:a\nb", "current": 1}]
