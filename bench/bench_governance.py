@@ -24,6 +24,7 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from bench.cpu import CpuMeter, format_cpu, pids_of, record
 from lifeline_events import TOPIC_EVENTS, Event, parse_new_event
 from lifeline_governance.route import IntentRoutes, RouteModel, answer
 from lifeline_servers import start_postgres, start_valkey
@@ -55,13 +56,14 @@ def call_event(session: str, seq: int, recorded: datetime) -> bytes:
     return Event.from_new(new, seq=seq, recorded_at=recorded).to_json_bytes()
 
 
-async def consuming(redis_url: str, db: str) -> None:
+async def consuming(redis_url: str, db: str, pids: dict[str, int]) -> None:
     sessions, per_session = max(1, int(400 * SCALE)), 100
     total = sessions * per_session
     now = datetime.now(UTC)
     bodies = [
         (f"b{s}", call_event(f"b{s}", n, now)) for n in range(1, per_session + 1) for s in range(sessions)
     ]
+    meter = CpuMeter(pids).start()
     client = aioredis.from_url(redis_url)
     started = time.perf_counter()
     for i in range(0, total, 2000):
@@ -76,6 +78,7 @@ async def consuming(redis_url: str, db: str) -> None:
         while (await conn.fetchval("SELECT coalesce(sum(calls), 0) FROM governance.call_buckets")) < total:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         done = time.perf_counter()
+        meter.stop()
         counted = int(await conn.fetchval("SELECT sum(calls) FROM governance.call_buckets"))
     finally:
         await conn.close()
@@ -85,6 +88,9 @@ async def consuming(redis_url: str, db: str) -> None:
         f"{total / (done - started):,.0f} events/s "
         f"sustained (target >= 10,000)"
     )
+    per = meter.per_event_us(total)
+    print(f"    {format_cpu(per)}")
+    record("governance", "consume lifeline.events.v1", total / (done - started), per)
 
 
 def table(intents: int) -> dict[str, IntentRoutes]:
@@ -254,7 +260,7 @@ async def main() -> None:
     )
     try:
         gov.start(timeout=60)
-        await consuming(redis_url, pg.url)
+        await consuming(redis_url, pg.url, pids_of(governance=gov, postgres=pg, valkey=valkey))
         await routing(gov.url)
         await tick(gov.url, pg.url)
     finally:

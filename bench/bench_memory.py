@@ -32,6 +32,7 @@ import httpx
 import orjson
 import redis.asyncio as aioredis
 
+from bench.cpu import CpuMeter, format_cpu, pids_of, record
 from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE, Event
 from lifeline_memory.bias import render_bias
 from lifeline_memory.canonical import parse_iso
@@ -100,11 +101,12 @@ def session_events(session: str, person: str, turns: int, day: float) -> list[Ev
     return out
 
 
-async def throughput(redis_url: str, db: str) -> None:
+async def throughput(redis_url: str, db: str, pids: dict[str, int]) -> None:
     sessions, turns = 20, int(500 * SCALE) or 10
     logs = [session_events(f"tp-{s}", f"p-tp-{s % 5}", turns, s / 10) for s in range(sessions)]
     total = sum(len(log) for log in logs)
     interleaved = [log[i] for i in range(max(len(log) for log in logs)) for log in logs if i < len(log)]
+    meter = CpuMeter(pids).start()
     client = aioredis.from_url(redis_url)
     started = time.perf_counter()
     for i in range(0, total, 1000):
@@ -122,6 +124,7 @@ async def throughput(redis_url: str, db: str) -> None:
         ) < total:
             await asyncio.sleep(0.02)
         caught_up = time.perf_counter()
+        meter.stop()
         sealed = await conn.fetchval(
             "SELECT count(*) FROM memory.session_digests WHERE session_id LIKE 'tp-%'"
         )
@@ -134,6 +137,9 @@ async def throughput(redis_url: str, db: str) -> None:
         "(target >= 10,000; pipe ceiling ~44k/s); "
         f"{sealed} sessions sealed, {observations:,} observations"
     )
+    per = meter.per_event_us(total)
+    print(f"    {format_cpu(per)}")
+    record("memory", "consume lifeline.events.v1", total / (caught_up - started), per)
 
 
 async def seed_priors(db: str, person: str, priors: int) -> None:
@@ -360,7 +366,7 @@ async def main() -> None:
         )
         memory.start(timeout=60)
         in_process()
-        await throughput(redis_url, pg.url)
+        await throughput(redis_url, pg.url, pids_of(memory=memory, postgres=pg, valkey=valkey))
         await finish_latency(ingest.url, memory.url, redis_url, pg.url)
         await rebuild(ingest.url, memory.url)
         await http_reads(memory.url)

@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from bench.cpu import CpuMeter, format_cpu, pids_of, record
 from lifeline_events import TOPIC_EVENTS, Event, parse_new_event
 from lifeline_servers import start_postgres, start_valkey
 from lifeline_testing.processes import ServiceProcess, auth
@@ -65,12 +66,13 @@ def turn_event(session: str, seq: int, recorded: datetime) -> bytes:
     return Event.from_new(new, seq=seq, recorded_at=recorded).to_json_bytes()
 
 
-async def ingestion(redis_url: str, db: str) -> None:
+async def ingestion(redis_url: str, db: str, pids: dict[str, int]) -> None:
     sessions, per_session = int(200 * SCALE) or 1, 100
     total = sessions * per_session
     now = datetime.now(UTC)
     bodies = [(f"b{s}", turn_event(f"b{s}", n, now))
               for n in range(1, per_session + 1) for s in range(sessions)]
+    meter = CpuMeter(pids).start()
     client = aioredis.from_url(redis_url)
     started = time.perf_counter()
     for i in range(0, total, 1000):
@@ -85,6 +87,7 @@ async def ingestion(redis_url: str, db: str) -> None:
         while await conn.fetchval("SELECT count(*) FROM traces.event_traces") < total:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         stored = time.perf_counter()
+        meter.stop()
         lags = [r[0] for r in await conn.fetch(
             "SELECT extract(epoch FROM stored_at - ts) FROM traces.event_traces WHERE session_id LIKE 'b%'")]
     finally:
@@ -92,6 +95,9 @@ async def ingestion(redis_url: str, db: str) -> None:
     print(f"[1] ingestion: {total} events ({sessions} sessions x {per_session}) produced in "
           f"{produced - started:.2f}s; stored {total / (stored - started):,.0f} traces/s sustained; "
           f"recorded->stored p50 {pct(lags, 0.5):.2f}s p99 {pct(lags, 0.99):.2f}s (burst backlog included)")
+    per = meter.per_event_us(total)
+    print(f"    {format_cpu(per)}")
+    record("tracestore", "consume lifeline.events.v1", total / (stored - started), per)
 
 
 async def insert_rows(conn: asyncpg.Connection, *, newest: datetime, step_ms: float, person: str,
@@ -181,7 +187,7 @@ async def main() -> None:
         "LIFELINE_INGEST_URL": "http://127.0.0.1:9"}, log_dir=root)
     try:
         store.start(timeout=60)
-        await ingestion(redis_url, pg.url)
+        await ingestion(redis_url, pg.url, pids_of(tracestore=store, postgres=pg, valkey=valkey))
         await queries(store.url, pg.url)
         await retention(store.url, pg.url)
     finally:

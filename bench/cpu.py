@@ -49,6 +49,17 @@ def server_pid(server: object) -> int | None:
     return getattr(process, "pid", None)
 
 
+def pids_of(**named: object) -> dict[str, int]:
+    """Name → pid of service processes (`.proc.pid`) and embedded servers, where known."""
+    found: dict[str, int] = {}
+    for name, thing in named.items():
+        proc = getattr(thing, "proc", None)
+        pid = getattr(proc, "pid", None) if proc is not None else server_pid(thing)
+        if pid is not None:
+            found[name] = pid
+    return found
+
+
 def find_pids(root_pid: int | None = None) -> dict[str, int]:
     """Name → pid of the Lifeline services, PostgreSQL's postmaster and Valkey.
 
