@@ -91,11 +91,9 @@ def policy_set(payload: SessionPolicySet, state: SessionState, seq: int) -> Sess
 
 
 def session_branched(payload: SessionBranched, state: SessionState, seq: int) -> SessionState:
-    """A branch inherits content, not the room: the parent's participants, leases and open
-    conflicts stay the parent's, as ingest (which decides rooms) starts the branch with none."""
     origin = BranchOrigin(parent_session_id=payload.parent_session_id,
                           from_seq=payload.from_seq, name=payload.name)
-    return state.model_copy(update={"branched_from": origin, "room": None})
+    return state.model_copy(update={"branched_from": origin})
 
 
 def keep_across_restore(before: SessionState, restored: SessionState) -> SessionState:

@@ -96,11 +96,11 @@ def test_a_branch_records_its_origin() -> None:
     assert (state.branched_from.parent_session_id, state.branched_from.from_seq) == ("s-1", 0)
 
 
-def test_a_branch_starts_without_the_parents_room() -> None:
-    """Inherited room events fold as in the parent, then session.branched clears the room, so
-    the branch's state agrees with ingest, which starts a branch with no room."""
+def test_a_branch_keeps_the_room_it_inherits() -> None:
+    """Inherited room events fold as in the parent and session.branched keeps the room, as
+    ingest stores the parent's room as of from_seq with the branch (branch_store.py)."""
     state = fold([*_room_log(), event(5, "session.branched", {"parent_session_id": "s-1", "from_seq": 4})])
-    assert state.room is None and state.branched_from is not None
+    assert state.room == fold(_room_log()).room and state.branched_from is not None
 
 
 def test_scopes_of_acts_and_what_a_lock_covers() -> None:
