@@ -1,4 +1,4 @@
-"""Redaction of replay's context output on request (`GET …/context?redact=true`).
+"""Redaction of replay's output on request: `GET …/context?redact=true` and `…/ws?redact=true`.
 
 The window goes through the platform's one redaction library (`lifeline_events.redaction`),
 so a placeholder reads the same as in snapshot's exports and trace-store
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import orjson
+
 from lifeline_events.redaction import redact
 from lifeline_replay.metrics import REDACTIONS
 
@@ -23,3 +25,9 @@ def redact_window(window: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int
     for kind, n in counts.items():
         REDACTIONS.labels(kind).inc(n)
     return cleaned, dict(sorted(counts.items()))
+
+
+def redact_message(body: bytes) -> bytes:
+    """A WebSocket message (RECOVERY_SYNC, EVENT) with the same redaction, counted the same way."""
+    cleaned, _ = redact_window(orjson.loads(body))
+    return orjson.dumps(cleaned)

@@ -30,6 +30,7 @@ from lifeline_replay.errors import GapError, SessionNotFoundError
 from lifeline_replay.live import LiveFeed
 from lifeline_replay.metrics import WS_CONNECTIONS, WS_EVENTS
 from lifeline_replay.recovery import Recovered
+from lifeline_replay.redacting import redact_message
 from lifeline_servicekit import ID_PATTERN, MAX_INT64, Principal
 from lifeline_servicekit.auth import has_scope, principal_for
 from lifeline_servicekit.persons import sees_person
@@ -89,6 +90,8 @@ async def _recover(deps: ReplayDeps, tenant: str, session: str) -> Recovered:
 
 
 async def _send(ws: WebSocket, deps: ReplayDeps, body: bytes) -> None:
+    if ws.query_params.get("redact") == "true":  # RECOVERY_SYNC and every event, as the context
+        body = redact_message(body)
     await asyncio.wait_for(ws.send_text(body.decode()), deps.settings.ws_send_timeout_s)
 
 

@@ -9,6 +9,8 @@ import uuid
 from lifeline_testing.appends import append
 from lifeline_testing.processes import auth
 
+from .helpers import open_ws, recv
+
 
 def _emails(metrics: str) -> float:
     found = re.search(r'^lifeline_replay_redactions_total\{kind="email"\} ([0-9.e+]+)$', metrics, re.M)
@@ -43,3 +45,25 @@ async def test_a_redacted_context_hides_what_export_and_trace_store_hide(stack, 
     assert body["redactions"] == {"api_key": 1, "email": 2, "phone": 1}
     assert body["session_id"] == session and body["seq"] == last
     assert after - before == 2
+
+
+async def test_a_redacted_websocket_hides_them_in_the_sync_and_in_live_events(stack) -> None:
+    """`/ws?redact=true`: RECOVERY_SYNC and each live event carry placeholders, not the secrets;
+    the plain socket still carries them."""
+    session = f"redws-{uuid.uuid4().hex[:8]}"
+    await append(stack.ingest.url, session, [
+        {"event_type": "turn.recorded", "turn_id": 1, "payload": {
+            "role": "assistant", "text": "Noted.",
+            "acts": [{"op": "confirm_fact", "key": "contact", "value": "ana@example.org"}]}}])
+    async with open_ws(stack.replay.url, session, "redact=true") as redacted, \
+            open_ws(stack.replay.url, session) as plain:
+        sync, plain_sync = await recv(redacted), await recv(plain)
+        assert sync["type"] == "RECOVERY_SYNC" and sync["session_id"] == session
+        assert "ana@example.org" in str(plain_sync) and "ana@example.org" not in str(sync)
+        assert "[redacted:email]" in str(sync)
+        await append(stack.ingest.url, session, [
+            {"event_type": "turn.recorded", "turn_id": 2, "payload": {"role": "user", "text": SECRETS}}])
+        live = await recv(redacted)
+    assert live["type"] == "EVENT" and live["seq"] == 2 and live["event"]["session_id"] == session
+    assert live["event"]["payload"]["text"] == (
+        "mail [redacted:email] or call [redacted:phone], key [redacted:api_key]")
