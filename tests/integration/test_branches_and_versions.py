@@ -215,6 +215,23 @@ async def test_a_branch_starts_with_the_parents_room_at_from_seq(ingest: Service
         assert early.status_code == 200, early.text
 
 
+async def test_a_stale_batch_on_a_branch_sees_what_it_missed_in_the_inherited_part(
+        ingest: ServiceProcess) -> None:
+    """automatic_merge on a branch compares with every event after expected_seq, inherited ones
+    included: a batch prepared at seq 1 that sets a fact the parent changed at seq 2 is a 409."""
+    def fact(turn_id: int, value: str) -> dict[str, Any]:
+        return turn(turn_id, acts=[{"op": "confirm_fact", "key": "budget", "value": value}])
+
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        await c.post("/v1/sessions/cm/events", json={"events": [turn(1), fact(2, "100")]})
+        made = await c.post("/v1/sessions/cm/branches", json={"from_seq": 2, "name": "b"})
+        assert made.status_code == 201, made.text
+        stale = await c.post("/v1/sessions/cm.b/events", json={
+            "events": [fact(3, "200")], "expected_seq": 1, "on_conflict": "automatic_merge"})
+        assert stale.status_code == 409, stale.text
+        assert "fact:budget" in stale.text
+
+
 async def test_wal_retention_keeps_a_parent_with_branches(ingest: ServiceProcess) -> None:
     """A finished, published, idle parent is no cleanup candidate while it has a branch (its rows
     are the branch's history); a finished session without branches is one."""

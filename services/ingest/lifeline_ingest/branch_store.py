@@ -48,6 +48,17 @@ SELECT e.seq, e.session_id, e.body FROM chain c CROSS JOIN LATERAL (
     ORDER BY seq LIMIT $4) e
 ORDER BY e.seq LIMIT $4
 """
+_RANGE = """
+WITH RECURSIVE chain (session_id, cap) AS (
+    SELECT $2::text, $4::bigint
+  UNION ALL
+    SELECT b.parent_session_id, LEAST(c.cap, b.from_seq)
+    FROM chain c JOIN ingest.branches b ON b.tenant_id = $1 AND b.session_id = c.session_id
+)
+SELECT e.session_id, e.envelope::text AS body FROM chain c JOIN ingest.events e
+  ON e.tenant_id = $1 AND e.session_id = c.session_id AND e.seq > $3 AND e.seq <= c.cap
+ORDER BY e.seq
+"""
 _WAL = _CHAIN + """
 SELECT e.* FROM chain c CROSS JOIN LATERAL (
     SELECT seq, session_id, event_id, event_type, turn_id, recorded_at, published_at FROM ingest.events
@@ -165,6 +176,14 @@ async def read_events(pool: asyncpg.Pool, tenant: str, session: str, after_seq: 
         rows = await pool.fetch(_EVENTS, tenant, session, after_seq, limit, MAX_INT64)
     return [(r["seq"], r["body"] if r["session_id"] == session else rescope(r["body"], session))
             for r in rows]
+
+
+async def read_range(conn: asyncpg.Connection, tenant: str, session: str, after: int,
+                     upto: int) -> list[str]:
+    """Envelope JSON texts in (after, upto], in seq order, inherited ones re-scoped (the
+    conflict strategies' "what did this batch miss", which may reach into the parent)."""
+    rows = await conn.fetch(_RANGE, tenant, session, after, upto)
+    return [r["body"] if r["session_id"] == session else rescope(r["body"], session) for r in rows]
 
 
 async def read_wal(pool: asyncpg.Pool, tenant: str, session: str, after_seq: int,

@@ -1,7 +1,7 @@
 """The conflict strategies' SQL: the events a stale batch missed, and parked batches.
 
 Both read the log by its primary key (tenant, session, seq), so a read costs the range
-it asks for and nothing else.
+it asks for and nothing else (for a branch, the range of each session of its lineage).
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ from collections.abc import Sequence
 import asyncpg
 
 from lifeline_events import ConflictOpened, Event
+from lifeline_ingest import branch_store
 from lifeline_ingest.store import SessionKey
 from lifeline_store import wrap_errors
 
-_RANGE = """
-SELECT envelope::text AS body FROM ingest.events
-WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 AND seq <= $4 ORDER BY seq
-"""
 _AT = """
 SELECT seq, envelope::text AS body FROM ingest.events
 WHERE tenant_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[])
@@ -25,12 +22,13 @@ WHERE tenant_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[])
 
 
 async def read_range(conn: asyncpg.Connection, key: SessionKey, after: int, upto: int) -> list[Event]:
-    """The session's events in (after, upto], in seq order (the caller bounds the width)."""
+    """The session's events in (after, upto], in seq order (the caller bounds the width); a
+    branch's include those it inherits from its parent (branch_store)."""
     if upto <= after:
         return []
     with wrap_errors("read events since expected_seq"):
-        rows = await conn.fetch(_RANGE, key.tenant_id, key.session_id, after, upto)
-    return [Event.from_json(r["body"]) for r in rows]
+        bodies = await branch_store.read_range(conn, key.tenant_id, key.session_id, after, upto)
+    return [Event.from_json(b) for b in bodies]
 
 
 async def read_opened(pool: asyncpg.Pool, tenant: str, session: str,
