@@ -59,6 +59,9 @@ def start_postgres(data_dir: Path, port: int | None = None, durable: bool = True
         # Not synchronous_commit=off: that loses just-committed rows on a SIGKILL of
         # the server, which is exactly what the crash tests do.
         settings += ["fsync=off", "full_page_writes=off"]
+    # Extra `-c` settings, comma-separated, e.g. to load pg_stat_statements for a profile:
+    # LIFELINE_POSTGRES_SETTINGS="shared_preload_libraries=pg_stat_statements"
+    settings += [s.strip() for s in os.environ.get("LIFELINE_POSTGRES_SETTINGS", "").split(",") if s.strip()]
     argv = [str(bin_dir / "postgres"), "-D", str(pgdata), "-h", _HOST, "-p", str(chosen), "-k", ""]
     for setting in settings:
         argv += ["-c", setting]
