@@ -14,6 +14,7 @@ from lifeline_ingest.api_branches import router as branches_router
 from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.deps import Deps
 from lifeline_ingest.intake import IntakeError, parse_batch
+from lifeline_ingest.persons import check_append
 from lifeline_servicekit import (
     MAX_INT64,
     OPERATOR_SCOPE,
@@ -80,6 +81,7 @@ async def append_events(
     except IntakeError:  # answered by its kind (422, or 413 over a limit): counted here
         EVENTS.labels("rejected", "http").inc()
         raise
+    await check_append(deps, principal, session_id, [e.person_id for e in batch.events])
     with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))

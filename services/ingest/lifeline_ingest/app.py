@@ -22,6 +22,7 @@ from lifeline_ingest.committer import GroupCommitter
 from lifeline_ingest.conflict_commit import ConflictRules
 from lifeline_ingest.deps import IngestDeps
 from lifeline_ingest.handlers import TurnsHandler
+from lifeline_ingest.persons import session_person
 from lifeline_ingest.relay import OutboxRelay
 from lifeline_ingest.settings import IngestSettings
 from lifeline_servicekit import (
@@ -89,7 +90,8 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
     return create_app(service="ingest", settings=settings, lifespan=lifespan,
                       routers=[router, retention_router, transcripts_router, room_router,
                                conflicts_router],
-                      readiness=_readiness)
+                      readiness=_readiness,
+                      session_person=session_person)
 
 
 def _readiness(app: FastAPI) -> list[ReadinessCheck]:
