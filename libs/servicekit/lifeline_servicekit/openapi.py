@@ -85,11 +85,18 @@ def statuses_of(route: APIRoute, operation: dict[str, Any]) -> list[int]:
 
 def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
     """APIRoutes through included routers (FastAPI includes them lazily)."""
+    for _, route in routed_paths(routes):
+        yield route
+
+
+def routed_paths(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """(full path, route) of every APIRoute: a router included into another keeps its own
+    paths, so the include prefixes add up."""
     for route in routes:
         if isinstance(route, APIRoute):
-            yield route
+            yield prefix + route.path, route
         elif hasattr(route, "original_router"):
-            yield from api_routes(route.original_router.routes)
+            yield from routed_paths(route.original_router.routes, prefix + route.include_context.prefix)
 
 
 def _template(path: str) -> str:
@@ -109,8 +116,8 @@ def document_problems(app: FastAPI) -> None:
         spec = generate()
         spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
         problem = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        for route in api_routes(app.routes):
-            item = spec["paths"].get(_template(route.path), {})
+        for path, route in routed_paths(app.routes):
+            item = spec["paths"].get(_template(path), {})
             for method in route.methods or ():
                 operation = item.get(method.lower())
                 if operation is None:
