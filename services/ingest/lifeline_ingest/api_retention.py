@@ -70,58 +70,74 @@ def _settings() -> RetentionSettings:
 
 @router.post("/cleanup")
 async def cleanup(deps: Deps, principal: Operator, body: Annotated[CleanupRequest, Body()]) -> dict[str, Any]:
-    """Archive, verify, then remove finished sessions idle more than `days` (dry run by default)."""
-    settings = _settings()
-    now = datetime.now(UTC)
-    before = cutoff(now, body.days)
-    limit = min(body.max_sessions or settings.wal_cleanup_max_sessions, settings.wal_cleanup_max_sessions)
-    found = await rs.find_candidates(deps.pool, body.tenant_id, before, limit + 1)
-    chosen, more = found[:limit], len(found) > limit
-    report: dict[str, Any] = {
-        "dry_run": body.dry_run, "cutoff": before.isoformat(), "more": more,
-        "sessions": [{"tenant_id": c.tenant_id, "session_id": c.session_id, "events": c.events,
-                      "last_recorded_at": c.last_recorded_at.isoformat()} for c in chosen],
-        "events": sum(c.events for c in chosen), "archive": None, "removed": 0, "kept": []}
-    if body.dry_run or not chosen:
-        return report
-    entries, events, skipped = await _read_whole(deps, chosen)
-    report["kept"] = skipped
-    if entries:
-        name = archive_name(now, secrets.token_hex(4))
-        path = archive_path(settings.wal_archive_dir, name)
-        try:
-            manifest = manifest_line(entries, created_at=now, cutoff_at=before, days=body.days)
-            size = await asyncio.to_thread(write_verified, path, events, manifest)
-        except ArchiveInvalidError as exc:
-            raise ProblemError(500, "Archive failed verification", f"{exc}; nothing was removed") from exc
-        report.update(archive=name, archive_path=str(path.resolve()), archive_bytes=size)
-        for entry in entries:
-            reason = await rs.remove_session(deps.pool, entry)
-            if reason:
-                report["kept"].append({"tenant_id": entry.tenant_id, "session_id": entry.session_id,
-                                       "reason": reason})
-            else:
-                report["removed"] += 1
-        SESSIONS.labels("archived").inc(report["removed"])
-    log.info("wal.cleanup", archive=report["archive"], removed=report["removed"], kept=len(report["kept"]),
-             events=len(events))
+    """Archive, verify, then remove finished sessions idle more than `days` (dry run by default).
+
+    One cleanup at a time across ingest processes (409 while another runs); a dry run never waits."""
+    if body.dry_run:
+        return await _select(deps, body, datetime.now(UTC))
+    async with rs.exclusive_cleanup(deps.pool) as mine:
+        if not mine:
+            raise ProblemError(409, "Cleanup running", "another WAL cleanup is running; try again after it")
+        now = datetime.now(UTC)
+        report = await _select(deps, body, now)
+        if report["sessions"]:
+            await _archive_and_remove(deps, body, now, report)
+    log.info("wal.cleanup", archive=report["archive"], removed=report["removed"], kept=len(report["kept"]))
     return report
 
 
-async def _read_whole(deps: Deps, chosen: list[rs.Candidate]
+async def _select(deps: Deps, body: CleanupRequest, now: datetime) -> dict[str, Any]:
+    """The report of what qualifies (at most the run's limit; `more` if others do too)."""
+    settings = _settings()
+    before = cutoff(now, body.days)
+    limit = min(body.max_sessions or settings.wal_cleanup_max_sessions, settings.wal_cleanup_max_sessions)
+    found = await rs.find_candidates(deps.pool, body.tenant_id, before, limit + 1)
+    chosen = found[:limit]
+    return {"dry_run": body.dry_run, "cutoff": before.isoformat(), "more": len(found) > limit,
+            "sessions": [{"tenant_id": c.tenant_id, "session_id": c.session_id, "events": c.events,
+                          "last_recorded_at": c.last_recorded_at.isoformat()} for c in chosen],
+            "events": sum(c.events for c in chosen), "archive": None, "removed": 0, "kept": []}
+
+
+async def _archive_and_remove(deps: Deps, body: CleanupRequest, now: datetime,
+                              report: dict[str, Any]) -> None:
+    """Write and verify the archive, then remove each archived session; fills in `report`."""
+    entries, events, report["kept"] = await _read_whole(deps, report["sessions"])
+    if not entries:
+        return
+    name = archive_name(now, secrets.token_hex(4))
+    path = archive_path(_settings().wal_archive_dir, name)
+    try:
+        manifest = manifest_line(entries, created_at=now, cutoff_at=cutoff(now, body.days), days=body.days)
+        size = await asyncio.to_thread(write_verified, path, events, manifest)
+    except ArchiveInvalidError as exc:
+        raise ProblemError(500, "Archive failed verification", f"{exc}; nothing was removed") from exc
+    report.update(archive=name, archive_path=str(path.resolve()), archive_bytes=size)
+    for entry in entries:
+        reason = await rs.remove_session(deps.pool, entry)
+        if reason:
+            report["kept"].append({"tenant_id": entry.tenant_id, "session_id": entry.session_id,
+                                   "reason": reason})
+        else:
+            report["removed"] += 1
+    SESSIONS.labels("archived").inc(report["removed"])
+
+
+async def _read_whole(deps: Deps, chosen: list[dict[str, Any]]
                       ) -> tuple[list[SessionEntry], list[ArchivedEvent], list[dict[str, str]]]:
     """Each chosen session's entry and events; sessions not whole (or gone) are skipped."""
     entries: list[SessionEntry] = []
     events: list[ArchivedEvent] = []
     skipped: list[dict[str, str]] = []
     for c in chosen:
-        read = await rs.read_session(deps.pool, c.tenant_id, c.session_id)
+        tenant, session = c["tenant_id"], c["session_id"]
+        read = await rs.read_session(deps.pool, tenant, session)
         try:
             if read is None:
                 raise ValueError("gone from the log")
             entries.append(entry_for(read[0], read[1]))
         except ValueError as exc:
-            skipped.append({"tenant_id": c.tenant_id, "session_id": c.session_id, "reason": str(exc)})
+            skipped.append({"tenant_id": tenant, "session_id": session, "reason": str(exc)})
             continue
         events.extend(read[1])
     return entries, events, skipped

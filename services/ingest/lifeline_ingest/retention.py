@@ -138,13 +138,16 @@ def group_events(events: Iterable[ArchivedEvent]) -> dict[tuple[str, str], list[
 
 
 def verify(entries: Sequence[SessionEntry], events: Iterable[ArchivedEvent]) -> list[str]:
-    """Every way the events differ from the manifest (empty: the archive is whole)."""
+    """Every way the events differ from the manifest (empty: the archive is whole).
+
+    A session is archived whole, so its events must run 1..last_seq: restoring anything else
+    would leave a gap in the log."""
     grouped = group_events(events)
     problems = [f"{t}/{s}: events not in the manifest" for t, s in grouped.keys() - {e.key for e in entries}]
     for entry in entries:
         items = grouped.get(entry.key, [])
         seqs = [e.seq for e in items]
-        if seqs != list(range(entry.first_seq, entry.last_seq + 1)) or len(items) != entry.events:
+        if entry.first_seq != 1 or seqs != list(range(1, entry.last_seq + 1)) or len(items) != entry.events:
             problems.append(f"{entry.tenant_id}/{entry.session_id}: {len(items)} events, "
                             f"expected {entry.events} (seq {entry.first_seq}..{entry.last_seq})")
         elif digest(e.envelope for e in items) != entry.sha256:

@@ -8,7 +8,8 @@ removed: the condition is checked again under the lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -52,10 +53,29 @@ ON CONFLICT (tenant_id, session_id) DO UPDATE
 """
 
 Restored = Literal["restored", "present"]
+_CLEANUP_LOCK = "lifeline:wal-cleanup"
 
 
 class RestoreConflictError(Exception):
     """The log holds other events where the archive's would go: nothing was written."""
+
+
+@asynccontextmanager
+async def exclusive_cleanup(pool: asyncpg.Pool) -> AsyncIterator[bool]:
+    """Hold the cleanup lock (a session-level advisory lock) for the block; False if taken."""
+    with wrap_errors("take the cleanup lock"):
+        conn = await pool.acquire()
+    try:
+        with wrap_errors("take the cleanup lock"):
+            mine = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _CLEANUP_LOCK))
+        try:
+            yield mine
+        finally:
+            if mine:
+                with wrap_errors("release the cleanup lock"):
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", _CLEANUP_LOCK)
+    finally:
+        await pool.release(conn)
 
 
 async def find_candidates(pool: asyncpg.Pool, tenant: str | None, before: datetime,

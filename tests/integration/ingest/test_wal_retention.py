@@ -124,10 +124,19 @@ async def test_cleanup_archives_verifies_removes_and_restore_puts_back_exactly(
 
 async def test_a_tampered_archive_is_refused_and_restores_nothing(
         fresh_database, redis_url, start_ingest, tmp_path: Path) -> None:
-    """An archive whose event no longer hashes to its manifest answers 422; the log stays as it was."""
+    """A second cleanup while one runs is a 409 (a dry run still answers); an archive whose event
+    no longer hashes to its manifest answers 422 and the log stays as it was."""
     archives = tmp_path / "archive"
     ingest = start_ingest(fresh_database, redis_url, relay_enabled="false", wal_archive_dir=str(archives))
     await _seed(ingest.url, fresh_database)
+    holder = await asyncpg.connect(fresh_database)  # another cleanup running (another ingest process)
+    try:
+        await holder.execute("SELECT pg_advisory_lock(hashtext('lifeline:wal-cleanup'))")
+        busy = _cli(ingest.url, "wal", "cleanup", "--days", "30")
+        dry = _cli(ingest.url, "wal", "cleanup", "--days", "30", "--dry-run")
+    finally:
+        await holder.close()
+    assert busy[0] == 1 and "(409)" in busy[1] and dry[0] == 0, (busy, dry)
     code, out = _cli(ingest.url, "--json", "wal", "cleanup", "--days", "30")
     assert code == 0, out
     original = Path(orjson.loads(out)["archive_path"])

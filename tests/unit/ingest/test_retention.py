@@ -45,6 +45,8 @@ def test_a_whole_session_verifies_and_any_change_is_named() -> None:
     assert "2 events, expected 3" in verify([entry], events[:2])[0]
     foreign = ArchivedEvent("t", "other", 1, None, {"seq": 1})
     assert verify([entry], [*events, foreign]) == ["t/other: events not in the manifest"]
+    tail = replace(entry, first_seq=2, events=2, sha256=digest(e.envelope for e in events[1:]))
+    assert "expected 2 (seq 2..3)" in verify([tail], events[1:])[0]  # a restore would leave a gap
 
 
 def test_a_session_with_a_gap_or_behind_its_last_seq_is_not_archived() -> None:
