@@ -22,13 +22,14 @@ person is visible to unscoped keys only.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
 from lifeline_servicekit.auth import Principal, principal_for, token_from_headers
 from lifeline_servicekit.params import ID_PATTERN, session_not_found, tenant_for
 from lifeline_servicekit.problems import ProblemError
+from lifeline_servicekit.settings import ApiKeyGrant
 
 SessionPerson = Callable[[HTTPConnection, str, str], Awaitable[tuple[bool, str | None]]]
 """`(connection, tenant, session_id) -> (the session exists, its person)`: one per service."""
@@ -59,6 +60,16 @@ def require_unscoped(principal: Principal, action: str) -> None:
                            f"is limited to persons {sorted(principal.persons)}")
 
 
+def _any_scoped(connection: HTTPConnection, keys: Mapping[str, ApiKeyGrant]) -> bool:
+    """Whether any configured key is limited to persons (computed once per app)."""
+    state = connection.app.state
+    found: bool | None = getattr(state, "person_scoped_keys", None)
+    if found is None:
+        found = any(grant.persons is not None for grant in keys.values())
+        state.person_scoped_keys = found
+    return found
+
+
 def person_guard(session_person: SessionPerson | None) -> Callable[[HTTPConnection], Awaitable[None]]:
     """The dependency `create_app` adds to every route (a no-op for unscoped keys).
 
@@ -66,16 +77,19 @@ def person_guard(session_person: SessionPerson | None) -> Callable[[HTTPConnecti
     through to the route's own 401/422) and WebSockets to their handler."""
 
     async def guard(connection: HTTPConnection) -> None:
-        if connection.scope["type"] != "http":
+        person = connection.path_params.get("person_id")
+        session = connection.path_params.get("session_id")
+        if (person is None and session is None) or connection.scope["type"] != "http":
+            return
+        keys = connection.app.state.settings.api_keys
+        if not _any_scoped(connection, keys):  # the common deployment pays one attribute read
             return
         token = token_from_headers(connection.headers)
-        principal = principal_for(connection.app.state.settings.api_keys, token) if token else None
+        principal = principal_for(keys, token) if token else None
         if principal is None or principal.persons is None:
             return
-        person = connection.path_params.get("person_id")
         if person is not None and person not in principal.persons:
             raise person_not_found(person)
-        session = connection.path_params.get("session_id")
         if session is None or session_person is None or not _ID.match(session):
             return
         tenant = tenant_for(principal, connection.query_params.get("tenant_id"))
