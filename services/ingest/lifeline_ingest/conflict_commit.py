@@ -55,8 +55,11 @@ def strategy(on_conflict: str | None, room: Room | None, rules: ConflictRules) -
 
 def wants_range(expected_seq: int | None, on_conflict: str | None, cursor: SessionCursor,
                 rules: ConflictRules) -> bool:
-    """Whether to read the log after `expected_seq` before planning (a mergeable stale batch)."""
-    return (expected_seq is not None and expected_seq < cursor.last_seq
+    """Whether to read the log after `expected_seq` before planning (a mergeable stale batch).
+
+    Also true when `expected_seq` is the logged last seq (the read is then empty, no query):
+    an earlier request of the same group commit may still make the batch stale."""
+    return (expected_seq is not None and expected_seq <= cursor.last_seq
             and cursor.last_seq - expected_seq <= rules.window
             and strategy(on_conflict, cursor.room, rules) != "reject")
 

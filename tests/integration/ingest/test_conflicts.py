@@ -12,7 +12,12 @@ import httpx
 import orjson
 import pytest
 
+from lifeline_events import parse_new_event
+from lifeline_ingest.app import MIGRATIONS
+from lifeline_ingest.committer import AppendRequest, GroupCommitter
+from lifeline_ingest.errors import AppendRejectedError
 from lifeline_servers import RunningServer
+from lifeline_store import apply_migrations, create_pool
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import TEST_KEYS, ServiceProcess, auth
 from lifeline_testing.replay_stack import ingest_process
@@ -25,13 +30,13 @@ STRATEGIES = ["reject", "latest_wins", "automatic_merge", "provider_priority", "
 @pytest.fixture(scope="module")
 def ingest(module_database: str, redis_server: RunningServer,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    """One ingest for the flows below (each uses its own sessions): a 3-event merge window and a
+    """One ingest for the flows below (each uses its own sessions): a 12-event merge window and a
     key with the ingest scope but not admin."""
     if redis_server.controllable and not redis_server.is_running():
         redis_server.restart()
     bus = urlunsplit(urlsplit(redis_server.url)._replace(path="/9"))
     proc = ingest_process(module_database, bus, log_dir=tmp_path_factory.mktemp("conflicts"),
-                          conflict_window_events="3", api_keys=KEYS).start()
+                          conflict_window_events="12", api_keys=KEYS).start()
     yield proc
     proc.kill()
 
@@ -88,11 +93,34 @@ async def test_reject_is_the_default_and_each_request_may_choose(ingest: Service
         assert refused.json()["conflicts"] == [{"scope": "fact:hp", "current": 12}]
         latest = await append(c, "s", [fact_turn(4, "p1", hp=3)], expected=1, strategy="latest_wins")
         assert latest.status_code == 200 and latest.json()["results"][0]["seq"] == 4
-        for i in range(3):
-            assert (await append(c, "s", [turn(10 + i)])).status_code == 200
-        far = await append(c, "s", [fact_turn(20, "p1", gold=1)], expected=1, strategy="latest_wins")
+        assert (await append(c, "s", [turn(10 + i) for i in range(12)])).status_code == 200
+        far = await append(c, "s", [fact_turn(50, "p1", gold=1)], expected=1, strategy="latest_wins")
         assert far.status_code == 409 and far.json()["title"] == "Too far behind", far.text
         assert hp_writes(await log(c, "s")) == [(1, 10), (2, 12), (4, 3)]
+
+
+async def test_stale_batches_sharing_one_group_commit_merge_against_each_other(fresh_database) -> None:
+    """Ten requests against the same expected_seq that one group commit plans together under
+    automatic_merge: each on its own key is appended, the one on a key an earlier request of
+    the group wrote is refused naming it (rows planned in the group count as missed)."""
+    pool = await create_pool(fresh_database)
+    await apply_migrations(pool, "ingest", MIGRATIONS)
+    committer = GroupCommitter(pool, workers=1)
+    committer.start()
+    try:
+        await committer.append(AppendRequest("t", "m", [parse_new_event(fact_turn(1, "p0", hp=1))]))
+        requests = [AppendRequest("t", "m", [parse_new_event(fact_turn(10 + i, f"p{i}", **{f"k{i}": i}))],
+                                  expected_seq=1, on_conflict="automatic_merge") for i in range(10)]
+        requests.append(AppendRequest("t", "m", [parse_new_event(fact_turn(30, "p9", k0=5))],
+                                      expected_seq=1, on_conflict="automatic_merge"))
+        answers = await asyncio.gather(*(committer.append(r) for r in requests), return_exceptions=True)
+    finally:
+        await committer.stop()
+        await pool.close()
+    assert sorted(a[0].seq for a in answers[:10]) == list(range(2, 12)), answers
+    refused = answers[10]
+    assert isinstance(refused, AppendRejectedError) and refused.extra["conflicts"] == [
+        {"scope": "fact:k0", "current": 0}]
 
 
 async def join(c: httpx.AsyncClient, session: str, pid: str, role: str) -> None:
