@@ -54,7 +54,14 @@ The whole tree (→ names an error's kind when it has a second base):
     │   │   ├── RoomConflictError                      room full, stale fencing token, …
     │   │   ├── RoomForbiddenError → ForbiddenError    not a participant, a viewer, not an owner
     │   │   └── ScopeLockedError → LockedError         another participant's live lease
-    │   └── AppendContentionError → TransientError     other writers kept winning: retry
+    │   ├── AppendContentionError → TransientError     other writers kept winning: retry
+    │   ├── BranchError                                a branch cannot be created (nothing written)
+    │   │   ├── BranchIdError → InvalidInputError      not a usable session id
+    │   │   ├── BranchBeyondLogError → InvalidInputError  from_seq past the parent's log
+    │   │   ├── ParentNotFoundError → NotFoundError
+    │   │   └── BranchExistsError → ConflictError      the branch's id is in use
+    │   ├── ArchiveInvalidError → InvalidInputError    a WAL archive that fails its manifest
+    │   └── RestoreConflictError → ConflictError       other events hold an archive's seqs
     ├── ReplayError ........................... lifeline_replay
     │   ├── SessionNotFoundError → NotFoundError
     │   ├── HotStoreUnavailableError → TransientError  Redis away: fall down the ladder

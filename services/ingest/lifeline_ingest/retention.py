@@ -20,14 +20,16 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from lifeline_common.errors import InvalidInputError
 from lifeline_events.canonical import canonical_json
+from lifeline_ingest.errors import IngestError
 
 ARCHIVE_FORMAT = "lifeline.wal-archive.v1"
 ARCHIVE_NAME = re.compile(r"^wal-\d{8}T\d{6}Z-[0-9a-f]{8}\.jsonl\.gz$")
 """Archive file names: a restore names a file inside the archive directory, nothing else."""
 
 
-class ArchiveInvalidError(ValueError):
+class ArchiveInvalidError(IngestError, InvalidInputError):
     """An archive whose events do not match its manifest (or that has no manifest)."""
 
 

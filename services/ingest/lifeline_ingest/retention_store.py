@@ -16,6 +16,8 @@ from typing import Any, Literal
 import asyncpg
 import orjson
 
+from lifeline_common.errors import ConflictError
+from lifeline_ingest.errors import IngestError
 from lifeline_ingest.retention import ArchivedEvent, Candidate, SessionEntry, digest
 from lifeline_store import StoreConflictError, wrap_errors
 
@@ -56,7 +58,7 @@ Restored = Literal["restored", "present"]
 _CLEANUP_LOCK = "lifeline:wal-cleanup"
 
 
-class RestoreConflictError(Exception):
+class RestoreConflictError(IngestError, ConflictError):
     """The log holds other events where the archive's would go: nothing was written."""
 
 
