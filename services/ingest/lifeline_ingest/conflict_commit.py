@@ -146,8 +146,8 @@ class ConflictPlanner:
             return None  # the historical 409, or a retry answered as the original was
         if cursor.last_seq - expected > self.rules.window:
             raise too_far_behind(expected, cursor.last_seq, self.rules.window)
-        if logged is None:
-            return None  # a policy changed within this group: answered 409, the client re-reads
+        if logged is None:  # a policy changed within this group, or the log cannot serve the
+            return None     # whole range (archived): reject's 409, the client re-reads
         since = [*logged, *(r for r in rows if r.session_id == cursor.session_id
                             and r.tenant_id == cursor.tenant_id and r.seq > expected)]
         room = cursor.room

@@ -21,13 +21,18 @@ WHERE tenant_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[])
 """
 
 
-async def read_range(conn: asyncpg.Connection, key: SessionKey, after: int, upto: int) -> list[Event]:
+async def read_range(conn: asyncpg.Connection, key: SessionKey, after: int,
+                     upto: int) -> list[Event] | None:
     """The session's events in (after, upto], in seq order (the caller bounds the width); a
-    branch's include those it inherits from its parent (branch_store)."""
+    branch's include those it inherits from its parent (branch_store). None when the log no
+    longer holds them all (WAL retention archived some): nothing is merged against a history
+    that cannot be read whole."""
     if upto <= after:
         return []
     with wrap_errors("read events since expected_seq"):
         bodies = await branch_store.read_range(conn, key.tenant_id, key.session_id, after, upto)
+    if len(bodies) != upto - after:
+        return None
     return [Event.from_json(b) for b in bodies]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -121,6 +122,22 @@ async def test_stale_batches_sharing_one_group_commit_merge_against_each_other(f
     refused = answers[10]
     assert isinstance(refused, AppendRejectedError) and refused.extra["conflicts"] == [
         {"scope": "fact:k0", "current": 0}]
+
+
+async def test_a_range_the_log_no_longer_holds_whole_is_not_merged(ingest: ServiceProcess,
+                                                                    module_database: str) -> None:
+    """When part of what a stale batch missed is gone from the log (archived by retention),
+    no strategy merges against the rest: the answer is reject's 409."""
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        for t in (1, 2, 3):
+            assert (await append(c, "w", [fact_turn(t, "p1", hp=t)])).status_code == 200
+        conn = await asyncpg.connect(module_database)
+        try:
+            await conn.execute("DELETE FROM ingest.events WHERE session_id = 'w' AND seq = 2")
+        finally:
+            await conn.close()
+        r = await append(c, "w", [fact_turn(9, "p2", gold=1)], expected=1, strategy="automatic_merge")
+        assert r.status_code == 409 and r.json()["current_seq"] == 3, r.text
 
 
 async def join(c: httpx.AsyncClient, session: str, pid: str, role: str) -> None:
