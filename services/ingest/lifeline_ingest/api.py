@@ -45,8 +45,19 @@ class AppendResult(BaseModel):
     duplicate: bool
 
 
+class DroppedAct(BaseModel):
+    index: int = Field(description="the event in the batch whose act was dropped")
+    scope: str
+    act: dict[str, Any]
+    kept_seq: int = Field(description="the logged write that kept the scope")
+
+
 class AppendResponse(BaseModel):
     results: list[AppendResult]
+    strategy: str | None = Field(None, description="present when a stale `expected_seq` was merged "
+                                 "by this conflict strategy (docs/architecture.md)")
+    dropped: list[DroppedAct] | None = Field(None, description="provider_priority: the batch's acts "
+                                             "that lost their scope to a higher-ranked write")
 
 
 class RepairRequest(BaseModel):
