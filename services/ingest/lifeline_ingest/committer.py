@@ -27,7 +27,7 @@ from prometheus_client import Counter, Histogram
 from lifeline_common.errors import TransientError
 from lifeline_events import Event, NewEvent, Room, new_event_id
 from lifeline_ingest.conflict_commit import ConflictPlanner, ConflictRules, Stale, wants_range
-from lifeline_ingest.conflicts_store import read_range
+from lifeline_ingest.conflicts_store import read_missed
 from lifeline_ingest.domain import Outcome, SessionCursor, plan_append
 from lifeline_ingest.errors import AppendContentionError, AppendRejectedError
 from lifeline_ingest.room import RoomCommand
@@ -177,9 +177,9 @@ class GroupCommitter:
                 turn_keys = [(r.key, e.turn_id) for r in group for e in r.events if e.turn_id is not None]
                 event_ids: list[UUID] = [e.event_id for r in group for e in r.events if e.event_id]
                 cursors = await read_cursors(conn, [r.key for r in group], turn_keys, event_ids)
-                logged = {i: await read_range(conn, r.key, r.expected_seq or 0, cursors[r.key].last_seq)
-                          for i, r in enumerate(group) if wants_range(
-                              r.expected_seq, r.on_conflict, cursors[r.key], self._conflicts.rules)}
+                stale = [(i, r.key, r.expected_seq or 0) for i, r in enumerate(group) if wants_range(
+                    r.expected_seq, r.on_conflict, cursors[r.key], self._conflicts.rules)]
+                logged = await read_missed(conn, stale, cursors) if stale else {}
                 for i, request in enumerate(group):
                     answers[i] = self._plan(request, cursors[request.key], now, rows, persons, logged.get(i))
                 if rows:

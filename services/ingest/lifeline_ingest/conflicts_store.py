@@ -6,12 +6,13 @@ it asks for and nothing else (for a branch, the range of each session of its lin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
 from lifeline_events import ConflictOpened, Event
 from lifeline_ingest import branch_store
+from lifeline_ingest.domain import SessionCursor
 from lifeline_ingest.store import SessionKey
 from lifeline_store import wrap_errors
 
@@ -34,6 +35,19 @@ async def read_range(conn: asyncpg.Connection, key: SessionKey, after: int,
     if len(bodies) != upto - after:
         return None
     return [Event.from_json(b) for b in bodies]
+
+
+async def read_missed(conn: asyncpg.Connection, wanted: Sequence[tuple[int, SessionKey, int]],
+                      cursors: Mapping[SessionKey, SessionCursor]) -> dict[int, list[Event] | None]:
+    """For each `(request index, session, expected_seq)`, the events after it up to the
+    session's last seq: one read per session, from the lowest `expected_seq` asked, so ten
+    stale writers in one group commit cost one query, not ten."""
+    lowest: dict[SessionKey, int] = {}
+    for _, key, expected in wanted:
+        lowest[key] = min(lowest.get(key, expected), expected)
+    ranges = {key: await read_range(conn, key, low, cursors[key].last_seq) for key, low in lowest.items()}
+    return {i: None if (got := ranges[key]) is None else [e for e in got if e.seq > expected]
+            for i, key, expected in wanted}
 
 
 async def read_opened(pool: asyncpg.Pool, tenant: str, session: str,
