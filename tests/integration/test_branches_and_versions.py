@@ -132,6 +132,26 @@ async def test_branch_reads_parent_history_by_reference(ingest: ServiceProcess, 
     assert [r["seq"] for r in rows] == [4, 5]
 
 
+async def test_a_turn_the_branch_inherited_is_a_duplicate_there(ingest: ServiceProcess,
+                                                                module_database: str) -> None:
+    """Re-sending turn 2 to a branch made at seq 3 answers with the inherited seq and event id;
+    turn 5 (after from_seq in the parent) is new on the branch, and nothing doubles."""
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        await c.post("/v1/sessions/q/events", json={"events": [turn(i, f"t{i}", person_id="p-9")
+                                                               for i in range(1, 6)]})
+        assert (await c.post("/v1/sessions/q/branches", json={"from_seq": 3, "name": "b"})).status_code == 201
+        inherited = (await _log(c, "q.b"))["events"][1]
+        r = await c.post("/v1/sessions/q.b/events", json={"events": [turn(2, "t2 again", person_id="p-9"),
+                                                                      turn(5, "t5 on b", person_id="p-9")]})
+        assert r.status_code == 200, r.text
+        again, fresh = r.json()["results"]
+        assert (again["seq"], again["event_id"], again["duplicate"]) == (2, inherited["event_id"], True)
+        assert (fresh["seq"], fresh["duplicate"]) == (5, False)
+        assert [e["payload"].get("text") for e in (await _log(c, "q.b"))["events"]] == [
+            "t1", "t2", "t3", None, "t5 on b"]
+    assert [r["seq"] for r in await _own_rows(module_database, "q.b")] == [4, 5]
+
+
 async def test_branch_of_a_branch_and_lineage(ingest: ServiceProcess, module_database: str) -> None:
     """A branch of a branch splices three logs; GET …/branches shows the lineage and the children."""
     async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:

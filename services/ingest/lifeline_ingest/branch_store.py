@@ -14,6 +14,7 @@ through the group committer, which plans it at `from_seq + 1` as for any session
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,16 @@ SELECT e.envelope::text AS body FROM chain c JOIN ingest.events e
   ON e.tenant_id = $1 AND e.session_id = c.session_id AND e.seq <= c.cap
 WHERE e.event_type = ANY($4::text[])
 ORDER BY e.seq
+"""
+_INHERITED_TURNS = """
+WITH RECURSIVE chain (session_id, cap) AS (
+    SELECT b.parent_session_id, b.from_seq FROM ingest.branches b WHERE b.tenant_id = $1 AND b.session_id = $2
+  UNION ALL
+    SELECT b.parent_session_id, LEAST(c.cap, b.from_seq)
+    FROM chain c JOIN ingest.branches b ON b.tenant_id = $1 AND b.session_id = c.session_id
+)
+SELECT e.seq, e.event_id, e.turn_id FROM chain c JOIN ingest.events e
+  ON e.tenant_id = $1 AND e.session_id = c.session_id AND e.seq <= c.cap AND e.turn_id = ANY($3::bigint[])
 """
 _LINEAGE = """
 WITH RECURSIVE up AS (
@@ -167,6 +178,14 @@ async def children(pool: asyncpg.Pool, tenant: str, session: str) -> list[Branch
 
 def _link(r: asyncpg.Record) -> BranchLink:
     return BranchLink(r["session_id"], r["parent_session_id"], r["from_seq"], r["name"], r["created_at"])
+
+
+async def inherited_turns(conn: asyncpg.Connection, tenant: str, branch: str,
+                          turn_ids: list[int]) -> list[tuple[int, uuid.UUID, int]]:
+    """(seq, the branch's event id, turn id) of `turn_ids` the branch inherited from its
+    lineage, so the append planner answers a re-sent inherited turn as the duplicate it is."""
+    rows = await conn.fetch(_INHERITED_TURNS, tenant, branch, turn_ids)
+    return [(r["seq"], inherited_event_id(branch, r["event_id"]), r["turn_id"]) for r in rows]
 
 
 async def read_events(pool: asyncpg.Pool, tenant: str, session: str, after_seq: int,

@@ -21,6 +21,7 @@ from uuid import UUID
 import asyncpg
 
 from lifeline_events import Event, Room
+from lifeline_ingest import branch_store
 from lifeline_ingest.domain import Known, SessionCursor
 from lifeline_store import wrap_errors
 
@@ -28,10 +29,12 @@ OUTBOX_CHANNEL = "lifeline_ingest_outbox"
 
 _READ = """
 SELECT 0 AS kind, tenant_id, session_id, last_seq AS seq, NULL::uuid AS event_id, NULL::bigint AS turn_id,
-       room::text AS room
-FROM ingest.sessions WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+       room::text AS room,
+       EXISTS (SELECT 1 FROM ingest.branches b
+               WHERE b.tenant_id = s.tenant_id AND b.session_id = s.session_id) AS branch
+FROM ingest.sessions s WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 UNION ALL
-SELECT 1, e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id, NULL FROM ingest.events e
+SELECT 1, e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id, NULL, NULL FROM ingest.events e
 JOIN unnest($3::text[], $4::text[], $5::bigint[]) AS k(t, s, turn)
   ON e.tenant_id = k.t AND e.session_id = k.s AND e.turn_id = k.turn
 """
@@ -80,18 +83,26 @@ async def read_cursors(
         [t for _, t in turn_keys]))
     if event_ids:
         rows += [{"kind": 1, **dict(r)} for r in await conn.fetch(_KNOWN_IDS, list(event_ids))]
+    branches: list[SessionKey] = []
     for r in rows:
         key = SessionKey(r["tenant_id"], r["session_id"])
         if r["kind"] == 0:
             cursors[key].last_seq = r["seq"]
             if r["room"] is not None:
                 cursors[key].room = Room.model_validate_json(r["room"])
+            if r["branch"]:
+                branches.append(key)
             continue
         known = Known(r["seq"], r["event_id"], r["tenant_id"], r["session_id"])
         if key in cursors and r["turn_id"] is not None:
             cursors[key].by_turn[r["turn_id"]] = known
         for cursor in cursors.values():
             cursor.by_event[r["event_id"]] = known
+    for key in branches:  # a turn the branch inherited is logged there too: a re-send is a duplicate
+        turns = [t for k, t in turn_keys if k == key and t not in cursors[key].by_turn]
+        for seq, event_id, turn_id in await branch_store.inherited_turns(
+                conn, key.tenant_id, key.session_id, turns) if turns else ():
+            cursors[key].by_turn.setdefault(turn_id, Known(seq, event_id, key.tenant_id, key.session_id))
     return cursors
 
 
