@@ -7,7 +7,10 @@ is answered: when, which service, the tenant it acted for, the key's fingerprint
 scopes, method, path and query, the status and the duration. Rows live in the service's
 own schema (`<schema>.admin_audit`, created at start by `open_database`) and are read
 per tenant with `GET /v1/admin/audit` (admin: its tenant; operator: any, `?tenant_id=`).
-A failure to record is logged and never fails the action it records.
+An operator acting for another tenant names it in the query (`?tenant_id=`) or in the JSON
+body (`"tenant_id"`, e.g. a WAL repair): the row is that tenant's, so its admins see it.
+The body is read as the action reads it (the first 64 KiB are kept; a larger or non-JSON
+body names no tenant). A failure to record is logged and never fails the action it records.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import asyncpg
+import orjson
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +35,7 @@ log = structlog.get_logger("lifeline.audit")
 _ACTIONS = re.compile(r"/admin/|/restore/|/import|/reconcile|/cleanup|/transition|/suppressions"
                       r"|/consolidate|/snapshots|/models/|/intents/")
 _SCHEMAS: dict[int, str] = {}
+_BODY_KEPT = 64 * 1024
 
 
 def audit_table_sql(schema: str) -> str:
@@ -50,6 +55,18 @@ async def register(pool: asyncpg.Pool, schema: str) -> None:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"audit:{schema}")
             await conn.execute(audit_table_sql(schema))
     _SCHEMAS[id(pool)] = schema
+
+
+def _tenant_in_body(body: bytes) -> str | None:
+    """The `tenant_id` a JSON object body names, if any (anything else names none)."""
+    if not body.lstrip().startswith(b"{"):
+        return None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    named = doc.get("tenant_id") if isinstance(doc, dict) else None
+    return named if isinstance(named, str) and named else None
 
 
 def is_admin_action(method: str, path: str) -> bool:
@@ -81,6 +98,13 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         status = [500]
+        body = bytearray()
+
+        async def capturing() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < _BODY_KEPT:
+                body.extend(message.get("body", b"")[: _BODY_KEPT - len(body)])
+            return message
 
         async def recording(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -89,17 +113,18 @@ class AuditMiddleware:
 
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, recording)
+            await self.app(scope, capturing, recording)
         finally:
-            await self._record(scope, principal, str(token), status[0], time.perf_counter() - started)
+            await self._record(scope, principal, str(token), status[0], time.perf_counter() - started,
+                               bytes(body))
 
     async def _record(self, scope: Scope, principal: Principal, token: str, status: int,
-                      seconds: float) -> None:
+                      seconds: float, body: bytes = b"") -> None:
         target = _pool(scope["app"])
         if target is None:
             return
         query = scope.get("query_string", b"").decode("latin-1")
-        named = dict(parse_qsl(query)).get("tenant_id")
+        named = dict(parse_qsl(query)).get("tenant_id") or _tenant_in_body(body)
         tenant = named if named and "operator" in principal.scopes else principal.tenant
         fingerprint = hashlib.sha256(token.encode()).hexdigest()[:12]
         try:

@@ -31,3 +31,23 @@ async def test_admin_actions_are_audited_and_read_per_tenant(fresh_database, red
         other = await c.get("/v1/admin/audit?tenant_id=other", headers=auth(TENANT_ADMIN_KEY))
         assert other.status_code == 403
         assert (await c.get("/v1/admin/audit", headers=auth("test-read-only"))).status_code == 403
+
+
+async def test_an_operator_acting_for_a_tenant_named_in_the_body_is_audited_under_it(
+        fresh_database, redis_url, start_ingest) -> None:
+    """An operator's repair naming `"tenant_id": "default"` in its body lands in that tenant's
+    audit log (its admin sees it), as `?tenant_id=` does; a body without one keeps the key's."""
+    ingest = start_ingest(fresh_database, redis_url)
+    async with httpx.AsyncClient(base_url=ingest.url) as c:
+        await c.post("/v1/sessions/s-b/events", json=turn(1), headers=auth())
+        repair = await c.post("/v1/admin/wal/repair", headers=auth(TEST_API_KEY),
+                              json={"tenant_id": "default", "session_id": "s-b", "dry_run": True})
+        assert repair.status_code == 200, repair.text
+        other = await c.post("/v1/admin/wal/repair", headers=auth(TEST_API_KEY),
+                             json={"tenant_id": "elsewhere", "dry_run": True})
+        assert other.status_code == 200, other.text
+        mine = (await c.get("/v1/admin/audit", headers=auth(TENANT_ADMIN_KEY))).json()["entries"]
+        theirs = (await c.get("/v1/admin/audit", params={"tenant_id": "elsewhere"},
+                              headers=auth(TEST_API_KEY))).json()["entries"]
+    assert [(e["path"], e["status"]) for e in mine] == [("/v1/admin/wal/repair", 200)]
+    assert [(e["path"], e["status"]) for e in theirs] == [("/v1/admin/wal/repair", 200)]
