@@ -202,12 +202,12 @@ async def test_branch_refusals(ingest: ServiceProcess, module_database: str) -> 
         assert ok.status_code == 201
         again = await c.post("/v1/sessions/r/branches", json={"from_seq": 2, "name": "x"})
         assert again.status_code == 409
-        forged = await c.post("/v1/sessions/q/events", json={
+        forged = await c.post("/v1/sessions/r-forged/events", json={
             "event_type": "session.branched", "payload": {"parent_session_id": "r", "from_seq": 1}})
         assert forged.status_code == 422
         other_tenant = await c.get("/v1/sessions/r.x/branches", headers=auth("test-other-tenant"))
         assert other_tenant.status_code == 404
-    rows = await _own_rows(module_database, "r", "r.x", "other", "q")
+    rows = await _own_rows(module_database, "r", "r.x", "other", "r-forged")
     assert sorted({r["session_id"] for r in rows}) == ["other", "r", "r.x"]
 
 
@@ -291,6 +291,61 @@ async def test_interrupted_branch_is_finished_by_a_retry(ingest: ServiceProcess,
         assert uuid.UUID(r.json()["event_id"]).version == 5
         types = [e["event_type"] for e in (await _log(c, "u.y"))["events"]]
         assert types == ["turn.recorded", "session.branched"]
+
+
+async def test_nothing_lands_on_a_branch_before_its_session_branched(ingest: ServiceProcess,
+                                                                     module_database: str) -> None:
+    """Between a branch's rows and its session.branched, a plain append and a room command get 409
+    "Branch being created, retry"; the creation's retry then logs session.branched at from_seq + 1
+    and the refused append, re-sent, follows it."""
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        await c.post("/v1/sessions/bw/events", json={"events": [turn(1), turn(2), turn(3)]})
+    conn = await asyncpg.connect(module_database)
+    try:  # the branch's rows, as branch_store.create leaves them before the route appends the event
+        await conn.execute("INSERT INTO ingest.sessions (tenant_id, session_id, last_seq) "
+                           "VALUES ('default', 'bw.z', 2)")
+        await conn.execute("INSERT INTO ingest.branches (tenant_id, session_id, parent_session_id, "
+                           "from_seq, name) VALUES ('default', 'bw.z', 'bw', 2, 'z')")
+    finally:
+        await conn.close()
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        early = await c.post("/v1/sessions/bw.z/events", json={"events": [turn(7, "too early")]})
+        assert early.status_code == 409, early.text
+        assert early.json()["title"] == "Branch being created, retry"
+        assert early.headers["content-type"].startswith("application/problem+json")
+        joined = await c.post("/v1/sessions/bw.z/participants",
+                              json={"participant_id": "dm", "role": "owner"})
+        assert joined.status_code == 409 and joined.json()["title"] == "Branch being created, retry"
+        made = await c.post("/v1/sessions/bw/branches", json={"from_seq": 2, "name": "z"})
+        assert made.status_code == 201 and made.json()["seq"] == 3, made.text
+        later = await c.post("/v1/sessions/bw.z/events", json={"events": [turn(7, "too early")]})
+        assert later.status_code == 200 and later.json()["results"][0]["seq"] == 4, later.text
+        assert [e["event_type"] for e in (await _log(c, "bw.z"))["events"]] == [
+            "turn.recorded", "turn.recorded", "session.branched", "turn.recorded"]
+    assert [r["seq"] for r in await _own_rows(module_database, "bw.z")] == [3, 4]
+
+
+async def test_appends_racing_a_branch_s_creation_all_follow_its_session_branched(
+        ingest: ServiceProcess) -> None:
+    """Appends sent to a branch id while the branch is created are each refused (409: no such
+    branch yet, or being created) or logged after session.branched, never before it."""
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
+        await c.post("/v1/sessions/br/events", json={"events": [turn(1), turn(2)]})
+
+        async def write(t: int) -> int:
+            r = await c.post("/v1/sessions/br.x/events", json={"events": [turn(t, f"racer {t}")]})
+            assert r.status_code in (200, 409), r.text
+            return r.status_code
+
+        made, *codes = await asyncio.gather(
+            c.post("/v1/sessions/br/branches", json={"from_seq": 2, "name": "x"}),
+            *(write(t) for t in range(10, 30)))
+        log = (await _log(c, "br.x"))["events"]
+        if made.status_code == 201:  # else a racer created br.x as a plain session first (409)
+            assert made.json()["seq"] == 3 and log[2]["event_type"] == "session.branched", log
+            assert len(log) == 3 + codes.count(200)
+        else:
+            assert made.status_code == 409 and all(e["event_type"] == "turn.recorded" for e in log)
 
 
 async def test_replay_snapshot_and_tracestore_see_a_branch_as_its_whole_log(stack: Stack) -> None:

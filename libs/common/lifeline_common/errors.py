@@ -51,6 +51,7 @@ The whole tree (→ names an error's kind when it has a second base):
     │   │   └── IntakeTooLargeError → TooLargeError    over an event or batch limit
     │   ├── AppendRejectedError → ConflictError        nothing of the request is written
     │   │   ├── SeqConflictError                       expected_seq is stale
+    │   │   ├── BranchPendingError                     a branch's session.branched is not logged yet
     │   │   ├── RoomConflictError                      room full, stale fencing token, …
     │   │   ├── RoomForbiddenError → ForbiddenError    not a participant, a viewer, not an owner
     │   │   └── ScopeLockedError → LockedError         another participant's live lease

@@ -28,7 +28,7 @@ from lifeline_common.errors import TransientError
 from lifeline_events import Event, NewEvent, Room, new_event_id
 from lifeline_ingest.conflict_commit import ConflictPlanner, ConflictRules, Stale, wants_range
 from lifeline_ingest.conflicts_store import read_missed
-from lifeline_ingest.domain import Outcome, SessionCursor, plan_append
+from lifeline_ingest.domain import Outcome, SessionCursor, guard_branch_start, plan_append
 from lifeline_ingest.errors import AppendContentionError, AppendRejectedError
 from lifeline_ingest.room import RoomCommand
 from lifeline_ingest.store import SessionKey, read_cursors, write_appends
@@ -202,6 +202,7 @@ class GroupCommitter:
         before, room_before = cursor.last_seq, (cursor.room, cursor.room_changed)
         outcomes: list[Outcome] | BaseException
         try:
+            guard_branch_start(cursor, request.events if request.command is None else ())
             merged = self._conflicts.plan(request, cursor, logged, rows, now) if (
                 request.expected_seq is not None or cursor.room is not None) else None
             if merged is not None:

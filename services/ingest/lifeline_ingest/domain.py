@@ -29,7 +29,8 @@ from lifeline_events import (
     score_turn,
 )
 from lifeline_ingest import room as rules
-from lifeline_ingest.errors import AppendRejectedError, SeqConflictError
+from lifeline_ingest.branching import branched_event_id
+from lifeline_ingest.errors import AppendRejectedError, BranchPendingError, SeqConflictError
 from lifeline_ingest.room_guard import check_append
 
 
@@ -54,6 +55,9 @@ class SessionCursor:
     by_event: dict[UUID, Known] = field(default_factory=dict)
     room: Room | None = None
     room_changed: bool = False
+    branched_at: int | None = None
+    """A branch's `from_seq` (None: no branch). While `last_seq` is still there, the
+    branch's `session.branched` is not logged yet (see `guard_branch_start`)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,22 @@ def _find_duplicate(cursor: SessionCursor, event: NewEvent, event_id: UUID | Non
                                       event_id=str(event_id))
         return known
     return None
+
+
+def guard_branch_start(cursor: SessionCursor, events: Sequence[NewEvent]) -> None:
+    """Refuse a batch to a branch whose `session.branched` is not logged yet, unless the
+    batch starts with that event (the branch's own: its fixed id).
+
+    Creating a branch writes its rows at `last_seq = from_seq`, then appends the event;
+    checked here, where seq is assigned, no append arriving in between takes
+    `from_seq + 1`, whichever ingest process plans it. A session that is no branch pays
+    one comparison."""
+    if cursor.branched_at is None or cursor.last_seq != cursor.branched_at:
+        return
+    first = events[0] if events else None
+    if first is None or first.event_type != "session.branched" or (
+            first.event_id != branched_event_id(cursor.tenant_id, cursor.session_id)):
+        raise BranchPendingError(cursor.session_id, cursor.branched_at)
 
 
 def _scored(payload: object) -> object:
@@ -100,8 +120,10 @@ def plan_append(
     A request whose events are all duplicates is a retry and is answered as the
     original was, even when `expected_seq` no longer matches. A room `command` plans
     the events the room's rules decide instead of `events`; a plain append to a session
-    with a room is checked by them (`writer`: default the events' person).
+    with a room is checked by them (`writer`: default the events' person). A branch
+    takes nothing before its `session.branched` (`guard_branch_start`).
     """
+    guard_branch_start(cursor, events if command is None else ())
     if command is not None:
         events = rules.decide(command, cursor.room, now)
     duplicates = [_find_duplicate(cursor, e, e.event_id) for e in events]

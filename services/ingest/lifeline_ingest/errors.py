@@ -5,6 +5,7 @@
     │   └── IntakeTooLargeError (TooLargeError)  over an event or batch size limit
     ├── AppendRejectedError (ConflictError)      the whole request is refused, nothing written
     │   ├── SeqConflictError                     `expected_seq` no longer matches the session
+    │   ├── BranchPendingError                   a branch's `session.branched` is not logged yet
     │   ├── RoomConflictError                    room full, stale fencing token, last owner …
     │   ├── RoomForbiddenError (ForbiddenError)  not a participant, a viewer, not an owner
     │   └── ScopeLockedError (LockedError)       another participant's live lease covers it
@@ -62,6 +63,18 @@ class SeqConflictError(AppendRejectedError):
         super().__init__("Session moved on",
                          f"expected_seq is {expected} but the session is at seq {current}",
                          current_seq=current, expected_seq=expected)
+
+
+class BranchPendingError(AppendRejectedError):
+    """The session is a branch being created: its rows are written, its `session.branched`
+    (which must come first) not yet. Retrying shortly succeeds."""
+
+    def __init__(self, branch: str, from_seq: int) -> None:
+        super().__init__("Branch being created, retry",
+                         f"session {branch!r} is a branch whose first event (session.branched, seq "
+                         f"{from_seq + 1}) is not logged yet; retry shortly. If this persists, the "
+                         "creation was interrupted: repeating its POST /v1/sessions/{id}/branches "
+                         "finishes it", session_id=branch, from_seq=from_seq)
 
 
 class RoomConflictError(AppendRejectedError):

@@ -30,8 +30,8 @@ OUTBOX_CHANNEL = "lifeline_ingest_outbox"
 _READ = """
 SELECT 0 AS kind, tenant_id, session_id, last_seq AS seq, NULL::uuid AS event_id, NULL::bigint AS turn_id,
        room::text AS room,
-       EXISTS (SELECT 1 FROM ingest.branches b
-               WHERE b.tenant_id = s.tenant_id AND b.session_id = s.session_id) AS branch
+       (SELECT b.from_seq FROM ingest.branches b
+        WHERE b.tenant_id = s.tenant_id AND b.session_id = s.session_id) AS branched_at
 FROM ingest.sessions s WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 UNION ALL
 SELECT 1, e.tenant_id, e.session_id, e.seq, e.event_id, e.turn_id, NULL, NULL FROM ingest.events e
@@ -74,7 +74,8 @@ async def read_cursors(
     conn: asyncpg.Connection, keys: Sequence[SessionKey],
     turn_keys: Sequence[tuple[SessionKey, int]], event_ids: Sequence[UUID],
 ) -> dict[SessionKey, SessionCursor]:
-    """Each session's last seq and room, and the logged events the incoming ids refer to."""
+    """Each session's last seq, room and (for a branch) from_seq, and the logged events the
+    incoming ids refer to."""
     unique = sorted(set(keys), key=lambda k: (k.tenant_id, k.session_id))
     cursors = {k: SessionCursor(k.tenant_id, k.session_id, 0) for k in unique}
     rows = list(await conn.fetch(
@@ -90,7 +91,8 @@ async def read_cursors(
             cursors[key].last_seq = r["seq"]
             if r["room"] is not None:
                 cursors[key].room = Room.model_validate_json(r["room"])
-            if r["branch"]:
+            if r["branched_at"] is not None:
+                cursors[key].branched_at = r["branched_at"]
                 branches.append(key)
             continue
         known = Known(r["seq"], r["event_id"], r["tenant_id"], r["session_id"])

@@ -10,8 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifeline_events import parse_new_event
+from lifeline_events import NewEvent, SessionBranched, parse_new_event
+from lifeline_ingest.branching import branched_event_id
 from lifeline_ingest.domain import AppendRejectedError, Known, SeqConflictError, SessionCursor, plan_append
+from lifeline_ingest.errors import BranchPendingError
+from lifeline_ingest.room import Join
+from lifeline_servicekit.problems import lifeline_problem
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -95,3 +99,46 @@ def test_any_mix_of_turn_ids_logs_each_once_gaplessly(turn_ids):
         logged += rows
     assert [r.seq for r in logged] == list(range(1, len(set(turn_ids)) + 1))
     assert sorted(r.turn_id for r in logged) == sorted(set(turn_ids))
+
+
+def _branched(session: str = "s.b", event_id: uuid.UUID | None = None) -> NewEvent:
+    return NewEvent(event_type="session.branched", event_id=event_id or branched_event_id("d", session),
+                    payload=SessionBranched(parent_session_id="s", from_seq=3, name="b"))
+
+
+def test_a_branch_takes_nothing_before_its_session_branched():
+    """While a branch's last seq is its from_seq, a plain append, a room command and a forged
+    session.branched (another id) are refused with a 409 to retry, and nothing is planned."""
+    cursor = SessionCursor("d", "s.b", last_seq=3, branched_at=3)
+    refusals = [
+        lambda: plan_append(cursor, [turn(4)], expected_seq=None, now=NOW, new_id=_ids()),
+        lambda: plan_append(cursor, [turn(4), _branched()], expected_seq=3, now=NOW, new_id=_ids()),
+        lambda: plan_append(cursor, [_branched(event_id=uuid.UUID(int=7))], expected_seq=None, now=NOW,
+                            new_id=_ids()),
+        lambda: plan_append(cursor, [], expected_seq=None, now=NOW, new_id=_ids(),
+                            command=Join("p1", "owner")),
+    ]
+    for refused in refusals:
+        with pytest.raises(BranchPendingError) as exc:
+            refused()
+        assert (exc.value.title, exc.value.extra["session_id"]) == ("Branch being created, retry", "s.b")
+        assert cursor.last_seq == 3
+    problem = lifeline_problem(exc.value)
+    assert problem is not None and problem.status_code == 409
+
+
+def test_a_branch_s_own_session_branched_comes_first_then_anything():
+    """The branch's session.branched takes from_seq + 1; what follows it, in the same batch or a
+    later one planned on the same cursor (one group commit), is planned as usual."""
+    cursor = SessionCursor("d", "s.b", last_seq=3, branched_at=3)
+    rows, _ = plan_append(cursor, [_branched(), turn(4)], expected_seq=None, now=NOW, new_id=_ids())
+    assert [(r.seq, r.event_type) for r in rows] == [(4, "session.branched"), (5, "turn.recorded")]
+    rows, _ = plan_append(cursor, [turn(5)], expected_seq=5, now=NOW, new_id=_ids())
+    assert [r.seq for r in rows] == [6]
+
+
+def test_sessions_that_are_no_branch_or_whose_branch_started_are_not_guarded():
+    """No from_seq (no branch), or a last seq past it (session.branched logged): appends as ever."""
+    for cursor in (SessionCursor("d", "s", last_seq=3), SessionCursor("d", "s.b", last_seq=4, branched_at=3)):
+        rows, _ = plan_append(cursor, [turn(9)], expected_seq=None, now=NOW, new_id=_ids())
+        assert [r.seq for r in rows] == [cursor.last_seq]
