@@ -64,7 +64,8 @@ async def _wire(settings: SnapshotSettings) -> SnapshotDeps:
                               max_age_days=settings.snapshot_max_age_days, keep=settings.snapshot_keep)
     return SnapshotDeps(settings=settings, pool=pool, bus=bus, projector=projector, ingest=ingest,
                         replay=replay, memory=memory,
-                        exporter=Exporter(pool, ingest, memory, page=settings.export_page_events),
+                        exporter=Exporter(pool, ingest, memory, page=settings.export_page_events,
+                                          announcer=announcer, compression=compression),
                         maintenance=maintenance, lag=lag_monitor(settings, bus))
 
 

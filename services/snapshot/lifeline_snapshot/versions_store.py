@@ -14,7 +14,10 @@ from typing import Any
 
 import asyncpg
 
+from lifeline_snapshot import store
+from lifeline_snapshot.domain import SnapshotDraft
 from lifeline_store import wrap_errors
+from lifeline_store.compression import CompressionPolicy
 
 _COLUMNS = "id, session_id, at_seq, content_hash, trigger, created_at, message, tags, versioned_at"
 _MARK = f"""
@@ -24,7 +27,7 @@ WITH before AS (
 )
 UPDATE snapshot.snapshots SET message = COALESCE(message, $4),
        tags = ARRAY(SELECT DISTINCT t FROM unnest(tags || $5::text[]) AS t ORDER BY t),
-       versioned_at = COALESCE(versioned_at, now())
+       versioned_at = COALESCE(versioned_at, $6::timestamptz, now())
 WHERE tenant_id = $1 AND session_id = $2 AND id = $3
 RETURNING {_COLUMNS}, (SELECT was_version FROM before) AS was_version
 """
@@ -61,8 +64,21 @@ async def mark_version(pool: asyncpg.Pool, tenant: str, session: str, snapshot_i
                        tags: Sequence[str]) -> tuple[Version, bool] | None:
     """Make the snapshot a version; (version, newly a version), or None if the row is gone."""
     with wrap_errors("name a version"):
-        row = await pool.fetchrow(_MARK, tenant, session, snapshot_id, message, list(tags))
+        row = await pool.fetchrow(_MARK, tenant, session, snapshot_id, message, list(tags), None)
     return None if row is None else (_version(row), not row["was_version"])
+
+
+async def restore_version(pool: asyncpg.Pool, tenant: str, session: str, snap: SnapshotDraft,
+                          compression: CompressionPolicy, message: str, tags: Sequence[str],
+                          versioned_at: datetime) -> Version:
+    """Store `snap` (or find the session's snapshot of the same state) and name it, keeping
+    the version's original `versioned_at`; one transaction, so retention cannot take the
+    snapshot before it is a version (an import recreating a bundle's versions)."""
+    with wrap_errors("restore a version"):
+        async with pool.acquire() as conn, conn.transaction():
+            row, _ = await store.insert_snapshot(conn, tenant, session, snap, compression)
+            named = await conn.fetchrow(_MARK, tenant, session, row.id, message, list(tags), versioned_at)
+    return _version(named)
 
 
 async def list_versions(pool: asyncpg.Pool, tenant: str, session: str, tag: str | None) -> list[Version]:

@@ -22,7 +22,8 @@ from lifeline_servicekit import (
 )
 from lifeline_snapshot import store
 from lifeline_snapshot.deps import Deps
-from lifeline_snapshot.export.bundle import validate_bundle, validate_document
+from lifeline_snapshot.export import versions
+from lifeline_snapshot.export.bundle import NOT_IMPORTED, validate_bundle, validate_document, versions_of
 from lifeline_snapshot.export.formats import (
     JSON,
     MSGPACK,
@@ -107,16 +108,25 @@ async def import_session(
     """Validate a bundle (schema, hashes) and replay its events into a new sandbox session.
 
     The body is JSON, or MessagePack with `Content-Type: application/msgpack`. An invalid
-    bundle raises `BundleError` (answered 422 by its kind, naming the fields).
+    bundle raises `BundleError` (answered 422 by its kind, naming the fields). The bundle's
+    versions whose content_hash matches the state folded from its events at their at_seq
+    are recreated on the sandbox (`versions_restored`, message and tags kept); the others
+    are listed in `versions_not_restored` with the reason.
     """
     body = await _read_capped(request, int(deps.settings.export_max_mb * 1024 * 1024))
     if is_msgpack(request.headers.get("content-type")):
         raw, events = validate_document(parse_msgpack(body))
     else:
         raw, events = validate_bundle(body)
-    session, last_seq = await deps.exporter.import_events(
+    matching, not_restored = versions.check(versions_of(raw), events)
+    session, assigned = await deps.exporter.import_events(
         events, preserve_turn_ids=preserve_turn_id, authorization=forwarded_authorization(request))
-    log.info("import.done", session_id=session, source=raw["session_id"], events=len(events))
+    imported = [e.seq for e in events if e.event_type not in NOT_IMPORTED]
+    restored, refused = await deps.exporter.restore_versions(
+        principal.tenant, session, [(v, versions.target_seq(imported, assigned, v.at_seq)) for v in matching])
+    log.info("import.done", session_id=session, source=raw["session_id"], events=len(events),
+             versions=len(restored), versions_not_restored=len(not_restored) + len(refused))
     return {"session_id": session, "source_session_id": raw["session_id"], "events": len(events),
-            "last_seq": last_seq, "preserve_turn_id": preserve_turn_id,
-            "snapshots_in_bundle": len(raw.get("snapshots") or [])}
+            "last_seq": max(assigned, default=0), "preserve_turn_id": preserve_turn_id,
+            "snapshots_in_bundle": len(raw.get("snapshots") or []),
+            "versions_restored": restored, "versions_not_restored": not_restored + refused}

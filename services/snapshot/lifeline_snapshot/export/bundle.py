@@ -2,15 +2,20 @@
 
 Shape (keys in this order, so it can be streamed and hashed on the way)::
 
-    {"format": "lifeline.session-export", "version": 1, "exported_at": …,
+    {"format": "lifeline.session-export", "version": 2, "exported_at": …,
      "tenant_id": …, "session_id": …, "last_seq": n,
-     "events": [...], "snapshots": [...], "profile": {...} | null,
-     "redactions": {"api_key": 0, "email": 2, …}, "hashes": {"events": sha256, "snapshots": …, "profile": …}}
+     "events": [...], "snapshots": [...], "versions": [...], "profile": {...} | null,
+     "redactions": {"api_key": 0, "email": 2, …},
+     "hashes": {"events": sha256, "snapshots": …, "versions": …, "profile": …}}
 
 Each section's hash is SHA-256 over its items' canonical JSON, one per line, so a
 tampered or truncated bundle is refused on import. Redaction happens before hashing;
 hashes inside the data that redaction invalidates (snapshot states, restored
 states) are recomputed so that they still verify. Pure: no I/O.
+
+Version 2 added `versions` (export/versions.py) and its hash, both required in a version 2
+bundle. A version 1 bundle (no versions) stays importable: it is checked as it was
+written, and anything under a `versions` key there, covered by no hash, is ignored.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lifeline_events import Event, EventValidationError, content_hash
 from lifeline_events.redaction import redact
 from lifeline_snapshot.errors import BundleError
+from lifeline_snapshot.export import versions as bundle_versions
+from lifeline_snapshot.export.versions import BundleVersion
 
 FORMAT = "lifeline.session-export"
-VERSION = 1
-SECTIONS = ("events", "snapshots", "profile")
+VERSION = 2
+SECTIONS = ("events", "snapshots", "versions", "profile")
+_SECTIONS_OF = {1: ("events", "snapshots", "profile"), 2: SECTIONS}
 _SKIPPED_ON_IMPORT = {"event_id", "seq", "recorded_at", "tenant_id", "session_id", "traceparent"}
-_NOT_IMPORTED = frozenset({"session.branched"})
+NOT_IMPORTED = frozenset({"session.branched"})
 """A sandbox is a flat copy, not a branch (only ingest's branch route writes this event)."""
 
 
@@ -89,16 +97,19 @@ class _Hashes(BaseModel):
     events: str
     snapshots: str
     profile: str
+    versions: str | None = None
+    """Required in a version 2 bundle (checked with the others)."""
 
 
 class _Bundle(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     format: Literal["lifeline.session-export"]
-    version: Literal[1]
+    version: Literal[1, 2]
     session_id: str
     events: list[dict[str, Any]] = Field(min_length=1)
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
+    versions: list[Any] = Field(default_factory=list)
     profile: dict[str, Any] | None = None
     hashes: _Hashes
 
@@ -131,9 +142,12 @@ def _parse_events(bundle: _Bundle) -> tuple[list[Event], list[dict[str, str]]]:
 def _check_hashes(bundle: _Bundle) -> list[dict[str, str]]:
     errors = []
     actual = {"events": section_hash(bundle.events), "snapshots": section_hash(bundle.snapshots),
-              "profile": section_hash([bundle.profile])}
-    for name in SECTIONS:
-        if getattr(bundle.hashes, name) != actual[name]:
+              "versions": section_hash(bundle.versions), "profile": section_hash([bundle.profile])}
+    for name in _SECTIONS_OF[bundle.version]:
+        given = getattr(bundle.hashes, name)
+        if given is None:
+            errors.append(_err(f"hashes.{name}", f"required in a version {bundle.version} bundle"))
+        elif given != actual[name]:
             errors.append(_err(f"hashes.{name}", "does not match the content (tampered or truncated)"))
     for i, snap in enumerate(bundle.snapshots):
         state = snap.get("state")
@@ -160,9 +174,16 @@ def validate_document(raw: Any) -> tuple[dict[str, Any], list[Event]]:
         raise BundleError(errors) from None
     events, errors = _parse_events(bundle)
     errors.extend(_check_hashes(bundle))
+    if bundle.version >= 2:
+        errors.extend(bundle_versions.parse_items(bundle.versions)[1])
     if errors:
         raise BundleError(errors)
     return raw, events
+
+
+def versions_of(raw: dict[str, Any]) -> list[BundleVersion]:
+    """The versions a validated bundle carries ([] for a version 1 bundle)."""
+    return bundle_versions.parse_items(raw.get("versions") or [])[0] if raw["version"] >= 2 else []
 
 
 def to_new_events(events: list[Event], *, preserve_turn_ids: bool) -> list[dict[str, Any]]:
@@ -176,7 +197,7 @@ def to_new_events(events: list[Event], *, preserve_turn_ids: bool) -> list[dict[
     renumbered: dict[int, int] = {}
     out = []
     for event in events:
-        if event.event_type in _NOT_IMPORTED:
+        if event.event_type in NOT_IMPORTED:
             continue
         data = event.model_dump(mode="json", exclude=_SKIPPED_ON_IMPORT)
         if event.turn_id is not None and not preserve_turn_ids:
