@@ -128,6 +128,17 @@ async def test_explorer_shows_a_session_its_state_replay_memory_and_models(
     await expect(markers).to_contain_text("snapshot: unreachable")
     await shot(tab, "1-timeline")
 
+    await tab.select_option("#type-filter", ["turn.evaluated", "session.finished"])
+    async with tab.expect_request(lambda r: "/replay/session/" in r.url) as listing:
+        await tab.click("#type-filter-form button[type=submit]")
+    assert parse_qs(urlsplit((await listing.value).url).query)["event_type"] == [
+        "session.finished", "turn.evaluated"]  # trace-store's filter, repeated per type
+    await expect(rows.locator(".type")).to_have_text(["turn.evaluated", "turn.evaluated", "session.finished"])
+    await expect(status_of(tab, "timeline-panel")).to_contain_text(f"3 of {last} events")
+    await shot(tab, "1b-filtered")
+    await tab.click("#type-filter-clear")
+    await expect(rows).to_have_count(last)
+
     await tab.click("#timeline .row[data-seq='7']")
     await expect(tab.locator("#state-seq")).to_have_text("7")
     diff = tab.locator("#state-diff table.diff")

@@ -8,6 +8,7 @@ import { showContext, showStateAt } from "./state.js";
 import { play, step, stop, stopLive, toggleLive, togglePause } from "./player.js";
 import { showProfile } from "./profile.js";
 import { showModels } from "./models.js";
+import { chosenTypes, clearTypes, fillTypes, filterByType } from "./typefilter.js";
 
 const PAGE = 1000;      // ingest's largest page
 const PARALLEL = 4;     // pages in flight at once
@@ -36,6 +37,7 @@ async function loadTimeline(session, { selectSeq } = {}) {
   current.session = session;
   current.person = null;
   timeline.reset();
+  $("#type-filter").replaceChildren();
   clearPanels();
   $("#timeline-title").textContent = `— ${session}`;
   status("timeline-panel", "loading…");
@@ -65,6 +67,7 @@ async function loadTimeline(session, { selectSeq } = {}) {
     status("timeline-panel", err.message, "error");
     return;
   }
+  fillTypes(timeline.events());
   if (selectSeq) timeline.select(selectSeq);
   showModels(timeline.events()).catch((err) => status("models-panel", err.message, "error"));
 }
@@ -98,8 +101,19 @@ async function markSnapshots(session) {
 }
 
 async function openEvidence(session, seq) {
-  if (session === current.session) timeline.select(seq);
-  else await loadTimeline(session, { selectSeq: seq });
+  if (session !== current.session) return loadTimeline(session, { selectSeq: seq });
+  if (!timeline.select(seq)) applyTypes([]).then(() => timeline.select(seq));  // filtered out: show all
+}
+
+async function applyTypes(types) {
+  if (!current.session) return;
+  if (!types.length) clearTypes();
+  status("timeline-panel", "filtering…");
+  try {
+    status("timeline-panel", await filterByType(timeline, current.session, current.person, types));
+  } catch (err) {
+    status("timeline-panel", err.message, "error");
+  }
 }
 
 async function find(kind, value) {
@@ -145,6 +159,8 @@ function wire() {
     const value = $("#find-value").value.trim();
     if (value) find($("#find-kind").value, value);
   });
+  $("#type-filter-form").addEventListener("submit", (ev) => { ev.preventDefault(); applyTypes(chosenTypes()); });
+  $("#type-filter-clear").addEventListener("click", () => applyTypes([]));
   $("#context-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (current.session) showContext(current.session);

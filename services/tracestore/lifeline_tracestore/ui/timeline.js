@@ -1,6 +1,7 @@
 // The timeline: a virtualised listbox (only the rows in view exist in the DOM), so a
 // 100,000-event session scrolls as smoothly as a 10-event one. Keyboard: arrows,
-// Page Up/Down, Home/End move; Enter or Space opens the state at that seq.
+// Page Up/Down, Home/End move; Enter or Space opens the state at that seq. A filter
+// (`setFilter`) shows only the events it keeps; every loaded event stays in `events()`.
 import { h, fmtTime } from "./dom.js";
 
 const ROW = 48;      // px; fixed, so a row's position is index × ROW
@@ -31,7 +32,9 @@ export function describe(event) {
 
 export function createTimeline(root, { onSelect }) {
   const spacer = root.querySelector(".timeline-spacer");
-  let events = [];
+  let all = [];         // every loaded event, in seq order
+  let events = all;     // the rows: `all`, or the events the filter keeps
+  let keep = null;      // the filter, (event) => boolean, or null
   let active = -1;
   let selected = -1;
   let playing = -1;
@@ -136,14 +139,27 @@ export function createTimeline(root, { onSelect }) {
   };
 
   return {
-    reset() { events = []; active = selected = playing = -1; snapshotSeqs = new Set(); root.scrollTop = 0; version++; render(); },
+    reset() {
+      all = events = []; keep = null; active = selected = playing = -1; snapshotSeqs = new Set();
+      root.scrollTop = 0; version++; render();
+    },
     append(more) {
-      const last = events.length ? events[events.length - 1].seq : 0;
-      for (const e of more) if (e.seq > last) events.push(e);
+      const last = all.length ? all[all.length - 1].seq : 0;
+      for (const e of more) {
+        if (e.seq <= last) continue;
+        all.push(e);
+        if (keep && keep(e)) events.push(e);
+      }
       schedule();
     },
-    events: () => events,
-    lastSeq: () => (events.length ? events[events.length - 1].seq : 0),
+    setFilter(fn) {
+      keep = fn;
+      events = fn ? all.filter(fn) : all;
+      active = selected = playing = -1; root.scrollTop = 0; version++; render();
+    },
+    events: () => all,
+    shown: () => events.length,
+    lastSeq: () => (all.length ? all[all.length - 1].seq : 0),
     setSnapshots(seqs) { snapshotSeqs = new Set(seqs); version++; schedule(); },
     select(seq) { const i = indexOf(seq); if (i >= 0) choose(i); return i >= 0; },
     markPlaying(seq) { playing = indexOf(seq); if (playing >= 0) reveal(playing); render(); },
