@@ -5,7 +5,9 @@ as one request per session; a duplicate turn is answered as over HTTP. A record 
 log refuses for good (invalid, oversize, a foreign event id) is returned as rejected,
 so the adapter dead-letters it with the reason and the original bytes. Store outages
 raise a TransientError: the batch is retried and never acknowledged before it is
-logged.
+logged. Records for a branch whose `session.branched` is not logged yet wait for it a
+little (it follows the branch's rows within milliseconds), then are dead-lettered with
+the reason: a branch whose creation was interrupted must not stall the consumer.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import structlog
 from lifeline_bus import Delivery
 from lifeline_events import NewEvent, validate_traceparent
 from lifeline_ingest.committer import EVENTS, AppendRequest, GroupCommitter
-from lifeline_ingest.errors import AppendRejectedError, IntakeError
+from lifeline_ingest.errors import AppendRejectedError, BranchPendingError, IntakeError
 from lifeline_ingest.intake import parse_record
 from lifeline_store import StoreConflictError
 from lifeline_telemetry import root_traceparent
 
 log = structlog.get_logger("lifeline.ingest.turns")
+BRANCH_WAITS_S = (0.02, 0.05, 0.1, 0.2, 0.5)
+"""Pauses before re-trying records for a branch still being created (then: dead-letter)."""
 
 
 def own_trace(delivery: Delivery, event: NewEvent) -> NewEvent:
@@ -70,12 +74,24 @@ class TurnsHandler:
 
     async def _append(self, tenant: str, session: str, items: list[tuple[Delivery, NewEvent]],
                       rejected: dict[str, str]) -> None:
-        request = AppendRequest(tenant, session, [e for _, e in items], source="topic")
         try:
-            await self._committer.append(request)
+            await self._append_once_branched(tenant, session, [e for _, e in items])
+        except BranchPendingError as exc:  # every record of the session, for the same reason
+            for delivery, _ in items:
+                rejected[delivery.id] = f"refused by the log: {exc}"
         except (AppendRejectedError, StoreConflictError) as exc:
             if len(items) == 1:  # a foreign event id, or the session's room refuses the writer
                 rejected[items[0][0].id] = f"refused by the log: {exc}"
                 return
             for item in items:  # find the one the log refuses; the others still land
                 await self._append(tenant, session, [item], rejected)
+
+    async def _append_once_branched(self, tenant: str, session: str, events: list[NewEvent]) -> None:
+        for pause in (*BRANCH_WAITS_S, None):
+            try:
+                await self._committer.append(AppendRequest(tenant, session, events, source="topic"))
+                return
+            except BranchPendingError:
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)

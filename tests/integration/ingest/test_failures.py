@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import signal
 
+import asyncpg
 import httpx
 import orjson
 import redis.asyncio as aioredis
@@ -86,6 +87,49 @@ async def test_topic_records_land_once_and_garbage_is_dead_lettered(
     await asyncio.sleep(0.5)
     rows = await log_rows(fresh_database)
     assert assert_gapless(rows) == {"t1": [1, 2], "t2": [1]}
+
+
+async def test_topic_records_for_a_branch_being_created_are_dead_lettered_not_logged_first(
+        fresh_database, bus_url, start_ingest) -> None:
+    """A record for a branch whose session.branched never comes (creation interrupted) is
+    dead-lettered with the reason after a bounded wait, the consumer goes on, and once the
+    creation's retry finishes the branch the record, sent again, lands after session.branched."""
+    ingest = start_ingest(fresh_database, bus_url)
+    await bus_ready(ingest)
+    async with httpx.AsyncClient(base_url=ingest.url) as c:
+        assert (await post(c, "tp", [turn(1), turn(2)])).status_code == 200
+    conn = await asyncpg.connect(fresh_database)
+    try:  # the branch's rows without its first event
+        await conn.execute("INSERT INTO ingest.sessions (tenant_id, session_id, last_seq) "
+                           "VALUES ('default', 'tp.z', 2)")
+        await conn.execute("INSERT INTO ingest.branches (tenant_id, session_id, parent_session_id, "
+                           "from_seq, name) VALUES ('default', 'tp.z', 'tp', 2, 'z')")
+    finally:
+        await conn.close()
+    early, other = (orjson.dumps({"session_id": s, **turn(t)}) for s, t in (("tp.z", 3), ("other", 1)))
+    await produce_raw(bus_url, "lifeline.turns.v1", [("tp.z", early), ("other", other)])
+
+    async def dead() -> list:
+        return await read_topic(bus_url, "lifeline.dlq.v1")
+
+    [dlq] = await eventually(dead, timeout=30, what="the early record on the DLQ")
+    assert dlq.value == early and "session.branched, seq 3" in dlq.headers["reason"]
+
+    async def other_landed() -> bool:
+        return any(r["session_id"] == "other" for r in await log_rows(fresh_database))
+
+    await eventually(other_landed, timeout=30, what="the other session's record logged")
+    async with httpx.AsyncClient(base_url=ingest.url) as c:
+        made = await c.post("/v1/sessions/tp/branches", json={"from_seq": 2, "name": "z"}, headers=auth())
+        assert made.status_code == 201 and made.json()["seq"] == 3, made.text
+    await produce_raw(bus_url, "lifeline.turns.v1", [("tp.z", early)])
+
+    async def branch_rows() -> list:
+        rows = [r for r in await log_rows(fresh_database) if r["session_id"] == "tp.z"]
+        return rows if len(rows) == 2 else []
+
+    rows = await eventually(branch_rows, timeout=30, what="the record logged after session.branched")
+    assert [(r["seq"], r["turn_id"]) for r in rows] == [(3, None), (4, 3)]
 
 
 async def _hammer(url: str, session_prefix: str, acked: list[tuple[str, int]], stop: asyncio.Event,
