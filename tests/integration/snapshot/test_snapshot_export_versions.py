@@ -116,3 +116,32 @@ async def test_a_version_1_bundle_still_imports(stack: SnapshotStack) -> None:
         answer = imported.json()
         assert (answer["events"], answer["last_seq"]) == (7, 7)
         assert answer["versions_restored"] == answer["versions_not_restored"] == []
+
+
+async def test_a_branch_s_versions_land_one_seq_earlier_in_the_flat_import(stack: SnapshotStack) -> None:
+    """The import leaves a branch's session.branched out, so a version taken at or after it is
+    recreated one seq earlier on the sandbox, at the state of the same history."""
+    parent = sid()
+    await append(stack.ingest.url, parent, turns(1, 4))
+    async with client(stack) as c:
+        made = await c.post(f"{stack.ingest.url}/v1/sessions/{parent}/branches",
+                            json={"from_seq": 2, "name": "b"})
+        assert made.status_code == 201, made.text
+        branch = made.json()["session_id"]
+        versions = f"/v1/sessions/{branch}/versions"
+        assert (await c.post(versions, json={"message": "at the fork"})).status_code == 201
+        await append(stack.ingest.url, branch, turns(5, 6))
+        assert (await c.post(versions, json={"message": "on b"})).status_code == 201
+        bundle = (await c.get(f"/v1/sessions/{branch}/export")).content
+        imported = await c.post("/v1/sessions/import", content=bundle)
+        assert imported.status_code == 201, imported.text
+        answer = imported.json()
+        assert answer["versions_not_restored"] == [], answer
+        restored = answer["versions_restored"]
+        assert sorted((v["message"], v["source_at_seq"], v["at_seq"]) for v in restored) == [
+            ("at the fork", 3, 2), ("on b", 5, 4)]
+        log = await log_of(stack.ingest.url, answer["session_id"])
+        assert [e.event_type for e in log] == ["turn.recorded"] * 4
+        for version in restored:
+            at = fold(e for e in log if e.seq <= version["at_seq"])
+            assert version["content_hash"] == content_hash(at.model_dump(mode="json"))
