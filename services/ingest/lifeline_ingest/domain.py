@@ -8,7 +8,8 @@ guard (a plan built on a stale read is refused there and re-planned).
 
 A session with a room (room.py) is guarded here too: a room command becomes the events
 it decides, a plain append is checked against the room, and every collaboration event
-planned is folded into `cursor.room`, which the same statement stores.
+planned is folded into `cursor.room`, which the same statement stores. A branch takes
+nothing before its own `session.branched` (`guard_branch_start`).
 """
 
 from __future__ import annotations
