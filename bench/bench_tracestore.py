@@ -46,8 +46,8 @@ _INSERT = """
 INSERT INTO traces.event_traces (trace_id, ts, tenant_id, person_id, session_id, seq, event_type, event_data,
                                  context_snapshot, otel_trace_id, source)
 SELECT gen_random_uuid(), $1::timestamptz - (g * $2::double precision) * interval '1 millisecond',
-       'default', $3, $4 || (g / 100)::text, g % 100 + 1, 'turn.recorded', $5::text::jsonb,
-       $6::text::jsonb, NULL, 'events'
+       'default', $3, $4 || (g / 100)::text, g % 100 + 1, 'turn.recorded', $5::text::json,
+       $6::text::json, NULL, 'events'
 FROM generate_series(1, $7::int) AS g"""
 
 

@@ -20,7 +20,7 @@ _COLUMNS = ("trace_id, ts, tenant_id, person_id, session_id, seq, event_type, ev
 _PUBLIC = "trace_id, ts, person_id, session_id, seq, event_type, event_data, context_snapshot, otel_trace_id"
 _INSERT = f"""
 INSERT INTO traces.event_traces ({_COLUMNS})
-SELECT t, ts, te, p, s, q, et, d::jsonb, c::jsonb, o, src
+SELECT t, ts, te, p, s, q, et, d::json, c::json, o, src
 FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
      AS u(t, ts, te, p, s, q, et, d, c, o, src)

@@ -141,7 +141,7 @@ async def _add_traces(database_url: str, tenants: Iterable[str]) -> None:
                 "INSERT INTO traces.event_traces (trace_id, ts, tenant_id, person_id, session_id, seq, "
                 "event_type, event_data, context_snapshot, otel_trace_id, source) VALUES "
                 "(gen_random_uuid(), now() - interval '1 minute', $1, 'p-1', 's-1', 1, "
-                "'session.started', '{}'::jsonb, '{}'::jsonb, NULL, 'events')", tenant)
+                "'session.started', '{}'::json, '{}'::json, NULL, 'events')", tenant)
     finally:
         await conn.close()
 

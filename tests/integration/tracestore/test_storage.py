@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -112,3 +113,33 @@ async def test_a_gap_on_the_bus_is_healed_from_ingests_log(fresh_database, redis
     async with httpx.AsyncClient(base_url=store.url) as c:
         metrics = (await c.get("/metrics")).text
     assert 'lifeline_projection_healed_total{projection="tracestore"} 3.0' in metrics
+
+
+async def _stored_json_text(database_url: str, session: str) -> list[tuple[str, str]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT event_data::text AS d, context_snapshot::text AS c "
+                                "FROM traces.event_traces WHERE session_id = $1 ORDER BY seq", session)
+    finally:
+        await conn.close()
+    return [(r["d"], r["c"]) for r in rows]
+
+
+async def test_a_trace_stores_the_delivered_bytes_and_the_canonical_context(fresh_database, redis_url,
+                                                                            procs) -> None:
+    """event_data is the event's JSON byte for byte as delivered (the json column keeps its text:
+    key order, spacing, escapes), context_snapshot the fold's canonical JSON."""
+    ingest = procs.ingest(fresh_database, redis_url)
+    store = procs.tracestore(fresh_database, redis_url, ingest=ingest)
+    await append(ingest.url, "s-b", [turn(1, "café — ok", person_id="p-b")])
+    await wait_session_traces(store.url, "p-b", "s-b", 1)
+    relayed = [r.value for r in await read_topic(redis_url, TOPIC_EVENTS)]
+    assert [d for d, _ in await _stored_json_text(fresh_database, "s-b")] == [v.decode() for v in relayed]
+    # A producer's own formatting, which jsonb would have re-spaced, re-ordered and unescaped.
+    doc = {**orjson.loads(relayed[0]), "session_id": "s-own", "event_id": str(uuid.uuid4())}
+    body = json.dumps(dict(reversed(doc.items())), indent=1, ensure_ascii=True).encode()
+    await produce_raw(redis_url, TOPIC_EVENTS, [("s-own", body)])
+    await wait_session_traces(store.url, "p-b", "s-own", 1)
+    [(data, context)] = await _stored_json_text(fresh_database, "s-own")
+    assert data.encode() == body and "\\u00e9" in data
+    assert context.encode() == canonical_json(fold([Event.from_json(body)]))
