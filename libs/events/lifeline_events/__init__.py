@@ -4,6 +4,7 @@ session-state fold. Pure: no I/O, no broker, web or database imports.
 
 from __future__ import annotations
 
+from ._base import ScopeId
 from .acts import (
     ACT_TYPES,
     Act,
@@ -133,6 +134,7 @@ __all__ = [
     "Room",
     "RoomPolicy",
     "RuleBasedScorer",
+    "ScopeId",
     "Scorer",
     "SessionBranched",
     "SessionFinished",

@@ -67,6 +67,17 @@ class RepairRequest(BaseModel):
     from_seq: int = Field(default=1, ge=1, le=MAX_INT64)
 
 
+async def read_body_within(request: Request, limit: int) -> bytes:
+    """The request body, or 413 once the declared or the received length passes `limit`."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > limit:
+        raise ProblemError(413, "Payload too large", f"body of {declared} bytes exceeds {limit}")
+    body = await request.body()
+    if len(body) > limit:
+        raise ProblemError(413, "Payload too large", f"body of {len(body)} bytes exceeds {limit}")
+    return body
+
+
 @router.post("/sessions/{session_id}/events", response_model=AppendResponse, responses=LOCKED,
              openapi_extra={"requestBody": {"content": {"application/json": {"example": _APPEND_EXAMPLE}}}})
 async def append_events(
@@ -75,14 +86,7 @@ async def append_events(
 ) -> Response:
     """Append one event or a batch; duplicates answer with their original seq."""
     settings = deps.settings
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > settings.max_batch_bytes:
-        raise ProblemError(413, "Payload too large",
-                           f"body of {declared} bytes exceeds {settings.max_batch_bytes}")
-    body = await request.body()
-    if len(body) > settings.max_batch_bytes:
-        raise ProblemError(413, "Payload too large",
-                           f"body of {len(body)} bytes exceeds {settings.max_batch_bytes}")
+    body = await read_body_within(request, settings.max_batch_bytes)
     structlog.contextvars.bind_contextvars(session_id=session_id)
     try:
         batch = parse_batch(body, session_id=session_id, tenant_id=principal.tenant,

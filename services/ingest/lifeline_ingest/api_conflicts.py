@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field, StringConstraints
 
 from lifeline_events import (
@@ -24,6 +24,7 @@ from lifeline_events import (
     SessionPolicySet,
 )
 from lifeline_ingest import conflicts, conflicts_store, store
+from lifeline_ingest.api_room import ParticipantId, Reader, Writer
 from lifeline_ingest.committer import AppendRequest
 from lifeline_ingest.deps import Deps
 from lifeline_servicekit import (
@@ -31,16 +32,12 @@ from lifeline_servicekit import (
     ProblemError,
     SessionId,
     has_scope,
-    require_scope,
     session_not_found,
 )
 from lifeline_telemetry import current_traceparent
 
 router = APIRouter(prefix="/v1", tags=["conflicts"])
-ParticipantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
 PriorityName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Writer = Annotated[Principal, Depends(require_scope("ingest"))]
-Reader = Annotated[Principal, Depends(require_scope("read"))]
 _LOCKED: dict[int | str, dict[str, Any]] = {423: {"description": "Locked"}}
 
 

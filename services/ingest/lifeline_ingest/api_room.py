@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
-from lifeline_events import Room
+from lifeline_events import Room, ScopeId
 from lifeline_events.collab import LockScope
 from lifeline_ingest import room as rules
 from lifeline_ingest import store
@@ -34,7 +34,7 @@ from lifeline_servicekit.openapi import LOCKED
 from lifeline_telemetry import current_traceparent
 
 router = APIRouter(prefix="/v1", tags=["room"])
-ParticipantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+ParticipantId = ScopeId  # the id rules of tenants, sessions and persons
 Writer = Annotated[Principal, Depends(require_scope("ingest"))]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 Token = Annotated[int, Field(ge=1, le=MAX_INT64, description="the lease's fencing token")]

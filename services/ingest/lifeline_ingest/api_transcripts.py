@@ -14,6 +14,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
+from lifeline_ingest.api import read_body_within
 from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.deps import Deps
 from lifeline_ingest.errors import IntakeError
@@ -49,16 +50,6 @@ class TranscriptResponse(BaseModel):
     next_turn_id: int
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit:
-        raise ProblemError(413, "Payload too large", f"body of {declared} bytes exceeds {limit}")
-    body = await request.body()
-    if len(body) > limit:
-        raise ProblemError(413, "Payload too large", f"body of {len(body)} bytes exceeds {limit}")
-    return body
-
-
 @router.post("/sessions/{session_id}/transcripts", response_model=TranscriptResponse,
              openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}}})
 async def import_transcript(
@@ -67,7 +58,7 @@ async def import_transcript(
 ) -> Response:
     """Append an OpenAI, Anthropic or Gemini transcript as turns; a re-import is all duplicates."""
     settings = deps.settings
-    body = await _body(request, settings.max_batch_bytes)
+    body = await read_body_within(request, settings.max_batch_bytes)
     structlog.contextvars.bind_contextvars(session_id=session_id)
     try:
         transcript = parse_transcript(body, max_turns=settings.max_batch_events)

@@ -34,58 +34,51 @@ from lifeline_ingest.branching import (
 from lifeline_servicekit import MAX_INT64
 from lifeline_store import wrap_errors
 
-_CHAIN = """
+
+def _chain(seed: str) -> str:
+    """The lineage walk every read through a branch starts with: `chain(session_id, cap)`
+    holds the session (`seed` selects its row) and each ancestor, with the highest seq of
+    its own rows that belongs to the history (the smallest `from_seq` below it)."""
+    return f"""
 WITH RECURSIVE chain (session_id, cap) AS (
-    SELECT $2::text, $5::bigint
+    {seed}
   UNION ALL
     SELECT b.parent_session_id, LEAST(c.cap, b.from_seq)
     FROM chain c JOIN ingest.branches b ON b.tenant_id = $1 AND b.session_id = c.session_id
 )
 """
-_EVENTS = _CHAIN + """
+
+
+_EVENTS = _chain("SELECT $2::text, $5::bigint") + """
 SELECT e.seq, e.session_id, e.body FROM chain c CROSS JOIN LATERAL (
     SELECT seq, session_id, envelope::text AS body FROM ingest.events
     WHERE tenant_id = $1 AND session_id = c.session_id AND seq > $3 AND seq <= c.cap
     ORDER BY seq LIMIT $4) e
 ORDER BY e.seq LIMIT $4
 """
-_RANGE = """
-WITH RECURSIVE chain (session_id, cap) AS (
-    SELECT $2::text, $4::bigint
-  UNION ALL
-    SELECT b.parent_session_id, LEAST(c.cap, b.from_seq)
-    FROM chain c JOIN ingest.branches b ON b.tenant_id = $1 AND b.session_id = c.session_id
-)
+_RANGE = _chain("SELECT $2::text, $4::bigint") + """
 SELECT e.session_id, e.envelope::text AS body FROM chain c JOIN ingest.events e
   ON e.tenant_id = $1 AND e.session_id = c.session_id AND e.seq > $3 AND e.seq <= c.cap
 ORDER BY e.seq
 """
-_WAL = _CHAIN + """
+_WAL = _chain("SELECT $2::text, $5::bigint") + """
 SELECT e.* FROM chain c CROSS JOIN LATERAL (
     SELECT seq, session_id, event_id, event_type, turn_id, recorded_at, published_at FROM ingest.events
     WHERE tenant_id = $1 AND session_id = c.session_id AND seq > $3 AND seq <= c.cap
     ORDER BY seq LIMIT $4) e
 ORDER BY e.seq LIMIT $4
 """
-_ROOM_EVENTS = """
-WITH RECURSIVE chain (session_id, cap) AS (
-    SELECT $2::text, $3::bigint
-  UNION ALL
-    SELECT b.parent_session_id, LEAST(c.cap, b.from_seq)
-    FROM chain c JOIN ingest.branches b ON b.tenant_id = $1 AND b.session_id = c.session_id
-)
+_ROOM_EVENTS = _chain("SELECT $2::text, $3::bigint") + """
 SELECT e.envelope::text AS body FROM chain c JOIN ingest.events e
   ON e.tenant_id = $1 AND e.session_id = c.session_id AND e.seq <= c.cap
 WHERE e.event_type = ANY($4::text[])
 ORDER BY e.seq
 """
-_INHERITED_TURNS = """
-WITH RECURSIVE chain (session_id, cap) AS (
-    SELECT b.parent_session_id, b.from_seq FROM ingest.branches b WHERE b.tenant_id = $1 AND b.session_id = $2
-  UNION ALL
-    SELECT b.parent_session_id, LEAST(c.cap, b.from_seq)
-    FROM chain c JOIN ingest.branches b ON b.tenant_id = $1 AND b.session_id = c.session_id
-)
+# starts at the branch's parent: only inherited rows (the branch's own are read by store)
+_INHERITED_TURNS = _chain(
+    "SELECT b.parent_session_id, b.from_seq FROM ingest.branches b "
+    "WHERE b.tenant_id = $1 AND b.session_id = $2"
+) + """
 SELECT e.seq, e.event_id, e.turn_id FROM chain c JOIN ingest.events e
   ON e.tenant_id = $1 AND e.session_id = c.session_id AND e.seq <= c.cap AND e.turn_id = ANY($3::bigint[])
 """
