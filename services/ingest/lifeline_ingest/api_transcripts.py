@@ -18,8 +18,9 @@ from lifeline_ingest.api import read_body_within
 from lifeline_ingest.committer import EVENTS, AppendRequest
 from lifeline_ingest.deps import Deps
 from lifeline_ingest.errors import IntakeError
+from lifeline_ingest.persons import check_append
 from lifeline_ingest.transcripts import parse_transcript, to_events
-from lifeline_servicekit import Principal, ProblemError, SessionId, require_scope
+from lifeline_servicekit import Principal, SessionId, require_scope
 from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -67,10 +68,7 @@ async def import_transcript(
     except IntakeError:  # answered by its kind (422, or 413 over a limit): counted here
         EVENTS.labels("rejected", "http").inc()
         raise
-    persons = getattr(principal, "persons", None)  # a key limited to some persons (seed 004)
-    if persons is not None and transcript.person_id not in persons:
-        raise ProblemError(403, "Forbidden", "a person-scoped API key imports a transcript only for one "
-                           "of its persons: name it in person_id", field="person_id")
+    await check_append(deps, principal, session_id, [e.person_id for e in events])  # as an append
     with tracer("lifeline.ingest").start_as_current_span("ingest.transcript.import") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(events))

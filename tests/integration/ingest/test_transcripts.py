@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 
-from lifeline_testing.processes import auth
+from lifeline_testing.processes import TEST_KEYS, auth
 
 SYSTEM = "You are a dental clinic's assistant."
 TRANSCRIPTS: dict[str, dict[str, Any]] = {
@@ -102,3 +103,19 @@ async def test_bad_transcripts_are_422_naming_the_index_and_nothing_is_written(
         assert big.status_code in (413, 422) and "messages.0" in big.text
         assert (await c.get("/v1/sessions/tx-bad")).status_code == 404
         assert (await c.get("/health")).status_code == 200
+
+
+async def test_a_person_scoped_key_imports_only_for_its_persons(
+        fresh_database, redis_url, start_ingest) -> None:
+    """The append route's person check: another person's transcript is a 403 naming the event,
+    one without a person cannot start a session, the key's own person imports."""
+    keys = {**TEST_KEYS, "p7-key": {"tenant": "default", "scopes": ["ingest", "read"], "persons": ["p-7"]}}
+    ingest = start_ingest(fresh_database, redis_url, api_keys=json.dumps(keys))
+    body = {"provider": "openai", "messages": [{"role": "user", "content": "hello"}]}
+    async with httpx.AsyncClient(base_url=ingest.url, headers=auth("p7-key")) as c:
+        other = await c.post("/v1/sessions/t-p8/transcripts", json={**body, "person_id": "p-8"})
+        nameless = await c.post("/v1/sessions/t-none/transcripts", json=body)
+        mine = await c.post("/v1/sessions/t-p7/transcripts", json={**body, "person_id": "p-7"})
+    assert other.status_code == 403 and other.json()["field"] == "events[0].person_id", other.text
+    assert nameless.status_code == 403, nameless.text
+    assert mine.status_code == 200, mine.text
