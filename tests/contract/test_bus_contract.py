@@ -189,3 +189,32 @@ def test_every_adapter_lists_what_it_consumes(bus_url: str) -> None:
     bus.consume("t1", "g1", Collector())
     bus.consume("t2", "g2", Collector())
     assert bus.consumed == [("t1", "g1"), ("t2", "g2")]
+
+
+async def test_linger_gathers_a_trickle_into_one_batch(bus_url: str) -> None:
+    """After a small batch the consumer waits `linger_ms` before reading again, so records
+    published one at a time meanwhile arrive together, in order, none lost or doubled."""
+    topic = _topic()
+    producer = create_bus(bus_url, consumer="producer")
+    if producer.kind == "kafka":
+        await producer.ensure_topics([topic])
+    await producer.start()
+    batches: list[list[bytes]] = []
+
+    async def handler(batch: list[Delivery]) -> Mapping[str, str]:
+        batches.append([d.value for d in batch])
+        return {}
+
+    consumer = create_bus(bus_url, consumer="c1", linger_ms=2000)
+    consumer.consume(topic, "g", handler, max_records=50)
+    await consumer.start()
+    try:
+        await producer.publish(topic, [OutMessage(key="s", value=b"0")])
+        await eventually(lambda: _ready(len(batches) == 1), what="the first record")
+        for i in range(1, 10):  # one publish per record, all inside the linger
+            await producer.publish(topic, [OutMessage(key="s", value=str(i).encode())])
+        await eventually(lambda: _ready(sum(map(len, batches)) >= 10), what="ten records")
+        assert batches == [[b"0"], [str(i).encode() for i in range(1, 10)]]
+    finally:
+        await consumer.stop()
+        await producer.stop()

@@ -27,6 +27,7 @@ from faststream.kafka import KafkaBroker
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
 from lifeline_bus.kafka_producer import start_producer
+from lifeline_bus.linger import linger
 from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED
 from lifeline_bus.policy import settle
@@ -129,8 +130,10 @@ class KafkaBus:
     kind = "kafka"
 
     def __init__(self, bootstrap: str, *, client_id: str, partitions: int = 8,
-                 graceful_timeout: float = 10.0, session_timeout_ms: int = 10_000) -> None:
+                 graceful_timeout: float = 10.0, session_timeout_ms: int = 10_000,
+                 linger_ms: float = 0.0) -> None:
         self._session_timeout_ms = session_timeout_ms
+        self._linger_s = linger_ms / 1000
         self._bootstrap = bootstrap
         self._lag_reader = KafkaLagReader(bootstrap)
         self._partitions = partitions
@@ -174,6 +177,7 @@ class KafkaBus:
             CONSUMED.labels(topic, group).inc(len(batch))
             with BATCH_SECONDS.labels(topic, group).time():
                 await settle(handler, batch, dead_letter=dead_letter, stopping=self._stopping)
+            await linger(len(batch), max_records, self._linger_s)
 
     def declare(self, *topics: str) -> None:
         self._topics.update(topics)

@@ -25,6 +25,7 @@ from redis.typing import EncodableT, FieldT
 
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
+from lifeline_bus.linger import linger
 from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED, REDELIVERED
 from lifeline_bus.policy import settle
@@ -48,8 +49,11 @@ async def _raw_safe_parse(message: Any, original: Any) -> Any:
     not UTF-8, before any handler could dead-letter them; garbage must reach the
     handler intact so it can go to the DLQ with its original bytes.
     """
-    data = message["data"]
-    stand_in = [{b"_": b""} for _ in data] if isinstance(data, list) else {b"_": b""}
+    # One stand-in entry whatever the batch's size: FastStream parses each entry of a batch
+    # (and raises and catches a JSON error on each empty one); acks and the handler read the
+    # raw entry's ids, restored below, so the stand-in's length does not matter. `0` is
+    # valid JSON, so nothing is raised.
+    stand_in = [{b"data": b"0"}] if isinstance(message["data"], list) else {b"data": b"0"}
     parsed = await original({**message, "data": stand_in})
     parsed.raw_message = message
     return parsed
@@ -103,8 +107,9 @@ class RedisStreamsBus:
 
     def __init__(self, url: str, *, consumer: str, maxlen: int = 1_000_000,
                  reclaim_idle_ms: int = 15_000, max_deliveries: int = 5,
-                 graceful_timeout: float = 10.0) -> None:
+                 graceful_timeout: float = 10.0, linger_ms: float = 0.0) -> None:
         self._url = url
+        self._linger_s = linger_ms / 1000
         self._consumer = consumer
         self._maxlen = maxlen
         self._reclaim_idle_ms = reclaim_idle_ms
@@ -146,6 +151,7 @@ class RedisStreamsBus:
             CONSUMED.labels(topic, group).inc(len(batch))
             with BATCH_SECONDS.labels(topic, group).time():
                 await settle(handler, batch, dead_letter=dead_letter, stopping=self._stopping)
+            await linger(len(batch), max_records, self._linger_s)
 
         @self._broker.subscriber(
             stream=StreamSub(topic, group=group, consumer=f"{self._consumer}-reclaim",

@@ -13,6 +13,7 @@ def bus_from_settings(settings: ServiceSettings, service: str) -> Bus:
         graceful_timeout=settings.shutdown_grace_s,
         reclaim_idle_ms=settings.bus_reclaim_idle_ms,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        linger_ms=settings.bus_linger_ms,
     )
 
 

@@ -65,6 +65,9 @@ class ServiceSettings(BaseSettings):
     compress_min_bytes: int = Field(DEFAULT_MIN_BYTES, ge=0)
     bus_partitions: int = 8
     bus_reclaim_idle_ms: int = 15_000
+    # after a bus batch smaller than a full read, wait this long before the next read, so
+    # single-event traffic reaches the consumers in batches (lifeline_bus.linger); 0 = off
+    bus_linger_ms: float = Field(10.0, ge=0, le=1000)
     kafka_session_timeout_ms: int = 10_000
     lag_interval_s: float = 5.0
     # where the other services are; a service uses the ones it talks to
