@@ -82,7 +82,7 @@ def find_pids(root_pid: int | None = None) -> dict[str, int]:
             found["postgres"] = p.pid
         elif name.startswith("valkey-server") or name.startswith("redis-server"):
             found["valkey"] = p.pid
-        elif name == "tansu":
+        elif name.startswith("tansu"):  # the binary is named tansu-v<version>-<hash>
             found["tansu"] = p.pid
     return found
 
