@@ -36,7 +36,8 @@ log = structlog.get_logger("lifeline.bus")
 _FASTSTREAM_HEADERS = {"content-type", "correlation_id"}
 
 
-def _skip_decode(*_: Any) -> None:
+async def _skip_decode(*_: Any) -> None:
+    """A coroutine: FastStream runs a plain function decoder in a worker thread."""
     return None
 
 

@@ -37,8 +37,12 @@ log = structlog.get_logger("lifeline.bus")
 _RESERVED = {b"data", b"key"}
 
 
-def _skip_decode(*_: Any) -> None:
-    """Bodies are read from the raw entry by the handler, not by FastStream."""
+async def _skip_decode(*_: Any) -> None:
+    """Bodies are read from the raw entry by the handler, not by FastStream.
+
+    A coroutine, because FastStream runs a plain function decoder in a worker thread:
+    one thread hop per batch (8.7 % of snapshot's CPU under single-event traffic).
+    """
     return None
 
 
