@@ -15,6 +15,13 @@ import orjson
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from .state import SessionState
+
+_JSON_ALREADY = {"confirmed_facts"}
+"""``SessionState`` fields whose values are plain JSON already (validated ``JsonValue``):
+orjson writes them as pydantic's JSON dump would, without its per-value union walk,
+the larger part of a state's dump."""
+
 
 def canonical_json(state: BaseModel | Mapping[str, Any]) -> bytes:
     """Serialise a state (model or its JSON-able dict) to canonical bytes.
@@ -22,8 +29,11 @@ def canonical_json(state: BaseModel | Mapping[str, Any]) -> bytes:
     A dict gives the same bytes as the model it was dumped from, so a hash taken over
     a snapshot's stored JSON still verifies after the state model gains fields.
     """
-    if isinstance(state, BaseModel):
-        data: Any = state.model_dump(mode="json")
+    if type(state) is SessionState:
+        data: Any = state.model_dump(mode="json", exclude=_JSON_ALREADY)
+        data["confirmed_facts"] = state.confirmed_facts
+    elif isinstance(state, BaseModel):
+        data = state.model_dump(mode="json")
     else:
         data = to_jsonable_python(state)
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

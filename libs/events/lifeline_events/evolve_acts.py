@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import singledispatch
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -30,6 +30,25 @@ from .acts import (
 from .state import Episode, FlagState, Objective, PinnedItem, SessionState
 
 V = TypeVar("V")
+M = TypeVar("M", bound=BaseModel)
+
+_set = object.__setattr__
+
+
+def changed(model: M, update: Mapping[str, Any]) -> M:
+    """``model.model_copy(update=update)`` at about half the cost, for the fold's hot path.
+
+    The same shallow copy as pydantic's, without its generic machinery. For models that
+    ignore or forbid extra fields, as every state model does; like ``model_copy``, the
+    update is not validated, so callers pass values of the fields' types.
+    """
+    new = model.__class__.__new__(model.__class__)
+    extra, private = model.__pydantic_extra__, model.__pydantic_private__
+    _set(new, "__dict__", {**model.__dict__, **update})
+    _set(new, "__pydantic_extra__", None if extra is None else dict(extra))
+    _set(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    _set(new, "__pydantic_private__", None if private is None else dict(private))
+    return new
 
 
 def bump(counter: Mapping[str, int], key: str, cap: int, by: int = 1) -> dict[str, int]:
@@ -63,21 +82,21 @@ def apply_act(act: BaseModel, state: SessionState, seq: int) -> SessionState:
 
 @apply_act.register
 def _set_stage(act: SetStageAct, state: SessionState, seq: int) -> SessionState:
-    return state.model_copy(update={"stage": act.stage})
+    return changed(state, {"stage": act.stage})
 
 
 @apply_act.register
 def _confirm_fact(act: ConfirmFactAct, state: SessionState, seq: int) -> SessionState:
     facts = put_capped(state.confirmed_facts, act.key, act.value, state.limits.max_facts)
     retracted = tuple(key for key in state.retracted_facts if key != act.key)
-    return state.model_copy(update={"confirmed_facts": facts, "retracted_facts": retracted})
+    return changed(state, {"confirmed_facts": facts, "retracted_facts": retracted})
 
 
 @apply_act.register
 def _retract_fact(act: RetractFactAct, state: SessionState, seq: int) -> SessionState:
     facts = {k: v for k, v in state.confirmed_facts.items() if k != act.key}
     retracted = _recent_last(state.retracted_facts, act.key, state.limits.max_retracted)
-    return state.model_copy(update={"confirmed_facts": facts, "retracted_facts": retracted})
+    return changed(state, {"confirmed_facts": facts, "retracted_facts": retracted})
 
 
 def _objective_order(objective: Objective) -> tuple[int, int, str]:
@@ -92,7 +111,7 @@ def _set_objective(act: SetObjectiveAct, state: SessionState, seq: int) -> Sessi
     new = Objective(id=act.id, text=act.text, priority=act.priority, seq=seq)
     objectives = tuple(sorted([*others, new], key=_objective_order))
     completed = tuple(c for c in state.completed_objectives if c != act.id)
-    return state.model_copy(update={"objectives": objectives, "completed_objectives": completed})
+    return changed(state, {"objectives": objectives, "completed_objectives": completed})
 
 
 @apply_act.register
@@ -103,19 +122,19 @@ def _complete_objective(
         return state
     objectives = tuple(o for o in state.objectives if o.id != act.id)
     completed = _recent_last(state.completed_objectives, act.id, state.limits.max_completed)
-    return state.model_copy(update={"objectives": objectives, "completed_objectives": completed})
+    return changed(state, {"objectives": objectives, "completed_objectives": completed})
 
 
 @apply_act.register
 def _pin(act: PinAct, state: SessionState, seq: int) -> SessionState:
     pin = PinnedItem(id=act.id, text=act.text, seq=seq)
     pins = (pin, *(p for p in state.pins if p.id != act.id))[: state.limits.max_pins]
-    return state.model_copy(update={"pins": pins})
+    return changed(state, {"pins": pins})
 
 
 @apply_act.register
 def _unpin(act: UnpinAct, state: SessionState, seq: int) -> SessionState:
-    return state.model_copy(update={"pins": tuple(p for p in state.pins if p.id != act.id)})
+    return changed(state, {"pins": tuple(p for p in state.pins if p.id != act.id)})
 
 
 def _episode_order(episode: Episode) -> tuple[float, int, str]:
@@ -131,7 +150,7 @@ def _add_episode(act: AddEpisodeAct, state: SessionState, seq: int) -> SessionSt
     others = [e for e in state.episodes if e.text != act.text]
     new = Episode(text=act.text, salience=salience, seq=seq)
     episodes = tuple(sorted([*others, new], key=_episode_order))[: state.limits.max_episodes]
-    return state.model_copy(update={"episodes": episodes})
+    return changed(state, {"episodes": episodes})
 
 
 @apply_act.register
@@ -143,16 +162,16 @@ def _flag(act: FlagAct, state: SessionState, seq: int) -> SessionState:
         last_seq=seq,
     )
     flags = put_capped(state.flags, act.name, new, state.limits.max_flags)
-    return state.model_copy(update={"flags": flags})
+    return changed(state, {"flags": flags})
 
 
 @apply_act.register
 def _error(act: ErrorAct, state: SessionState, seq: int) -> SessionState:
     counts = bump(state.error_counts, act.code, state.limits.max_counter_keys)
-    return state.model_copy(update={"error_counts": counts})
+    return changed(state, {"error_counts": counts})
 
 
 @apply_act.register
 def _strength(act: StrengthAct, state: SessionState, seq: int) -> SessionState:
     counts = bump(state.strength_counts, act.code, state.limits.max_counter_keys)
-    return state.model_copy(update={"strength_counts": counts})
+    return changed(state, {"strength_counts": counts})

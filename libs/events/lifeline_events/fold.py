@@ -33,7 +33,7 @@ from .collab import (
 )
 from .envelope import Event
 from .errors import SessionMismatchError
-from .evolve_acts import apply_act, bump, put_capped
+from .evolve_acts import apply_act, bump, changed, put_capped
 from .payloads import (
     ModelAnomalyDetected,
     ModelCallRecorded,
@@ -60,8 +60,9 @@ def apply(state: SessionState, event: Event) -> SessionState:
     if event.seq <= state.seq:
         return state
     _check_scope(state, event)
-    scoped = state.model_copy(
-        update={
+    scoped = changed(
+        state,
+        {
             "seq": event.seq,
             "tenant_id": event.tenant_id,
             "session_id": event.session_id,
@@ -96,9 +97,7 @@ def _evolve(payload: BaseModel, state: SessionState, event: Event) -> SessionSta
 
 @_evolve.register
 def _session_started(payload: SessionStarted, state: SessionState, event: Event) -> SessionState:
-    return state.model_copy(
-        update={"started": True, "stage": payload.initial_stage or state.stage}
-    )
+    return changed(state, {"started": True, "stage": payload.initial_stage or state.stage})
 
 
 @_evolve.register
@@ -123,8 +122,9 @@ def _turn_recorded(payload: TurnRecorded, state: SessionState, event: Event) -> 
     last_turn_id = state.last_turn_id
     if event.turn_id is not None:
         last_turn_id = max(event.turn_id, last_turn_id if last_turn_id is not None else -1)
-    state = state.model_copy(
-        update={
+    state = changed(
+        state,
+        {
             "turn_count": state.turn_count + 1,
             "last_turn_id": last_turn_id,
             "intent": payload.intent or state.intent,
@@ -167,8 +167,9 @@ def _turn_evaluated(payload: TurnEvaluated, state: SessionState, event: Event) -
     for tag in payload.skill_tags:
         tags = bump(tags, tag, cap)
     score = payload.score if payload.score is not None else state.last_evaluation_score
-    return state.model_copy(
-        update={
+    return changed(
+        state,
+        {
             "error_counts": errors,
             "strength_counts": strengths,
             "skill_tag_counts": tags,
@@ -182,7 +183,7 @@ def _turn_evaluated(payload: TurnEvaluated, state: SessionState, event: Event) -
 def _session_finished(
     payload: SessionFinished, state: SessionState, event: Event
 ) -> SessionState:
-    return state.model_copy(update={"finished": True, "finish_reason": payload.reason})
+    return changed(state, {"finished": True, "finish_reason": payload.reason})
 
 
 @_evolve.register

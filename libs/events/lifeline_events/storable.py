@@ -46,6 +46,22 @@ def _may_hold_nul(data: dict[str, Any]) -> bool:
         return True
 
 
+NUL_FREE: dict[str, Any] = {"nul_free": True}
+"""Validation context for data decoded from JSON text that ``nul_free_text`` cleared."""
+
+
+def nul_free_text(raw: object) -> bool:
+    """True when JSON text ``raw`` cannot decode to a key or string holding a NUL.
+
+    Valid JSON spells a NUL only as the escape ``\\u0000`` (a raw control character is
+    a syntax error), so text without that escape needs no walk after decoding; text
+    with it (or a literal backslash-u0000) gets the exact walk.
+    """
+    if isinstance(raw, bytes | bytearray):
+        return b"\\u0000" not in raw
+    return isinstance(raw, str) and "\\u0000" not in raw
+
+
 def refuse_nul(data: dict[str, Any]) -> None:
     """Raise one pydantic error per string (key or value, at any depth) holding a NUL."""
     if not _may_hold_nul(data):

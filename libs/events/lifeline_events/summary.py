@@ -19,8 +19,7 @@ MAX_SENTENCE_WORDS = 40
 """Longer sentences are cut (with an ellipsis) before they enter the summary."""
 
 CHARS_PER_TOKEN = 4
-_SPLIT = re.compile(r"(?<=[.!?])\s+")
-_SPACE = re.compile(r"\s+")
+_SPLIT = re.compile(r"(?<=[.!?]) ")
 _ELLIPSIS = "…"
 _SEPARATOR = " "
 
@@ -36,25 +35,26 @@ def estimate_tokens(text: str) -> int:
 
 def split_sentences(text: str) -> list[str]:
     """Split on sentence-ending punctuation, normalise whitespace, cap sentence length."""
-    sentences = []
-    for raw in _SPLIT.split(_SPACE.sub(" ", text).strip()):
-        words = raw.split(" ")
-        if not raw:
-            continue
-        if len(words) > MAX_SENTENCE_WORDS:
-            raw = " ".join(words[:MAX_SENTENCE_WORDS]) + _ELLIPSIS
-        sentences.append(raw)
+    # str.split() and re's \s agree on what whitespace is, so this is \s+ -> " ", stripped
+    normalised = " ".join(text.split())
+    if not normalised:
+        return []
+    sentences = _SPLIT.split(normalised)
+    for i, raw in enumerate(sentences):
+        if raw.count(" ") >= MAX_SENTENCE_WORDS:
+            sentences[i] = " ".join(raw.split(" ")[:MAX_SENTENCE_WORDS]) + _ELLIPSIS
     return sentences
 
 
 def turn_lines(turn: TurnRecord) -> list[SummaryLine]:
     """A turn as summary lines (``"User: …"``), salience blended from turn and sentence."""
     speaker = turn.role.capitalize()
+    turn_part = 0.6 * turn.salience
     return [
         SummaryLine(
             seq=turn.seq,
             text=f"{speaker}: {sentence}",
-            salience=round(0.6 * turn.salience + 0.4 * score_text(sentence), 4),
+            salience=round(turn_part + 0.4 * score_text(sentence), 4),
         )
         for sentence in split_sentences(turn.text)
     ]
@@ -62,7 +62,7 @@ def turn_lines(turn: TurnRecord) -> list[SummaryLine]:
 
 def render(lines: Iterable[SummaryLine]) -> str:
     """The summary text: lines in order, space-separated."""
-    return _SEPARATOR.join(line.text for line in lines)
+    return _SEPARATOR.join([line.text for line in lines])
 
 
 def _truncate(text: str, max_chars: int) -> str:
@@ -76,28 +76,38 @@ def _truncate(text: str, max_chars: int) -> str:
     return cut.rstrip() + _ELLIPSIS
 
 
+def _compress_rendered(
+    lines: Sequence[SummaryLine], budget_tokens: int
+) -> tuple[tuple[SummaryLine, ...], str]:
+    """``compress`` and ``render`` of its result, sharing one pass over the texts."""
+    max_chars = budget_tokens * CHARS_PER_TOKEN
+    texts = [line.text for line in lines]
+    text = _SEPARATOR.join(texts)
+    total = len(text)
+    if total <= max_chars:
+        return tuple(lines), text
+    eviction_order = sorted((line.salience, line.seq, i) for i, line in enumerate(lines))
+    last_one = len(lines) - 1
+    dropped: set[int] = set()
+    for _, _, i in eviction_order:
+        if total <= max_chars or len(dropped) == last_one:
+            break
+        dropped.add(i)
+        total -= len(texts[i]) + len(_SEPARATOR)
+    survivors = tuple([line for i, line in enumerate(lines) if i not in dropped])
+    if len(survivors) == 1 and len(survivors[0].text) > max_chars:
+        only = survivors[0]
+        survivors = (only.model_copy(update={"text": _truncate(only.text, max_chars)}),)
+    return survivors, render(survivors)
+
+
 def compress(lines: Sequence[SummaryLine], budget_tokens: int) -> tuple[SummaryLine, ...]:
     """Drop the least salient lines (oldest first among ties) until ``render`` fits.
 
     Survivors keep their order. If even the most salient line alone is too long, it is
     truncated at a word boundary with an ellipsis.
     """
-    max_chars = budget_tokens * CHARS_PER_TOKEN
-    total = sum(len(line.text) for line in lines) + max(0, len(lines) - 1) * len(_SEPARATOR)
-    if total <= max_chars:
-        return tuple(lines)
-    eviction_order = sorted((line.salience, line.seq, i) for i, line in enumerate(lines))
-    dropped: set[int] = set()
-    for _, _, i in eviction_order:
-        if total <= max_chars or len(dropped) == len(lines) - 1:
-            break
-        dropped.add(i)
-        total -= len(lines[i].text) + len(_SEPARATOR)
-    survivors = [line for i, line in enumerate(lines) if i not in dropped]
-    if len(survivors) == 1 and len(survivors[0].text) > max_chars:
-        only = survivors[0]
-        survivors = [only.model_copy(update={"text": _truncate(only.text, max_chars)})]
-    return tuple(survivors)
+    return _compress_rendered(lines, budget_tokens)[0]
 
 
 def fold_turns_into_summary(
@@ -107,5 +117,4 @@ def fold_turns_into_summary(
     merged = list(lines)
     for turn in evicted:
         merged.extend(turn_lines(turn))
-    kept = compress(merged, budget_tokens)
-    return kept, render(kept)
+    return _compress_rendered(merged, budget_tokens)
