@@ -25,7 +25,7 @@ from lifeline_servicekit.audit import router as audit_router
 from lifeline_servicekit.nul import guard_bodies
 from lifeline_servicekit.observe import ObservabilityMiddleware
 from lifeline_servicekit.openapi import document_problems
-from lifeline_servicekit.persons import SessionPerson, person_guard
+from lifeline_servicekit.persons import SessionPerson, any_person_scoped, person_guard
 from lifeline_servicekit.problems import install_problem_handlers
 from lifeline_servicekit.ratelimit import RateLimitMiddleware
 from lifeline_servicekit.settings import ServiceSettings
@@ -100,6 +100,15 @@ def create_app(
                                           "If-None-Match", "Idempotency-Key"],
                            expose_headers=["ETag", "X-Request-ID"], max_age=600)
 
+    # the service's routes before the ops routes: a request is matched against each route
+    # in turn (twice, through an included router), and the service's are the busy ones
+    # person-scoped keys (persons.py); without any, the guard would pass every request
+    scoped = any_person_scoped(settings.api_keys)
+    persons = [Depends(person_guard(session_person))] if scoped else []
+    for router in (*routers, audit_router):
+        guard_bodies(router.routes)  # a NUL in a declared body is a 422 (nul.py)
+        app.include_router(router, dependencies=persons)
+
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, Any]:
         return {"status": "ok", "service": service, "instance": settings.instance_id}
@@ -129,9 +138,5 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    persons = [Depends(person_guard(session_person))]  # person-scoped keys (persons.py)
-    for router in (*routers, audit_router):
-        guard_bodies(router.routes)  # a NUL in a declared body is a 422 (nul.py)
-        app.include_router(router, dependencies=persons)
     document_problems(app)
     return app

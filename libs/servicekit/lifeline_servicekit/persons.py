@@ -7,7 +7,8 @@ restricted too. Data of another person answers exactly as absent data does (404,
 
 Enforced in two places:
 
-- `person_guard`, a dependency `create_app` puts on every route: a `{person_id}` path
+- `person_guard`, a dependency `create_app` puts on every route (once any configured key
+  is person-scoped; without one it would pass every request): a `{person_id}` path
   segment outside the key's persons is a 404; a `{session_id}` segment is resolved with
   the service's own `SessionPerson` lookup and a session of another person is a 404. Routes
   added later are covered without edits.
@@ -60,18 +61,14 @@ def require_unscoped(principal: Principal, action: str) -> None:
                            f"is limited to persons {sorted(principal.persons)}")
 
 
-def _any_scoped(connection: HTTPConnection, keys: Mapping[str, ApiKeyGrant]) -> bool:
-    """Whether any configured key is limited to persons (computed once per app)."""
-    state = connection.app.state
-    found: bool | None = getattr(state, "person_scoped_keys", None)
-    if found is None:
-        found = any(grant.persons is not None for grant in keys.values())
-        state.person_scoped_keys = found
-    return found
+def any_person_scoped(keys: Mapping[str, ApiKeyGrant]) -> bool:
+    """Whether any configured key is limited to persons (else `create_app` adds no guard)."""
+    return any(grant.persons is not None for grant in keys.values())
 
 
 def person_guard(session_person: SessionPerson | None) -> Callable[[HTTPConnection], Awaitable[None]]:
-    """The dependency `create_app` adds to every route (a no-op for unscoped keys).
+    """The dependency `create_app` adds to every route when some key is person-scoped (a
+    no-op for unscoped keys; settings are read once, so no key can become scoped later).
 
     It leaves authentication to the route (no key, an unknown key or a malformed id pass
     through to the route's own 401/422) and WebSockets to their handler."""
@@ -82,8 +79,6 @@ def person_guard(session_person: SessionPerson | None) -> Callable[[HTTPConnecti
         if (person is None and session is None) or connection.scope["type"] != "http":
             return
         keys = connection.app.state.settings.api_keys
-        if not _any_scoped(connection, keys):  # the common deployment pays one attribute read
-            return
         token = token_from_headers(connection.headers)
         principal = principal_for(keys, token) if token else None
         if principal is None or principal.persons is None:

@@ -31,7 +31,10 @@ from lifeline_servicekit.openapi import LOCKED
 from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
-router.include_router(branches_router)
+log = structlog.get_logger("lifeline.ingest")
+# once, not per request: the SDK's get_tracer builds a Tracer (and a deprecation-warning
+# filter) on every call; the proxy this returns before tracing is configured follows it
+_tracer = tracer("lifeline.ingest")
 
 _APPEND_EXAMPLE = {"events": [
     {"event_type": "turn.recorded", "turn_id": 1, "person_id": "p-7",
@@ -97,16 +100,15 @@ async def append_events(
         EVENTS.labels("rejected", "http").inc()
         raise
     await check_append(deps, principal, session_id, [e.person_id for e in batch.events])
-    with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:
+    with _tracer.start_as_current_span("ingest.log.append") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,
                                current_traceparent(), "http", participant_id=batch.writer,
                                on_conflict=batch.on_conflict, lock_token=batch.lock_token)
         outcomes = await deps.committer.append(append)  # a refusal is answered 409 by its kind
-    structlog.get_logger("lifeline.ingest").info(
-        "events.appended", events=len(outcomes), duplicates=sum(o.duplicate for o in outcomes),
-        last_seq=max(o.seq for o in outcomes))
+    log.info("events.appended", events=len(outcomes), duplicates=sum(o.duplicate for o in outcomes),
+             last_seq=max(o.seq for o in outcomes))
     # Serialized directly: re-validating up to 1,000 results against the response model
     # (which still documents the shape) was measurable per request.
     results = [{"event_id": str(o.event_id), "seq": o.seq, "duplicate": o.duplicate} for o in outcomes]
@@ -196,3 +198,8 @@ async def repair_wal(
         deps.relay.wake()
     report["relay"] = {"leader": deps.relay.is_leader, "bus_ok": deps.relay.bus_ok}
     return report
+
+
+# Included after this module's routes: FastAPI tries an included router's routes in order,
+# twice per request (to match, then to handle), so the append route comes first.
+router.include_router(branches_router)
