@@ -113,17 +113,17 @@ class _Envelope(BaseModel):
     def _upcast(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
-        version = data.get("schema_version")
-        current = type(version) is int and version == CURRENT_SCHEMA_VERSIONS.get(
-            data.get("event_type", "")
-        )
-        if not current:  # a current event would come back as an equal copy
+        version, event_type = data.get("schema_version"), data.get("event_type")
+        # a current event would come back as an equal copy; an event_type that is no
+        # string (a list would be a TypeError) has nothing to upcast, its field says so
+        typed = isinstance(event_type, str)
+        versions: dict[Any, int] = CURRENT_SCHEMA_VERSIONS
+        current = typed and type(version) is int and version == versions.get(event_type)
+        if typed and not current:
             try:
                 data = upcast(data)
             except UpcastError as exc:
-                raise _field_error(
-                    "schema_version", "unsupported_version", str(exc), version
-                ) from None
+                raise _field_error("schema_version", "unsupported_version", str(exc), version) from None
         # an upcaster may rewrite strings, so only a current event skips the check
         if not (current and info.context is NUL_FREE):
             refuse_nul(data)

@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from lifeline_events import Event, EventValidationError, SessionState, StateLimits, canonical_json
+from lifeline_events import (
+    Event,
+    EventValidationError,
+    SessionState,
+    StateLimits,
+    canonical_json,
+    parse_new_event,
+)
 from lifeline_events.evolve_acts import changed
 from lifeline_events.salience import score_text
 from lifeline_events.state import SummaryLine, TurnRecord
@@ -284,3 +291,16 @@ def test_a_current_event_is_not_copied_by_the_upcast_yet_old_ones_are_upcast() -
     with pytest.raises(EventValidationError) as exc:
         Event.from_json(orjson.dumps(_wire({"role": "user", "text": "hi"}, schema_version=3)))
     assert [e["loc"] for e in exc.value.errors] == ["schema_version"]
+
+
+@pytest.mark.parametrize("event_type", [[], {}, ["turn.recorded"]])
+@pytest.mark.parametrize("schema_version", [None, 1, 2])
+def test_an_event_type_that_is_no_string_is_a_field_error_not_a_crash(
+    event_type: Any, schema_version: Any
+) -> None:
+    """A list or object as event_type is refused at ``event_type`` (was a TypeError)."""
+    body = {"event_type": event_type, "payload": {}, "schema_version": schema_version}
+    for parse in (Event.from_json, parse_new_event):
+        with pytest.raises(EventValidationError) as exc:
+            parse(orjson.dumps(body))
+        assert "event_type" in [e["loc"] for e in exc.value.errors]
