@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 import orjson
 import structlog
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from opentelemetry.trace import Tracer
 from pydantic import BaseModel, Field
 
 from lifeline_ingest import branch_store, store
@@ -32,9 +34,14 @@ from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 log = structlog.get_logger("lifeline.ingest")
-# once, not per request: the SDK's get_tracer builds a Tracer (and a deprecation-warning
-# filter) on every call; the proxy this returns before tracing is configured follows it
-_tracer = tracer("lifeline.ingest")
+
+
+@functools.cache
+def _tracer() -> Tracer:
+    """Built once, on the first request (tracing is configured by then): the SDK's
+    get_tracer builds a Tracer and a deprecation-warning filter on every call."""
+    return tracer("lifeline.ingest")
+
 
 _APPEND_EXAMPLE = {"events": [
     {"event_type": "turn.recorded", "turn_id": 1, "person_id": "p-7",
@@ -100,7 +107,7 @@ async def append_events(
         EVENTS.labels("rejected", "http").inc()
         raise
     await check_append(deps, principal, session_id, [e.person_id for e in batch.events])
-    with _tracer.start_as_current_span("ingest.log.append") as span:
+    with _tracer().start_as_current_span("ingest.log.append") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,

@@ -5,12 +5,18 @@ connection), so per-session order on the bus is the log's order even with severa
 ingest replicas. It publishes a batch, then marks it: a crash in between re-publishes
 the batch, which consumers dedupe by (session_id, seq). While the bus is down the
 rows simply stay unpublished and the relay retries with backoff.
+
+After a batch smaller than a full read the relay lingers `linger_s` before it reads
+again, even when a commit woke it: under single-event appends every group commit wakes
+it, and each relay batch costs a read, a publish and a mark whatever its size. An idle
+relay publishes a commit at once; a busy one adds at most `linger_s` to accept→published.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from datetime import UTC, datetime
 
@@ -45,6 +51,12 @@ ACCEPT_TO_PUBLISHED = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
+@functools.cache
+def _tracer() -> trace.Tracer:
+    """Built on first use, once tracing is configured (get_tracer builds a Tracer per call)."""
+    return trace.get_tracer("lifeline.ingest")
+
+
 def _message(row: OutboxRow) -> OutMessage:
     headers = {"traceparent": row.traceparent} if row.traceparent else {}
     return OutMessage(key=row.session_id, value=row.body, headers=headers)
@@ -54,11 +66,12 @@ class OutboxRelay:
     """Runs until stopped; `wake()` after a commit cuts publication latency to ~0."""
 
     def __init__(self, pool: asyncpg.Pool, bus: Bus, *, batch: int = 1000,
-                 poll_s: float = 0.2) -> None:
+                 poll_s: float = 0.2, linger_s: float = 0.0) -> None:
         self._pool = pool
         self._bus = bus
         self._batch = batch
         self._poll_s = poll_s
+        self._linger_s = linger_s
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -110,7 +123,10 @@ class OutboxRelay:
         await listen_outbox(conn, listener)
         try:
             while not self._stopping.is_set():
-                if await self._relay_once(conn) < self._batch:
+                published = await self._relay_once(conn)
+                if published < self._batch:
+                    if published and self._linger_s > 0:  # let the next commits gather
+                        await asyncio.sleep(self._linger_s)
                     await self._sleep(self._poll_s)
         finally:
             with contextlib.suppress(Exception):
@@ -124,10 +140,9 @@ class OutboxRelay:
             RELAY_LAG.set(0)
             return 0
         RELAY_LAG.set((datetime.now(UTC) - rows[0].recorded_at).total_seconds())
-        tracer = trace.get_tracer("lifeline.ingest")
         links = [trace.Link(trace.get_current_span(ctx).get_span_context())
                  for r in rows[:64] if (ctx := context_from_traceparent(r.traceparent))]
-        with tracer.start_as_current_span(f"{TOPIC_EVENTS} publish", kind=trace.SpanKind.PRODUCER,
+        with _tracer().start_as_current_span(f"{TOPIC_EVENTS} publish", kind=trace.SpanKind.PRODUCER,
                                           links=links) as span:
             span.set_attribute("messaging.batch.message_count", len(rows))
             try:
