@@ -7,7 +7,8 @@ Loads, each against a fresh ingest on embedded PostgreSQL + Valkey:
   4. accept→published latency p50/p99 at a paced 2,000 events/s.
   5. load 1 again with the relay led by a second ingest process (the scale-out shape:
      front processes run with LIFELINE_RELAY_ENABLED=false).
-Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load.
+Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load;
+`BENCH_LOADS=singles,batches` runs only the loads named (default: all five).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from lifeline_servers import start_postgres, start_valkey
 from lifeline_testing.processes import ServiceProcess, auth
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+LOADS = ("batches", "singles", "topic", "latency", "split")
+CHOSEN = [n.strip() for n in os.environ.get("BENCH_LOADS", ",".join(LOADS)).split(",") if n.strip()]
 
 
 def _session() -> aiohttp.ClientSession:
@@ -89,26 +92,30 @@ async def load_batches(url: str, db: str) -> int:
 async def load_singles(url: str, db: str) -> int:
     clients, seconds = 32, 10 * SCALE
     counter = itertools.count(10_000_000)
-    done = 0
+    latencies: list[float] = []
 
     async def client(h: aiohttp.ClientSession, c: int) -> None:
-        nonlocal done
         stop = time.perf_counter() + seconds
         while time.perf_counter() < stop:
             body = orjson.dumps(turn(next(counter)))
+            sent = time.perf_counter()
             async with h.post(f"{url}/v1/sessions/single-{c % 16}/events", data=body) as r:
                 r.raise_for_status()
-            done += 1
+                await r.read()
+            latencies.append(time.perf_counter() - sent)
 
     before = await count_rows(db)
     start = time.perf_counter()
     async with _session() as h:
         await asyncio.gather(*(client(h, c) for c in range(clients)))
     elapsed = time.perf_counter() - start
+    done = len(latencies)
     published = await wait_published(db, before + done)
+    latencies.sort()
+    p99 = latencies[min(done - 1, int(0.99 * done))] * 1000
     print(f"[2] single-event requests, {clients} clients: {done} in {elapsed:.1f}s = "
-          f"{done / elapsed:,.0f} events/s accepted; accepted+published "
-          f"{done / (published - start):,.0f} events/s")
+          f"{done / elapsed:,.0f} events/s accepted (p50 {statistics.median(latencies) * 1000:.1f} ms, "
+          f"p99 {p99:.1f} ms per request); accepted+published {done / (published - start):,.0f} events/s")
     return done
 
 
@@ -184,14 +191,15 @@ async def main() -> None:
     try:
         for name, load in (("batches", load_batches), ("singles", load_singles),
                            ("topic", None), ("latency", None), ("split", load_batches)):
+            if name not in CHOSEN:
+                continue
             conn = await asyncpg.connect(pg.url)
             db = f"bench_{name}"
             await conn.execute(f"DROP DATABASE IF EXISTS {db}")
             await conn.execute(f"CREATE DATABASE {db}")
             await conn.close()
             db_url = pg.url.rsplit("/", 1)[0] + f"/{db}"
-            names = ["batches", "singles", "topic", "latency", "split"]
-            redis_url = valkey.url.rstrip("/") + f"/{names.index(name)}"
+            redis_url = valkey.url.rstrip("/") + f"/{LOADS.index(name)}"
             env = {"LIFELINE_DATABASE_URL": db_url, "LIFELINE_BUS_URL": redis_url,
                    "LIFELINE_REDIS_URL": redis_url, "LIFELINE_LOG_LEVEL": "WARNING"}
             relay = None
@@ -231,5 +239,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    print(f"bench_ingest: python {sys.version.split()[0]}, scale {SCALE}")
+    print(f"bench_ingest: python {sys.version.split()[0]}, scale {SCALE}, loads {','.join(CHOSEN)}")
     asyncio.run(main())
