@@ -46,8 +46,7 @@ async def _wire(settings: IngestSettings) -> IngestDeps:
     pool = await open_database(settings, "ingest", MIGRATIONS)
     bus = bus_from_settings(settings, "ingest")
     bus.declare(TOPIC_EVENTS)
-    relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s,
-                        linger_s=settings.relay_linger_ms / 1000)
+    relay = OutboxRelay(pool, bus, batch=settings.relay_batch, poll_s=settings.relay_poll_s)
     committer = GroupCommitter(pool, workers=settings.committers,
                                max_events=settings.commit_max_events, on_commit=relay.wake,
                                conflicts=ConflictRules(

@@ -6,10 +6,10 @@ ingest replicas. It publishes a batch, then marks it: a crash in between re-publ
 the batch, which consumers dedupe by (session_id, seq). While the bus is down the
 rows simply stay unpublished and the relay retries with backoff.
 
-After a batch smaller than a full read the relay lingers `linger_s` before it reads
+After a batch smaller than a full read the relay lingers `LINGER_S` before it reads
 again, even when a commit woke it: under single-event appends every group commit wakes
 it, and each relay batch costs a read, a publish and a mark whatever its size. An idle
-relay publishes a commit at once; a busy one adds at most `linger_s` to accept→published.
+relay publishes a commit at once; a busy one adds at most `LINGER_S` to accept→published.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from lifeline_telemetry import context_from_traceparent
 
 log = structlog.get_logger("lifeline.ingest.relay")
 _LEADER_LOCK = 0x4C49464531  # "LIFE1"
+LINGER_S = 0.005
+"""After a batch smaller than a full read, wait this long before the next (see above)."""
 
 RELAY_LAG = Gauge("lifeline_ingest_relay_lag_seconds",
                   "Age of the oldest unpublished event (0 when the outbox is empty).")
@@ -66,7 +68,7 @@ class OutboxRelay:
     """Runs until stopped; `wake()` after a commit cuts publication latency to ~0."""
 
     def __init__(self, pool: asyncpg.Pool, bus: Bus, *, batch: int = 1000,
-                 poll_s: float = 0.2, linger_s: float = 0.0) -> None:
+                 poll_s: float = 0.2, linger_s: float = LINGER_S) -> None:
         self._pool = pool
         self._bus = bus
         self._batch = batch

@@ -18,9 +18,6 @@ class IngestSettings(ServiceSettings):
     committers: int = 1
     relay_batch: int = 1000
     relay_poll_s: float = 0.2
-    relay_linger_ms: float = Field(5.0, ge=0, le=1000)
-    """After a batch smaller than `relay_batch`, wait this long before reading the outbox
-    again, so single-event commits are published together (0: read again at once)."""
     relay_enabled: bool = True
     turns_consumer_enabled: bool = True
     turns_max_records: int = 500

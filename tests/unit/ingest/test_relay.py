@@ -95,7 +95,7 @@ async def test_after_a_small_batch_the_relay_lingers_so_the_next_commits_are_pub
 
 
 async def test_without_a_linger_every_wake_up_reads_at_once(outbox: _Outbox) -> None:
-    """`linger_s=0` (LIFELINE_RELAY_LINGER_MS=0) keeps the old pacing: a wake-up reads at once."""
+    """`linger_s=0` keeps the old pacing: every wake-up reads at once."""
     bus = _Bus()
     relay = OutboxRelay(None, bus, batch=100, poll_s=5.0, linger_s=0)  # type: ignore[arg-type]
     task = asyncio.create_task(relay._lead(None))  # type: ignore[arg-type]
