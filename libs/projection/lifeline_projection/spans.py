@@ -7,6 +7,7 @@ batch's handling.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from opentelemetry import trace
@@ -15,10 +16,16 @@ from lifeline_events import Event
 from lifeline_telemetry import context_from_traceparent
 
 
+@functools.cache
+def _tracer() -> trace.Tracer:
+    """Built on first use, once tracing is configured (get_tracer builds a Tracer per call)."""
+    return trace.get_tracer("lifeline.consumer")
+
+
 def consumer_spans(topic: str, group: str, bus_kind: str, events: Sequence[Event], start_ns: int,
                    end_ns: int) -> None:
     """Record one CONSUMER span per distinct traceparent among `events`."""
-    tracer = trace.get_tracer("lifeline.consumer")
+    tracer = _tracer()
     by_parent: dict[str, list[Event]] = {}
     for event in events:
         if event.traceparent:
