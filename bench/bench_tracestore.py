@@ -8,7 +8,10 @@
      GET /replay/person/{id} first page and a deep page (offset 99,950), p50/p99.
   3. Retention: one day partition of 1,000,000 traces removed by POST /replay/cleanup
      (DROP of the partition) against a row-by-row DELETE of the same rows.
-Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load.
+Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load;
+`BENCH_PARTS=ingestion` (a comma-separated subset of ingestion, queries, retention)
+runs only those parts. After the burst it prints the traces' size on disk (heap,
+TOAST and indexes), since the row's storage trades CPU against disk.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from lifeline_tracestore.domain import day_of
 from lifeline_tracestore.partitions import Partitions
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+PARTS = set(os.environ.get("BENCH_PARTS", "ingestion,queries,retention").split(","))
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 EVENT_DATA = ('{"event_type": "turn.recorded", "seq": 1, "payload": {"role": "user", "text": '
               '"I would like to ask about veneers and what they cost here", "intent": "service_inquiry"}}')
@@ -49,6 +53,9 @@ SELECT gen_random_uuid(), $1::timestamptz - (g * $2::double precision) * interva
        'default', $3, $4 || (g / 100)::text, g % 100 + 1, 'turn.recorded', $5::text::json,
        $6::text::json, NULL, 'events'
 FROM generate_series(1, $7::int) AS g"""
+
+
+_DRAINED = "SELECT coalesce(sum(last_seq), 0) FROM traces.checkpoints WHERE session_id LIKE 'b%'"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -84,10 +91,13 @@ async def ingestion(redis_url: str, db: str, pids: dict[str, int]) -> None:
     await client.aclose()
     conn = await asyncpg.connect(db)
     try:
-        while await conn.fetchval("SELECT count(*) FROM traces.event_traces") < total:  # noqa: ASYNC110
+        # The checkpoints say how far the traces are stored (one row per session): a
+        # count(*) over the growing table every 50 ms would be PostgreSQL CPU of its own.
+        while await conn.fetchval(_DRAINED) < total:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         stored = time.perf_counter()
         meter.stop()
+        disk = await disk_usage(conn)
         lags = [r[0] for r in await conn.fetch(
             "SELECT extract(epoch FROM stored_at - ts) FROM traces.event_traces WHERE session_id LIKE 'b%'")]
     finally:
@@ -97,7 +107,21 @@ async def ingestion(redis_url: str, db: str, pids: dict[str, int]) -> None:
           f"recorded->stored p50 {pct(lags, 0.5):.2f}s p99 {pct(lags, 0.99):.2f}s (burst backlog included)")
     per = meter.per_event_us(total)
     print(f"    {format_cpu(per)}")
+    print("    on disk: " + ", ".join(f"{k} {v / 1e6:,.1f} MB" for k, v in disk.items())
+          + f" ({sum(disk.values()) / total:,.0f} bytes/trace)")
     record("tracestore", "consume lifeline.events.v1", total / (stored - started), per)
+
+
+async def disk_usage(conn: asyncpg.Connection) -> dict[str, int]:
+    """Bytes of every trace partition's heap, TOAST and indexes."""
+    row = await conn.fetchrow(
+        "SELECT coalesce(sum(pg_relation_size(c.oid)), 0) AS heap, "
+        "coalesce(sum(pg_total_relation_size(c.reltoastrelid)) FILTER (WHERE c.reltoastrelid <> 0), 0) "
+        "AS toast, "
+        "coalesce(sum(pg_indexes_size(c.oid)), 0) AS indexes "
+        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'traces.event_traces'::regclass")
+    return {"heap": int(row["heap"]), "toast": int(row["toast"]), "indexes": int(row["indexes"])}
 
 
 async def insert_rows(conn: asyncpg.Connection, *, newest: datetime, step_ms: float, person: str,
@@ -187,9 +211,12 @@ async def main() -> None:
         "LIFELINE_INGEST_URL": "http://127.0.0.1:9"}, log_dir=root)
     try:
         store.start(timeout=60)
-        await ingestion(redis_url, pg.url, pids_of(tracestore=store, postgres=pg, valkey=valkey))
-        await queries(store.url, pg.url)
-        await retention(store.url, pg.url)
+        if "ingestion" in PARTS:
+            await ingestion(redis_url, pg.url, pids_of(tracestore=store, postgres=pg, valkey=valkey))
+        if "queries" in PARTS:
+            await queries(store.url, pg.url)
+        if "retention" in PARTS:
+            await retention(store.url, pg.url)
     finally:
         store.kill()
         valkey.stop()
