@@ -9,8 +9,11 @@
   3. Retention: one day partition of 1,000,000 traces removed by POST /replay/cleanup
      (DROP of the partition) against a row-by-row DELETE of the same rows.
 Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load;
-`BENCH_PARTS=ingestion` (a comma-separated subset of ingestion, queries, retention)
-runs only those parts. After the burst it prints the traces' size on disk (heap,
+`BENCH_PARTS=ingestion` (a comma-separated subset of ingestion, queries, retention,
+fold) runs only those parts; `fold` (not run by default) drives trace-store's fold
+(`TraceFold.apply`) in this process against the same PostgreSQL, 200 sessions with
+`BENCH_FOLD_PER_BATCH` (default 1) events of each per transaction, and prints the CPU
+per event of this process and of PostgreSQL. After the burst it prints the traces' size on disk (heap,
 TOAST and indexes), since the row's storage trades CPU against disk.
 """
 
@@ -29,15 +32,21 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
-from bench.cpu import CpuMeter, format_cpu, pids_of, record
+from bench.cpu import CpuMeter, format_cpu, pids_of, record, tree_cpu_seconds
 from lifeline_events import TOPIC_EVENTS, Event, parse_new_event
+from lifeline_projection import SessionKey
+from lifeline_projection.batch import Run
 from lifeline_servers import start_postgres, start_valkey
+from lifeline_store import create_pool
 from lifeline_testing.processes import ServiceProcess, auth
 from lifeline_tracestore.domain import day_of
+from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.partitions import Partitions
+from lifeline_tracestore.projector import TraceFold
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 PARTS = set(os.environ.get("BENCH_PARTS", "ingestion,queries,retention").split(","))
+FOLD_PER_BATCH = int(os.environ.get("BENCH_FOLD_PER_BATCH", "1"))
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 EVENT_DATA = ('{"event_type": "turn.recorded", "seq": 1, "payload": {"role": "user", "text": '
               '"I would like to ask about veneers and what they cost here", "intent": "service_inquiry"}}')
@@ -200,6 +209,28 @@ async def retention(url: str, db: str) -> None:
           f"{(delete_s + vacuum_s) / drop_s:,.1f}x than DELETE + VACUUM")
 
 
+async def fold_in_process(db: str, pg_pid: int) -> None:
+    """TraceFold.apply per transaction, as the projection calls it (no bus, no checkpoints)."""
+    sessions, per_session, per_batch = 200, max(FOLD_PER_BATCH, int(50 * SCALE)), FOLD_PER_BATCH
+    now = datetime.now(UTC)
+    raws = {s: [turn_event(f"f{s}", n, now) for n in range(1, per_session + 1)] for s in range(sessions)}
+    batches = [{SessionKey("default", f"f{s}"): Run((Event.from_json(r), r) for r in raws[s][i:i + per_batch])
+                for s in range(sessions)} for i in range(0, per_session, per_batch)]
+    pool = await create_pool(db)
+    partitions = Partitions(pool)
+    await partitions.ensure({day_of(now)})
+    fold = TraceFold(partitions, Freshness(pool, max_wait_ms=10))
+    cpu, pg = time.process_time(), tree_cpu_seconds(pg_pid)
+    for batch in batches:
+        async with pool.acquire() as conn, conn.transaction():
+            await fold.apply(conn, batch)
+    cpu, pg = time.process_time() - cpu, tree_cpu_seconds(pg_pid) - pg
+    await pool.close()
+    total = sessions * (per_session // per_batch) * per_batch
+    print(f"[4] fold in process: {total:,} events, {sessions} sessions x {per_batch} per transaction: "
+          f"this process {cpu * 1e6 / total:,.0f} · postgres {pg * 1e6 / total:,.0f} CPU µs/event")
+
+
 async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-tracestore-"))
     pg = start_postgres(root / "pg")
@@ -217,6 +248,8 @@ async def main() -> None:
             await queries(store.url, pg.url)
         if "retention" in PARTS:
             await retention(store.url, pg.url)
+        if "fold" in PARTS:
+            await fold_in_process(pg.url, pids_of(postgres=pg)["postgres"])
     finally:
         store.kill()
         valkey.stop()
