@@ -6,10 +6,11 @@ session's fresh events into rows: fold them onto the session's state
 (`traces.sessions`), make one trace per event with the context after it, and write
 every row and state of the batch in two statements. A row whose day has no
 partition fails the batch as `PartitionsMissingError`; `PartitionedHandler`
-creates the days and runs the batch again. The state each session was last saved
-with by this process is kept in memory (its JSON, bounded), so a run that follows it
-directly does not read it back (issue 10: one statement's rows and a ~5-7 KB jsonb
-per session per batch less; see `TraceFold._kept_states` for why that is exact).
+creates the days and runs the batch again. The state each session was last folded
+to by this process is kept in memory (bounded), so a run that follows it directly
+neither reads it back nor validates it again (issue 10: per session per batch, a
+~5-7 KB jsonb read and a pydantic validation less; `TraceFold._kept_states` says why
+that is exact).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState
@@ -33,8 +33,9 @@ from lifeline_tracestore.partitions import Partitions
 from lifeline_tracestore.redacting import Redactor
 
 NAME = "tracestore"
-# Sessions whose latest state this process keeps in memory (~5-7 KB of JSON each).
-SESSIONS_KEPT = 1024
+# Sessions whose latest state this process keeps in memory (a ~5-7 KB state is ~30-40 KiB
+# of Python objects).
+SESSIONS_KEPT = 512
 Insert = Callable[[asyncpg.Connection, Sequence[TraceRow]], Awaitable[int]]
 
 
@@ -44,6 +45,10 @@ class PartitionsMissingError(TransientError):
     def __init__(self, days: Iterable[date]) -> None:
         self.days = set(days)
         super().__init__(f"no trace partition for {sorted(self.days)}")
+
+
+def _state(stored: Any) -> SessionState:
+    return SessionState.model_validate(stored) if stored is not None else SessionState()
 
 
 async def insert_rows(conn: asyncpg.Connection, insert: Insert, rows: Sequence[TraceRow]) -> int:
@@ -64,7 +69,7 @@ class TraceFold:
         self._partitions = partitions
         self._freshness = freshness
         self._redactor = redactor or Redactor()
-        self._kept: OrderedDict[SessionKey, tuple[int, str]] = OrderedDict()
+        self._kept: OrderedDict[SessionKey, SessionState] = OrderedDict()
         self._sessions_kept = sessions_kept
 
     async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
@@ -76,18 +81,16 @@ class TraceFold:
         saved: list[tuple[str, str, int, str]] = []
         for key in keys:
             events = by_session[key]
-            value = kept[key] if key in kept else stored.get((key.tenant_id, key.session_id))
-            state = SessionState.model_validate(value) if value is not None else SessionState()
+            state = kept[key] if key in kept else _state(stored.get((key.tenant_id, key.session_id)))
             clean, raws, redacted = self._redactor.events(events, raw_json(events))
             end, traced = fold_traces(state, clean, raws)
             if not redacted:  # the fold saw an unredacted event: redact what it made
                 traced = self._redactor.rows(traced)
             if traced:
                 rows.extend(traced)
-                context = traced[-1].context_snapshot or ""
-                saved.append((key.tenant_id, key.session_id, end.seq, context))
-                if context:
-                    self._keep(key, end.seq, context)
+                saved.append((key.tenant_id, key.session_id, end.seq, traced[-1].context_snapshot or ""))
+            # an unredacted fold's state is not what was saved (the redacted context): forget it
+            self._keep(key, end if redacted else None)
         if not rows:
             return
         if missing_days := self._partitions.missing({day_of(r.ts) for r in rows}):
@@ -95,27 +98,30 @@ class TraceFold:
         await insert_rows(conn, store.insert_from_log, rows)
         await store.save_sessions(conn, saved)
 
-    def _kept_states(self, by_session: Mapping[SessionKey, Sequence[Event]]) -> dict[SessionKey, Any]:
-        """The state (as decoded JSON) this process last saved for each session whose run
-        follows it directly (it starts at the locked checkpoint + 1): that state need not
-        be read back from `traces.sessions`.
+    def _kept_states(self, by_session: Mapping[SessionKey, Sequence[Event]]
+                     ) -> dict[SessionKey, SessionState]:
+        """The state this process last folded each session to, for the sessions whose run
+        follows it directly (starts at the locked checkpoint + 1).
 
-        Kept JSON may come from a transaction that rolled back; it is used only when the
-        checkpoint is at its seq again, i.e. once the same events up to that seq are
-        committed, whose fold is the same state (the fold is deterministic). The text is
-        kept, not the model: a str is no work for the garbage collector, and it decodes to
-        what the stored row would."""
-        found: dict[SessionKey, Any] = {}
+        Exact: the fold chains states in memory within a batch already, and its reference
+        is `fold(events)` from scratch, which the stored contexts are tested against; a
+        batch boundary is no different. A kept state may come from a transaction that
+        rolled back; it is used only when the checkpoint is at its seq again, i.e. once
+        the same events up to that seq are committed, whose fold is the same state (the
+        fold is deterministic)."""
+        found = {}
         for key, events in by_session.items():
             kept = self._kept.get(key)
-            if kept is not None and kept[0] == events[0].seq - 1:
-                found[key] = orjson.loads(kept[1])
+            if kept is not None and kept.seq == events[0].seq - 1:
+                found[key] = kept
         return found
 
-    def _keep(self, key: SessionKey, seq: int, state_json: str) -> None:
-        """Remember the session's state JSON at `seq`; bounded, the least recent out."""
+    def _keep(self, key: SessionKey, state: SessionState | None) -> None:
+        """Remember `state` as the session's latest (None: forget it); bounded, least recent out."""
         self._kept.pop(key, None)
-        self._kept[key] = (seq, state_json)
+        if state is None:
+            return
+        self._kept[key] = state
         if len(self._kept) > self._sessions_kept:
             self._kept.popitem(last=False)
 

@@ -1,6 +1,6 @@
 """The fold's state kept in memory between batches never changes a stored context.
 
-trace-store keeps the state JSON it last saved per session and skips reading it back
+trace-store keeps the state it last folded each session to and skips reading it back
 when the next run follows it directly; these tests drive the real projection engine in
 process against PostgreSQL, with two replicas taking turns on one session.
 """
