@@ -218,3 +218,34 @@ async def test_linger_gathers_a_trickle_into_one_batch(bus_url: str) -> None:
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+async def test_a_settled_batch_is_acknowledged_before_the_linger(bus_url: str) -> None:
+    """The linger follows the ack: while the consumer waits, its group shows nothing
+    behind and nothing pending (governance reads that lag before deciding)."""
+    topic = _topic()
+    producer = create_bus(bus_url, consumer="producer")
+    if producer.kind == "kafka":
+        await producer.ensure_topics([topic])
+    await producer.start()
+    handled: list[bytes] = []
+
+    async def handler(batch: list[Delivery]) -> Mapping[str, str]:
+        handled.extend(d.value for d in batch)
+        return {}
+
+    consumer = create_bus(bus_url, consumer="c1", linger_ms=6000)
+    consumer.consume(topic, "g", handler, max_records=50)
+    await consumer.start()
+    try:
+        await producer.publish(topic, [OutMessage(key="s", value=b"only")])
+        await eventually(lambda: _ready(handled == [b"only"]), what="the record")
+
+        async def caught_up() -> bool:
+            reading = await consumer.lag(topic, "g")
+            return reading is not None and reading.lag == 0 and not reading.pending
+
+        await eventually(caught_up, timeout=4.5, what="no lag and nothing pending during the linger")
+    finally:
+        await consumer.stop()
+        await producer.stop()

@@ -178,7 +178,7 @@ class KafkaBus:
             CONSUMED.labels(topic, group).inc(len(batch))
             with BATCH_SECONDS.labels(topic, group).time():
                 await settle(handler, batch, dead_letter=dead_letter, stopping=self._stopping)
-            await linger(len(batch), max_records, self._linger_s)
+            await linger(len(batch), max_records, self._linger_s, message.ack)
 
     def declare(self, *topics: str) -> None:
         self._topics.update(topics)

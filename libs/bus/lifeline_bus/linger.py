@@ -11,15 +11,24 @@ way Kafka's `fetch.max.wait.ms` does on the broker side.
 Nothing but timing changes: records are still read in order, applied idempotently and
 acknowledged after they are applied. A record that arrives while the consumer waits for
 the broker is delivered at once; the linger only delays the read *after* a batch, so an
-idle consumer adds no latency, and a busy one at most `seconds`.
+idle consumer adds no latency, and a busy one at most `seconds`. The settled batch is
+acknowledged *before* the wait: otherwise its records would stay pending (Redis) or
+uncommitted (Kafka) for the linger, and a reader of the group's lag — governance refuses
+to decide while its projection lags — would see a caught-up consumer as behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 
-async def linger(batch_size: int, max_records: int, seconds: float) -> None:
-    """Sleep `seconds` when the batch just handled was smaller than a full read."""
+async def linger(batch_size: int, max_records: int, seconds: float,
+                 ack: Callable[[], Awaitable[None]]) -> None:
+    """After a batch smaller than a full read: `ack` it, then sleep `seconds`.
+
+    Call only once the batch is settled; a full batch returns at once (acked as usual).
+    """
     if seconds > 0 and batch_size < max_records:
+        await ack()
         await asyncio.sleep(seconds)

@@ -155,7 +155,7 @@ class RedisStreamsBus:
             CONSUMED.labels(topic, group).inc(len(batch))
             with BATCH_SECONDS.labels(topic, group).time():
                 await settle(handler, batch, dead_letter=dead_letter, stopping=self._stopping)
-            await linger(len(batch), max_records, self._linger_s)
+            await linger(len(batch), max_records, self._linger_s, message.ack)
 
         @self._broker.subscriber(
             stream=StreamSub(topic, group=group, consumer=f"{self._consumer}-reclaim",
