@@ -9,14 +9,14 @@ least once. `SnapshotProjector` serves the API's on-demand snapshots and catch-u
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 import asyncpg
-import orjson
 import structlog
 
 from lifeline_clients import IngestClient
-from lifeline_events import Event, SessionState, apply
+from lifeline_events import Event, SessionState, apply, canonical_json
 from lifeline_projection import Projection, SessionKey
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
@@ -29,27 +29,53 @@ log = structlog.get_logger("lifeline.snapshot")
 
 
 class SnapshotFold:
-    """The batch-level `apply` and `after_commit` callbacks of snapshot's Projection."""
+    """The batch-level `apply` and `after_commit` callbacks of snapshot's Projection.
+
+    The state each session was last committed at is kept in memory (`cache_sessions`,
+    least recently used out): the next batch of a session folds on it without reading
+    and validating the stored JSON, but only when its first event follows that state's
+    seq directly. The engine hands `apply` each session's run from the locked checkpoint
+    on, and the stored state commits with the checkpoint, so a kept state at exactly that
+    seq is the stored one (a fold is deterministic); a state is kept only after its batch
+    committed, so a rolled-back batch leaves nothing behind.
+    """
 
     def __init__(self, announcer: Announcer, *, every: int, keep: int,
-                 compression: CompressionPolicy) -> None:
+                 compression: CompressionPolicy, cache_sessions: int = 1024) -> None:
         self._announcer = announcer
         self._every = every
         self._keep = keep
         self._compression = compression
         self._to_announce: set[SessionKey] = set()
+        self._cache: OrderedDict[SessionKey, SessionState] = OrderedDict()
+        self._cache_max = cache_sessions
+        self._pending: dict[SessionKey, SessionState] = {}
+
+    async def _previous(self, conn: asyncpg.Connection,
+                        by_session: Mapping[SessionKey, Sequence[Event]]) -> dict[SessionKey, SessionState]:
+        """Each session's state just before its first new event: kept, else PostgreSQL."""
+        states: dict[SessionKey, SessionState] = {}
+        for key, events in by_session.items():
+            kept = self._cache.get(key)
+            if kept is not None and kept.seq == events[0].seq - 1:
+                states[key] = kept
+        misses = sorted(k for k in by_session if k not in states)
+        if misses:
+            stored = await store.load_states(conn, [(k.tenant_id, k.session_id) for k in misses])
+            for key in misses:
+                row = stored.get((key.tenant_id, key.session_id))
+                states[key] = SessionState() if row is None else SessionState.model_validate(row)
+        return states
 
     async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
         """Fold every session of the batch; states saved in one statement."""
         keys = sorted(by_session)
-        stored = await store.load_states(conn, [(k.tenant_id, k.session_id) for k in keys])
+        previous = await self._previous(conn, by_session)
         saved: list[tuple[str, str, int, str]] = []
         for key in keys:
-            previous = stored.get((key.tenant_id, key.session_id))
-            state = SessionState.model_validate(previous) if previous is not None else SessionState()
-            state = await self._fold(conn, key, state, by_session[key])
-            saved.append((key.tenant_id, key.session_id, state.seq,
-                          orjson.dumps(state.model_dump(mode="json")).decode()))
+            state = await self._fold(conn, key, previous[key], by_session[key])
+            self._pending[key] = state
+            saved.append((key.tenant_id, key.session_id, state.seq, canonical_json(state).decode()))
         await store.save_states(conn, saved)
 
     async def _fold(self, conn: asyncpg.Connection, key: SessionKey, state: SessionState,
@@ -74,6 +100,13 @@ class SnapshotFold:
         (If the transaction rolled back after `apply` marked a session, the next commit
         for it makes one needless query; the periodic job covers anything missed.)
         """
+        for key, events in committed.items():
+            state = self._pending.pop(key, None)
+            if state is not None and state.seq == events[-1].seq and self._cache_max:
+                self._cache[key] = state
+                self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_max:
+            self._cache.popitem(last=False)
         for key in sorted(committed):
             if key in self._to_announce:
                 self._to_announce.discard(key)

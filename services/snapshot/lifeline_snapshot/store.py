@@ -209,7 +209,7 @@ async def save_states(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, i
     """Upsert (tenant, session, seq, state JSON) rows in one statement."""
     await conn.execute(
         "INSERT INTO snapshot.session_state (tenant_id, session_id, seq, state) "
-        "SELECT t, s, q, j::jsonb "
+        "SELECT t, s, q, j::json "
         "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(t, s, q, j) "
         "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
         "updated_at = now()",
