@@ -20,14 +20,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from lifeline_events import Event, SessionState, apply, canonical_json
-from lifeline_projection import SessionKey, raw_json
+from lifeline_projection import KeptStates, SessionKey, raw_json
 from lifeline_replay import store
 from lifeline_replay.domain import snapshot_due
 from lifeline_replay.hot import Folded, HotStore
@@ -60,23 +59,17 @@ class ReplayProjector:
         self._sync_commit = sync_commit
         self._every = snapshot_every
         self._keep = snapshot_keep
-        self._cache: OrderedDict[SessionKey, SessionState] = OrderedDict()
-        self._cache_max = cache_sessions
-        self._pending: dict[SessionKey, SessionState] = {}
+        self._kept = KeptStates(cache_sessions)
 
-    async def _previous(self, conn: asyncpg.Connection,
-                        firsts: Mapping[SessionKey, int]) -> dict[SessionKey, SessionState]:
-        """Each session's head just before its first new seq: from the cache when it is
-        exactly there, else PostgreSQL (one query for every miss of the batch).
+    async def _previous(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]
+                        ) -> dict[SessionKey, SessionState]:
+        """Each session's head just before its first new seq: kept (`KeptStates`) when it
+        is exactly there, else PostgreSQL (one query for every miss of the batch).
 
         The head row commits with the checkpoint, so the stored head is at that seq.
         """
-        heads: dict[SessionKey, SessionState] = {}
-        for key, first in firsts.items():
-            cached = self._cache.get(key)
-            if cached is not None and cached.seq == first - 1:
-                heads[key] = cached
-        misses = [k for k in firsts if k not in heads]
+        heads = self._kept.following(by_session)
+        misses = [k for k in by_session if k not in heads]
         if misses:
             rows = await store.load_heads(conn, [(k.tenant_id, k.session_id) for k in misses])
             for key in misses:
@@ -99,7 +92,7 @@ class ReplayProjector:
         failure of either rolls the batch back (Redis being ahead of the checkpoint is harmless).
         """
         keys = sorted(by_session)
-        previous = await self._previous(conn, {k: by_session[k][0].seq for k in keys})
+        previous = await self._previous(conn, by_session)
         folded = {k: self._fold(previous[k], by_session[k]) for k in keys}
         heads = [store.Head(k.tenant_id, k.session_id, f.head.seq, f.head.state.decode(),
                             by_session[k][-1].recorded_at) for k, f in folded.items()]
@@ -111,7 +104,7 @@ class ReplayProjector:
                                           snap.state.decode(), hashlib.sha256(snap.state).hexdigest(),
                                           event.recorded_at, self._keep)
             SNAPSHOTS.inc(len(f.snapshots))
-            self._pending[key] = f.state
+            self._kept.keep(key, f.state)
 
     async def _write_hot(self, by_session: Mapping[SessionKey, Sequence[Event]],
                          folded: Mapping[SessionKey, _Folding]) -> None:
@@ -128,13 +121,6 @@ class ReplayProjector:
         await asyncio.gather(*(write(key, f) for key, f in folded.items()))
 
     async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
-        """Cache the committed heads (the next batch folds on them) and report the lag."""
-        for key, events in committed.items():
-            state = self._pending.pop(key, None)
-            if state is not None and state.seq == events[-1].seq and self._cache_max:
-                self._cache[key] = state
-                self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_max:
-            self._cache.popitem(last=False)
+        """Report the projection's lag (the heads were kept as they were folded)."""
         newest = max(events[-1].recorded_at.timestamp() for events in committed.values())
         PROJECTION_LAG.set(max(0.0, time.time() - newest))

@@ -9,7 +9,6 @@ least once. `SnapshotProjector` serves the API's on-demand snapshots and catch-u
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 import asyncpg
@@ -17,7 +16,7 @@ import structlog
 
 from lifeline_clients import IngestClient
 from lifeline_events import Event, SessionState, apply, canonical_json
-from lifeline_projection import Projection, SessionKey
+from lifeline_projection import KeptStates, Projection, SessionKey
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.domain import SnapshotRow, Trigger, draft, trigger_for
@@ -31,13 +30,9 @@ log = structlog.get_logger("lifeline.snapshot")
 class SnapshotFold:
     """The batch-level `apply` and `after_commit` callbacks of snapshot's Projection.
 
-    The state each session was last committed at is kept in memory (`cache_sessions`,
-    least recently used out): the next batch of a session folds on it without reading
-    and validating the stored JSON, but only when its first event follows that state's
-    seq directly. The engine hands `apply` each session's run from the locked checkpoint
-    on, and the stored state commits with the checkpoint, so a kept state at exactly that
-    seq is the stored one (a fold is deterministic); a state is kept only after its batch
-    committed, so a rolled-back batch leaves nothing behind.
+    Each session's last folded state is kept in memory (`cache_sessions`, `KeptStates`):
+    the next batch that follows it folds on it without reading and validating the stored
+    JSON.
     """
 
     def __init__(self, announcer: Announcer, *, every: int, keep: int,
@@ -47,18 +42,12 @@ class SnapshotFold:
         self._keep = keep
         self._compression = compression
         self._to_announce: set[SessionKey] = set()
-        self._cache: OrderedDict[SessionKey, SessionState] = OrderedDict()
-        self._cache_max = cache_sessions
-        self._pending: dict[SessionKey, SessionState] = {}
+        self._kept = KeptStates(cache_sessions)
 
     async def _previous(self, conn: asyncpg.Connection,
                         by_session: Mapping[SessionKey, Sequence[Event]]) -> dict[SessionKey, SessionState]:
         """Each session's state just before its first new event: kept, else PostgreSQL."""
-        states: dict[SessionKey, SessionState] = {}
-        for key, events in by_session.items():
-            kept = self._cache.get(key)
-            if kept is not None and kept.seq == events[0].seq - 1:
-                states[key] = kept
+        states = self._kept.following(by_session)
         misses = sorted(k for k in by_session if k not in states)
         if misses:
             stored = await store.load_states(conn, [(k.tenant_id, k.session_id) for k in misses])
@@ -74,7 +63,7 @@ class SnapshotFold:
         saved: list[tuple[str, str, int, str]] = []
         for key in keys:
             state = await self._fold(conn, key, previous[key], by_session[key])
-            self._pending[key] = state
+            self._kept.keep(key, state)
             saved.append((key.tenant_id, key.session_id, state.seq, canonical_json(state).decode()))
         await store.save_states(conn, saved)
 
@@ -100,13 +89,6 @@ class SnapshotFold:
         (If the transaction rolled back after `apply` marked a session, the next commit
         for it makes one needless query; the periodic job covers anything missed.)
         """
-        for key, events in committed.items():
-            state = self._pending.pop(key, None)
-            if state is not None and state.seq == events[-1].seq and self._cache_max:
-                self._cache[key] = state
-                self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_max:
-            self._cache.popitem(last=False)
         for key in sorted(committed):
             if key in self._to_announce:
                 self._to_announce.discard(key)

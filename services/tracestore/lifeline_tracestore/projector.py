@@ -9,13 +9,12 @@ partition fails the batch as `PartitionsMissingError`; `PartitionedHandler`
 creates the days and runs the batch again. The state each session was last folded
 to by this process is kept in memory (bounded), so a run that follows it directly
 neither reads it back nor validates it again (issue 10: per session per batch, a
-~5-7 KB jsonb read and a pydantic validation less; `TraceFold._kept_states` says why
-that is exact).
+~5-7 KB jsonb read and a pydantic validation less; `lifeline_projection.KeptStates` says
+why that is exact).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +23,7 @@ import asyncpg
 
 from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState
-from lifeline_projection import SessionKey, raw_json
+from lifeline_projection import KeptStates, SessionKey, raw_json
 from lifeline_tracestore import store
 from lifeline_tracestore.domain import SOURCE_EVENTS, TraceRow, day_of, fold_traces
 from lifeline_tracestore.freshness import Freshness
@@ -69,12 +68,11 @@ class TraceFold:
         self._partitions = partitions
         self._freshness = freshness
         self._redactor = redactor or Redactor()
-        self._kept: OrderedDict[SessionKey, SessionState] = OrderedDict()
-        self._sessions_kept = sessions_kept
+        self._kept = KeptStates(sessions_kept)
 
     async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
         keys = sorted(by_session)
-        kept = self._kept_states(by_session)
+        kept = self._kept.following(by_session)
         missing = [(k.tenant_id, k.session_id) for k in keys if k not in kept]
         stored = await store.load_sessions(conn, missing) if missing else {}
         rows: list[TraceRow] = []
@@ -90,40 +88,13 @@ class TraceFold:
                 rows.extend(traced)
                 saved.append((key.tenant_id, key.session_id, end.seq, traced[-1].context_snapshot or ""))
             # an unredacted fold's state is not what was saved (the redacted context): forget it
-            self._keep(key, end if redacted else None)
+            self._kept.keep(key, end if redacted else None)
         if not rows:
             return
         if missing_days := self._partitions.missing({day_of(r.ts) for r in rows}):
             raise PartitionsMissingError(missing_days)
         await insert_rows(conn, store.insert_from_log, rows)
         await store.save_sessions(conn, saved)
-
-    def _kept_states(self, by_session: Mapping[SessionKey, Sequence[Event]]
-                     ) -> dict[SessionKey, SessionState]:
-        """The state this process last folded each session to, for the sessions whose run
-        follows it directly (starts at the locked checkpoint + 1).
-
-        Exact: the fold chains states in memory within a batch already, and its reference
-        is `fold(events)` from scratch, which the stored contexts are tested against; a
-        batch boundary is no different. A kept state may come from a transaction that
-        rolled back; it is used only when the checkpoint is at its seq again, i.e. once
-        the same events up to that seq are committed, whose fold is the same state (the
-        fold is deterministic)."""
-        found = {}
-        for key, events in by_session.items():
-            kept = self._kept.get(key)
-            if kept is not None and kept.seq == events[0].seq - 1:
-                found[key] = kept
-        return found
-
-    def _keep(self, key: SessionKey, state: SessionState | None) -> None:
-        """Remember `state` as the session's latest (None: forget it); bounded, least recent out."""
-        self._kept.pop(key, None)
-        if state is None:
-            return
-        self._kept[key] = state
-        if len(self._kept) > self._sessions_kept:
-            self._kept.popitem(last=False)
 
     async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
         """Count and time the stored traces, and wake readers waiting for them."""
