@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
@@ -191,9 +192,10 @@ def test_every_adapter_lists_what_it_consumes(bus_url: str) -> None:
     assert bus.consumed == [("t1", "g1"), ("t2", "g2")]
 
 
-async def test_linger_gathers_a_trickle_into_one_batch(bus_url: str) -> None:
-    """After a small batch the consumer waits `linger_ms` before reading again, so records
-    published one at a time meanwhile arrive together, in order, none lost or doubled."""
+@contextlib.asynccontextmanager
+async def _lingering(bus_url: str, linger_ms: int) -> AsyncIterator[tuple[Bus, Bus, str, list[list[bytes]]]]:
+    """A started producer, and a consumer of a fresh topic lingering `linger_ms` that
+    records each batch's values: (producer, consumer, topic, batches)."""
     topic = _topic()
     producer = create_bus(bus_url, consumer="producer")
     if producer.kind == "kafka":
@@ -205,47 +207,37 @@ async def test_linger_gathers_a_trickle_into_one_batch(bus_url: str) -> None:
         batches.append([d.value for d in batch])
         return {}
 
-    consumer = create_bus(bus_url, consumer="c1", linger_ms=2000)
+    consumer = create_bus(bus_url, consumer="c1", linger_ms=linger_ms)
     consumer.consume(topic, "g", handler, max_records=50)
     await consumer.start()
     try:
+        yield producer, consumer, topic, batches
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def test_linger_gathers_a_trickle_into_one_batch(bus_url: str) -> None:
+    """After a small batch the consumer waits `linger_ms` before reading again, so records
+    published one at a time meanwhile arrive together, in order, none lost or doubled."""
+    async with _lingering(bus_url, 2000) as (producer, _, topic, batches):
         await producer.publish(topic, [OutMessage(key="s", value=b"0")])
         await eventually(lambda: _ready(len(batches) == 1), what="the first record")
         for i in range(1, 10):  # one publish per record, all inside the linger
             await producer.publish(topic, [OutMessage(key="s", value=str(i).encode())])
         await eventually(lambda: _ready(sum(map(len, batches)) >= 10), what="ten records")
         assert batches == [[b"0"], [str(i).encode() for i in range(1, 10)]]
-    finally:
-        await consumer.stop()
-        await producer.stop()
 
 
 async def test_a_settled_batch_is_acknowledged_before_the_linger(bus_url: str) -> None:
     """The linger follows the ack: while the consumer waits, its group shows nothing
     behind and nothing pending (governance reads that lag before deciding)."""
-    topic = _topic()
-    producer = create_bus(bus_url, consumer="producer")
-    if producer.kind == "kafka":
-        await producer.ensure_topics([topic])
-    await producer.start()
-    handled: list[bytes] = []
-
-    async def handler(batch: list[Delivery]) -> Mapping[str, str]:
-        handled.extend(d.value for d in batch)
-        return {}
-
-    consumer = create_bus(bus_url, consumer="c1", linger_ms=6000)
-    consumer.consume(topic, "g", handler, max_records=50)
-    await consumer.start()
-    try:
+    async with _lingering(bus_url, 6000) as (producer, consumer, topic, batches):
         await producer.publish(topic, [OutMessage(key="s", value=b"only")])
-        await eventually(lambda: _ready(handled == [b"only"]), what="the record")
+        await eventually(lambda: _ready(batches == [[b"only"]]), what="the record")
 
         async def caught_up() -> bool:
             reading = await consumer.lag(topic, "g")
             return reading is not None and reading.lag == 0 and not reading.pending
 
         await eventually(caught_up, timeout=4.5, what="no lag and nothing pending during the linger")
-    finally:
-        await consumer.stop()
-        await producer.stop()
