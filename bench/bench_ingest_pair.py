@@ -33,6 +33,7 @@ import orjson
 from bench.bench_ingest import _session, count_rows, turn, wait_published
 from bench.cpu import CpuMeter, format_cpu, record, server_pid
 from lifeline_servers import start_postgres, start_valkey
+from lifeline_testing.databases import create_database
 from lifeline_testing.processes import ServiceProcess
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
@@ -81,16 +82,6 @@ async def singles(urls: list[str]) -> int:
     return done
 
 
-async def _fresh_database(admin_url: str, name: str) -> str:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 async def _gapless(db: str) -> bool:
     conn = await asyncpg.connect(db)
     try:
@@ -103,7 +94,7 @@ async def _gapless(db: str) -> bool:
 
 async def one_run(processes: int, load: Load, pg_url: str, redis_url: str, root: Path,
                   run: str, servers: dict[str, int]) -> dict[str, float]:
-    db = await _fresh_database(pg_url, f"pair_{run}")
+    db = await create_database(pg_url, f"pair_{run}")
     env = {"LIFELINE_DATABASE_URL": db, "LIFELINE_BUS_URL": redis_url,
            "LIFELINE_REDIS_URL": redis_url, "LIFELINE_LOG_LEVEL": "INFO"}
     procs = [ServiceProcess("lifeline_ingest", env, log_dir=root).start() for _ in range(processes)]

@@ -28,22 +28,13 @@ import httpx
 from bench.cpu import CpuMeter, format_cpu, pids_of, record
 from lifeline_servers import start_postgres, start_tansu, start_valkey
 from lifeline_testing.builders import turn
+from lifeline_testing.databases import create_database
 from lifeline_testing.processes import ServiceProcess, auth
 from lifeline_testing.replay_stack import ingest_process, replay_process
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 SESSIONS, BATCH = 64, 100
-
-
-async def _fresh_database(admin_url: str) -> str:
-    name = f"replicas_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 async def _drained(db: str, total: int) -> None:
@@ -58,7 +49,7 @@ async def _drained(db: str, total: int) -> None:
 async def one_run(replicas: int, pg_url: str, redis_url: str, logs: Path,
                   servers: dict[str, int]) -> dict[str, float]:
     kafka = start_tansu()
-    db = await _fresh_database(pg_url)
+    db = await create_database(pg_url, "replicas")
     ingest = ingest_process(db, kafka.url, log_dir=logs)
     consumers: list[ServiceProcess] = []
     try:

@@ -12,10 +12,9 @@ import asyncio
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -29,6 +28,7 @@ from lifeline_servers import (
 )
 from lifeline_servers import free_port as _free_port
 from lifeline_servers.running import Kind
+from lifeline_testing.databases import create_database, drop_database
 
 # tansu holds a new group's join for about half the session timeout: keep it short in
 # tests so every Kafka consumer (services started as subprocesses inherit this) joins fast.
@@ -109,50 +109,21 @@ def disposable_server() -> Iterator[Callable[[Kind], RunningServer]]:
         server.stop()
 
 
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-async def _create_database(admin_url: str) -> str:
-    import asyncpg
-
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return name
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 async def fresh_database(postgres_server: RunningServer) -> AsyncIterator[str]:
     """The URL of a new, empty database for this test only; dropped afterwards
     (connections still open are cut)."""
-    admin_url = _up(postgres_server).url
-    name = await _create_database(admin_url)
-    yield _with_database(admin_url, name)
-    await _drop_database(_up(postgres_server).url, name)
+    url = await create_database(_up(postgres_server).url)
+    yield url
+    await drop_database(url, _up(postgres_server).url)
 
 
 @pytest.fixture(scope="module")
 async def module_database(postgres_server: RunningServer) -> AsyncIterator[str]:
     """Like `fresh_database`, shared by the tests of one module (for costly setups)."""
-    admin_url = _up(postgres_server).url
-    name = await _create_database(admin_url)
-    yield _with_database(admin_url, name)
-    await _drop_database(_up(postgres_server).url, name)
+    url = await create_database(_up(postgres_server).url)
+    yield url
+    await drop_database(url, _up(postgres_server).url)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from lifeline_events import canonical_json, content_hash, fold
 from lifeline_servers import RunningServer
 from lifeline_testing.appends import append
+from lifeline_testing.branches import half_created_branch
 from lifeline_testing.builders import turn
 from lifeline_testing.oracle import fold_of_log, log_of
 from lifeline_testing.processes import ServiceProcess, auth
@@ -277,14 +278,7 @@ async def test_interrupted_branch_is_finished_by_a_retry(ingest: ServiceProcess,
     same request again (its event id is fixed), instead of being stuck behind a 409."""
     async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
         await c.post("/v1/sessions/u/events", json={"events": [turn(1), turn(2)]})
-    conn = await asyncpg.connect(module_database)
-    try:  # what a crash between the two steps leaves behind
-        await conn.execute("INSERT INTO ingest.sessions (tenant_id, session_id, last_seq) "
-                           "VALUES ('default', 'u.y', 1)")
-        await conn.execute("INSERT INTO ingest.branches (tenant_id, session_id, parent_session_id, "
-                           "from_seq, name) VALUES ('default', 'u.y', 'u', 1, 'y')")
-    finally:
-        await conn.close()
+    await half_created_branch(module_database, "u", "y", 1)  # what a crash between the two steps leaves
     async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
         r = await c.post("/v1/sessions/u/branches", json={"from_seq": 1, "name": "y"})
         assert r.status_code == 201 and r.json()["seq"] == 2, r.text
@@ -300,14 +294,7 @@ async def test_nothing_lands_on_a_branch_before_its_session_branched(ingest: Ser
     and the refused append, re-sent, follows it."""
     async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
         await c.post("/v1/sessions/bw/events", json={"events": [turn(1), turn(2), turn(3)]})
-    conn = await asyncpg.connect(module_database)
-    try:  # the branch's rows, as branch_store.create leaves them before the route appends the event
-        await conn.execute("INSERT INTO ingest.sessions (tenant_id, session_id, last_seq) "
-                           "VALUES ('default', 'bw.z', 2)")
-        await conn.execute("INSERT INTO ingest.branches (tenant_id, session_id, parent_session_id, "
-                           "from_seq, name) VALUES ('default', 'bw.z', 'bw', 2, 'z')")
-    finally:
-        await conn.close()
+    await half_created_branch(module_database, "bw", "z", 2)  # before the route appends the event
     async with httpx.AsyncClient(base_url=ingest.url, headers=auth()) as c:
         early = await c.post("/v1/sessions/bw.z/events", json={"events": [turn(7, "too early")]})
         assert early.status_code == 409, early.text

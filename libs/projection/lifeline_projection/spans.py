@@ -7,25 +7,18 @@ batch's handling.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from opentelemetry import trace
 
 from lifeline_events import Event
-from lifeline_telemetry import context_from_traceparent
-
-
-@functools.cache
-def _tracer() -> trace.Tracer:
-    """Built on first use, once tracing is configured (get_tracer builds a Tracer per call)."""
-    return trace.get_tracer("lifeline.consumer")
+from lifeline_telemetry import context_from_traceparent, tracer
 
 
 def consumer_spans(topic: str, group: str, bus_kind: str, events: Sequence[Event], start_ns: int,
                    end_ns: int) -> None:
     """Record one CONSUMER span per distinct traceparent among `events`."""
-    tracer = _tracer()
+    consumer = tracer("lifeline.consumer")
     by_parent: dict[str, list[Event]] = {}
     for event in events:
         if event.traceparent:
@@ -34,7 +27,7 @@ def consumer_spans(topic: str, group: str, bus_kind: str, events: Sequence[Event
         parent = context_from_traceparent(traceparent)
         if parent is None:
             continue
-        span = tracer.start_span(f"{topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
+        span = consumer.start_span(f"{topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
                                  start_time=start_ns, attributes={
                                      "messaging.system": bus_kind, "messaging.destination.name": topic,
                                      "messaging.consumer.group.name": group,

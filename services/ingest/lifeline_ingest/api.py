@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any
 
 import orjson
 import structlog
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from opentelemetry.trace import Tracer
 from pydantic import BaseModel, Field
 
 from lifeline_ingest import branch_store, store
@@ -34,13 +32,6 @@ from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 log = structlog.get_logger("lifeline.ingest")
-
-
-@functools.cache
-def _tracer() -> Tracer:
-    """Built once, on the first request (tracing is configured by then): the SDK's
-    get_tracer builds a Tracer and a deprecation-warning filter on every call."""
-    return tracer("lifeline.ingest")
 
 
 _APPEND_EXAMPLE = {"events": [
@@ -107,7 +98,7 @@ async def append_events(
         EVENTS.labels("rejected", "http").inc()
         raise
     await check_append(deps, principal, session_id, [e.person_id for e in batch.events])
-    with _tracer().start_as_current_span("ingest.log.append") as span:
+    with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from datetime import UTC, datetime
 
@@ -38,7 +37,7 @@ from lifeline_ingest.store import (
     unlisten_outbox,
 )
 from lifeline_store import StoreError, StoreUnavailableError, wrap_errors
-from lifeline_telemetry import context_from_traceparent
+from lifeline_telemetry import context_from_traceparent, tracer
 
 log = structlog.get_logger("lifeline.ingest.relay")
 _LEADER_LOCK = 0x4C49464531  # "LIFE1"
@@ -51,12 +50,6 @@ RELAY_LEADER = Gauge("lifeline_ingest_relay_leader", "1 while this process leads
 ACCEPT_TO_PUBLISHED = Histogram(
     "lifeline_ingest_accept_to_published_seconds", "From commit to the bus accepting the event.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-
-
-@functools.cache
-def _tracer() -> trace.Tracer:
-    """Built on first use, once tracing is configured (get_tracer builds a Tracer per call)."""
-    return trace.get_tracer("lifeline.ingest")
 
 
 def _message(row: OutboxRow) -> OutMessage:
@@ -144,8 +137,8 @@ class OutboxRelay:
         RELAY_LAG.set((datetime.now(UTC) - rows[0].recorded_at).total_seconds())
         links = [trace.Link(trace.get_current_span(ctx).get_span_context())
                  for r in rows[:64] if (ctx := context_from_traceparent(r.traceparent))]
-        with _tracer().start_as_current_span(f"{TOPIC_EVENTS} publish", kind=trace.SpanKind.PRODUCER,
-                                          links=links) as span:
+        with tracer("lifeline.ingest").start_as_current_span(
+                f"{TOPIC_EVENTS} publish", kind=trace.SpanKind.PRODUCER, links=links) as span:
             span.set_attribute("messaging.batch.message_count", len(rows))
             try:
                 await self._bus.publish(TOPIC_EVENTS, [_message(r) for r in rows])

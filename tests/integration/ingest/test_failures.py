@@ -7,11 +7,11 @@ import contextlib
 import itertools
 import signal
 
-import asyncpg
 import httpx
 import orjson
 import redis.asyncio as aioredis
 
+from lifeline_testing.branches import half_created_branch
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
 from lifeline_testing.topics import produce_raw, read_topic
@@ -98,14 +98,7 @@ async def test_topic_records_for_a_branch_being_created_are_dead_lettered_not_lo
     await bus_ready(ingest)
     async with httpx.AsyncClient(base_url=ingest.url) as c:
         assert (await post(c, "tp", [turn(1), turn(2)])).status_code == 200
-    conn = await asyncpg.connect(fresh_database)
-    try:  # the branch's rows without its first event
-        await conn.execute("INSERT INTO ingest.sessions (tenant_id, session_id, last_seq) "
-                           "VALUES ('default', 'tp.z', 2)")
-        await conn.execute("INSERT INTO ingest.branches (tenant_id, session_id, parent_session_id, "
-                           "from_seq, name) VALUES ('default', 'tp.z', 'tp', 2, 'z')")
-    finally:
-        await conn.close()
+    await half_created_branch(fresh_database, "tp", "z", 2)  # the branch's rows without its first event
     early, other = (orjson.dumps({"session_id": s, **turn(t)}) for s, t in (("tp.z", 3), ("other", 1)))
     await produce_raw(bus_url, "lifeline.turns.v1", [("tp.z", early), ("other", other)])
 
