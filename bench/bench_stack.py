@@ -7,9 +7,12 @@ durable PostgreSQL, on free ports) per bus:
      them and every consumer group on lifeline.events.v1 and lifeline.lifecycle.v1 has
      no lag and nothing pending;
   2. single-event requests from 32 clients for 10 s (p50/p99 per request), then drain;
-  3. the topic path: 100,000 records XADDed to lifeline.turns.v1, then drain.
-Each prints events/s and CPU µs per event for every service, PostgreSQL and Valkey
-(bench/cpu.py). Prints figures; asserts nothing. `BENCH_SCALE=0.2` shortens every load,
+  3. the topic path: 100,000 records XADDed to lifeline.turns.v1, then drain;
+  4. recovery: sessions of 100, 10,000 and 100,000 events (bench_replay's shapes), then
+     GET state 1,000 times each on the idle stack: p50/p99 per length.
+Loads 1-3 print events/s and CPU µs per event for every service, PostgreSQL and Valkey
+(bench/cpu.py). `BENCH_STACK_LOADS=burst,recovery` runs a subset. Prints figures;
+asserts nothing. `BENCH_SCALE=0.2` shortens every load,
 `BENCH_REPEATS` (default 1) repeats the whole run, `BENCH_BUS=redis,kafka` (the default:
 both, one after the other; on Kafka the topic path produces through the bus adapter and
 the drain is read from each group's committed offsets).
@@ -31,6 +34,7 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
+from bench.bench_replay import LENGTHS, pct, state_latency, wait_applied, write_session
 from bench.cpu import CpuMeter, find_pids, format_cpu, record
 from bench.stack_harness import RunningStack, logged, start_stack, wait_drained
 from lifeline_bus import OutMessage, bus_kind, create_bus
@@ -136,6 +140,25 @@ async def _produce_kafka(bus_url: str, run: str, total: int) -> None:
         await bus.stop()
 
 
+async def recovery(stack: RunningStack, run: str) -> dict[str, float]:
+    """GET state p50/p99 by session length, as a reconnecting client meets it under `make run`."""
+    out: dict[str, float] = {}
+    async with _client(stack) as h:
+        for n in LENGTHS:
+            await write_session(h, stack.url("ingest"), f"{run}-len-{n}", n)
+            await wait_applied(h, stack.url("replay"), f"{run}-len-{n}", n)
+        await wait_drained(stack, await logged(stack.env["LIFELINE_DATABASE_URL"]))
+        for n in LENGTHS:
+            lat = await state_latency(h, stack.url("replay"), f"{run}-len-{n}")
+            out[f"p50_{n}"], out[f"p99_{n}"] = statistics.median(lat), pct(lat, 0.99)
+            print(f"  recovery: GET state, session of {n:,} events: p50 {out[f'p50_{n}']:.2f} ms, "
+                  f"p99 {out[f'p99_{n}']:.2f} ms", flush=True)
+    return out
+
+
+LOADS = {"burst": burst, "singles": singles, "topic": topic, "recovery": recovery}
+
+
 async def _measure(stack: RunningStack, path: str, sent: int | None, latencies: list[float],
                    loads: object) -> dict[str, float]:
     db = stack.env["LIFELINE_DATABASE_URL"]
@@ -163,8 +186,8 @@ async def run_once(bus: str, repeat: int) -> list[tuple[str, dict[str, float]]]:
     stack = start_stack(home, bus)
     try:
         out = []
-        for name, load in (("burst", burst), ("singles", singles), ("topic", topic)):
-            out.append((name, await load(stack, f"r{repeat}")))
+        for name in os.environ.get("BENCH_STACK_LOADS", ",".join(LOADS)).split(","):
+            out.append((name, await LOADS[name.strip()](stack, f"r{repeat}")))
         return out
     finally:
         stack.stop()
@@ -186,6 +209,10 @@ def run_bus(bus: str) -> None:
             results.setdefault(name, []).append(figures)
     for name, runs in results.items():
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        if name == "recovery":
+            print(f"median of {len(runs)} — stack recovery, GET state: " + ", ".join(
+                f"{n:,} events p50 {med[f'p50_{n}']:.2f} ms p99 {med[f'p99_{n}']:.2f} ms" for n in LENGTHS))
+            continue
         cpu = {k.removeprefix("cpu_"): v for k, v in med.items() if k.startswith("cpu_")}
         print(f"median of {len(runs)} — stack {name}: {med['events_per_s']:,.0f} events/s, "
               f"p50 {med['p50_ms']:.1f} ms p99 {med['p99_ms']:.1f} ms\n    {format_cpu(cpu)}")
