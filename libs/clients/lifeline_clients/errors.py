@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from lifeline_common.errors import LifelineError, TransientError
+
+if TYPE_CHECKING:
+    from lifeline_clients._http import PeerResponse
 
 
 class PeerUnavailableError(TransientError):
@@ -25,7 +26,7 @@ class PeerRefusedError(LifelineError):
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
 
     @classmethod
-    def from_response(cls, response: httpx.Response, what: str) -> PeerRefusedError:
+    def from_response(cls, response: PeerResponse, what: str) -> PeerRefusedError:
         """Keep the peer's status, title and detail (and its `errors`/`field`, if any)."""
         try:
             body = response.json()

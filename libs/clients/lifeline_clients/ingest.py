@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 
-from lifeline_clients._http import PeerHttp
+from lifeline_clients._http import PeerHttp, PeerResponse
 from lifeline_clients.errors import PeerRefusedError, PeerUnavailableError
 from lifeline_events import Event
 
@@ -33,7 +32,7 @@ class IngestClient:
     async def ping(self) -> bool:
         return await self._http.ping()
 
-    async def _read(self, path: str, tenant: str, what: str, **params: Any) -> httpx.Response | None:
+    async def _read(self, path: str, tenant: str, what: str, **params: Any) -> PeerResponse | None:
         """GET with the service key for `tenant`; None when ingest has no such session."""
         r = await self._http.request("GET", path, what, params={**params, "tenant_id": tenant},
                                      headers=self._service)
