@@ -1,9 +1,11 @@
 """Redis adapter for replay's hot data: per-session event streams, head state, snapshot.
 
-One Lua script writes a projected batch atomically: the events (XADD with explicit
-ids, so a re-applied batch adds nothing), the head state and, every N events, the
-snapshot, trimming the stream behind it. State keys only move forward (a write with
-a lower seq is ignored), so a slow re-warm can never roll a session back.
+One Lua script writes a session's projected batch atomically: the events (XADD with
+explicit ids, so a re-applied batch adds nothing), the head state and, every N events,
+the snapshot, trimming the stream behind it. State keys only move forward (a write with
+a lower seq is ignored), so a slow re-warm can never roll a session back. A bus batch's
+sessions go in one pipeline (one round trip), one EVALSHA each: atomic per session, not
+across sessions (nothing needs that: each session's writes are idempotent on their own).
 
 Each state write is stamped with the Redis server's `run_id`. A state whose stamp is
 not the running server's may predate a restart that lost the last writes (AOF is
@@ -26,7 +28,7 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from lifeline_replay import keys
 from lifeline_replay.errors import HotStoreUnavailableError
@@ -43,10 +45,36 @@ class Folded:
     run_id: str = ""
 
 
+_KEYS = 3
+"""The script's KEYS: the stream, the head state and the snapshot."""
+
 Entry = tuple[int, bytes]
+"""A hot-stream entry: (seq, event JSON)."""
 # The client answers bytes (no decode_responses); redis' stubs also allow str, hence the casts.
 _Raw = list[tuple[bytes, dict[bytes, bytes]]]
-"""A hot-stream entry: (seq, event JSON)."""
+
+
+@dataclass(frozen=True)
+class HotBatch:
+    """One session's part of a bus batch: its events, new head and (if one is due) snapshot."""
+
+    tenant: str
+    session: str
+    entries: Sequence[Entry]
+    head: Folded
+    snapshot: Folded | None = None
+
+    def call(self, ttl_s: int) -> list[bytes | str | int]:
+        """The script's KEYS (`_KEYS` of them) and ARGV, as EVALSHA takes them."""
+        snap = self.snapshot or Folded(0, b"", "")
+        call: list[bytes | str | int] = [keys.hot_stream(self.tenant, self.session),
+                                         keys.head_state(self.tenant, self.session),
+                                         keys.snapshot(self.tenant, self.session),
+                                         ttl_s, self.head.seq, self.head.state, self.head.at,
+                                         snap.seq, snap.state, snap.at]
+        for seq, body in self.entries:
+            call.extend((seq, body))
+        return call
 
 _WRITE = """
 local ttl = tonumber(ARGV[1])
@@ -95,7 +123,7 @@ class HotStore:
         # blocking reads (XREAD BLOCK) hold a connection each and wait longer
         self._blocking = aioredis.from_url(url, socket_timeout=None, max_connections=max_blocking,
                                            **common)
-        self._write = self._client.register_script(_WRITE)
+        self._write_sha = self._client.register_script(_WRITE).sha
         self._retry_s = retry_s
         self._ttl_s = ttl_s
         self._down_until = 0.0
@@ -146,15 +174,43 @@ class HotStore:
     async def write(self, tenant: str, session: str, entries: Sequence[Entry], head: Folded,
                     snapshot: Folded | None = None) -> None:
         """Append `entries`, move the head (and snapshot) forward, trim behind the snapshot."""
-        snap = snapshot or Folded(0, b"", "")
-        args: list[bytes | str | int] = [self._ttl_s, head.seq, head.state, head.at,
-                                         snap.seq, snap.state, snap.at]
-        for seq, body in entries:
-            args.extend((seq, body))
-        k = [keys.hot_stream(tenant, session), keys.head_state(tenant, session),
-             keys.snapshot(tenant, session)]
+        await self.write_batches([HotBatch(tenant, session, entries, head, snapshot)])
+
+    async def write_batches(self, batches: Sequence[HotBatch]) -> None:
+        """Write every session's batch in one round trip: a pipeline (no MULTI) of one
+        EVALSHA per session, each atomic on its own.
+
+        Not `Script` in a pipeline: redis-py then sends SCRIPT EXISTS before every
+        pipeline, a second round trip per batch. A server that lost the script (restart,
+        SCRIPT FLUSH) answers NOSCRIPT: it is loaded and the calls that got it are sent
+        again, once. Any other failure of any session fails the whole write (and opens
+        the breaker) as one failed session always did; sessions written before it stay
+        written, which is harmless (every write is idempotent).
+        """
+        if not batches:
+            return
+        calls = [b.call(self._ttl_s) for b in batches]
         with self._guard("write hot batch"):
-            await self._write(keys=k, args=args)
+            missing = await self._evalsha(calls, retry_noscript=True)
+            if missing:
+                await self._client.script_load(_WRITE)
+                await self._evalsha(missing, retry_noscript=False)
+
+    async def _evalsha(self, calls: Sequence[list[bytes | str | int]], *,
+                       retry_noscript: bool) -> list[list[bytes | str | int]]:
+        """Send `calls` in one pipeline; the calls answered NOSCRIPT (if `retry_noscript`),
+        else raise the first error."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(self._write_sha, _KEYS, *call)
+            results = await pipe.execute(raise_on_error=False)
+        missing = []
+        for call, result in zip(calls, results, strict=True):
+            if retry_noscript and isinstance(result, NoScriptError):
+                missing.append(call)
+            elif isinstance(result, Exception):
+                raise result
+        return missing
 
     async def rewarm(self, tenant: str, session: str, head: Folded) -> None:
         """Put a state read from PostgreSQL back into Redis (ignored if Redis is ahead)."""

@@ -29,12 +29,8 @@ from lifeline_events import Event, SessionState, apply, canonical_json
 from lifeline_projection import KeptStates, SessionKey, raw_json
 from lifeline_replay import store
 from lifeline_replay.domain import snapshot_due
-from lifeline_replay.hot import Folded, HotStore
+from lifeline_replay.hot import Folded, HotBatch, HotStore
 from lifeline_replay.metrics import PROJECTION_LAG, SNAPSHOTS
-
-# Concurrent Redis writes per batch: enough to overlap round trips, few enough to leave
-# the connection pool to readers (WebSockets block on it).
-_HOT_WRITERS = 8
 
 
 def _folded(event: Event, state: SessionState) -> Folded:
@@ -98,27 +94,26 @@ class ReplayProjector:
                             by_session[k][-1].recorded_at) for k, f in folded.items()]
         await asyncio.gather(self._write_hot(by_session, folded),
                              store.save_heads(conn, heads, sync_commit=self._sync_commit))
+        snapshots = [store.Snapshot(k.tenant_id, k.session_id, snap.seq, snap.state.decode(),
+                                    hashlib.sha256(snap.state).hexdigest(), event.recorded_at)
+                     for k, f in folded.items() for event, snap in f.snapshots]
+        if snapshots:
+            await store.save_snapshots(conn, snapshots, self._keep)
+            SNAPSHOTS.inc(len(snapshots))
         for key, f in folded.items():
-            for event, snap in f.snapshots:
-                await store.save_snapshot(conn, key.tenant_id, key.session_id, snap.seq,
-                                          snap.state.decode(), hashlib.sha256(snap.state).hexdigest(),
-                                          event.recorded_at, self._keep)
-            SNAPSHOTS.inc(len(f.snapshots))
             self._kept.keep(key, f.state)
 
     async def _write_hot(self, by_session: Mapping[SessionKey, Sequence[Event]],
                          folded: Mapping[SessionKey, _Folding]) -> None:
-        """Each session's events (as delivered) and head to Redis, a few sessions at a time."""
-        limit = asyncio.Semaphore(_HOT_WRITERS)
-
-        async def write(key: SessionKey, f: _Folding) -> None:
+        """Every session's events (as delivered) and head to Redis, in one round trip
+        (per-batch round trips, not Python, are what a batch of a few sessions costs)."""
+        batches = []
+        for key, f in folded.items():
             events = by_session[key]
-            async with limit:
-                await self._hot.write(key.tenant_id, key.session_id,
-                                      [(e.seq, raw) for e, raw in zip(events, raw_json(events), strict=True)],
-                                      f.head, f.snapshots[-1][1] if f.snapshots else None)
-
-        await asyncio.gather(*(write(key, f) for key, f in folded.items()))
+            entries = [(e.seq, raw) for e, raw in zip(events, raw_json(events), strict=True)]
+            batches.append(HotBatch(key.tenant_id, key.session_id, entries, f.head,
+                                    f.snapshots[-1][1] if f.snapshots else None))
+        await self._hot.write_batches(batches)
 
     async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
         """Report the projection's lag (the heads were kept as they were folded)."""

@@ -79,20 +79,40 @@ async def save_heads(conn: asyncpg.Connection, heads: Sequence[Head], *, sync_co
             [h.state_json for h in heads], [h.recorded_at for h in heads], "on" if sync_commit else "off")
 
 
-async def save_snapshot(conn: asyncpg.Connection, tenant: str, session: str, seq: int, state_json: str,
-                        content_hash: str, recorded_at: datetime | None, keep: int) -> None:
-    """Store the snapshot at `seq` and drop all but the `keep` newest of the session (0 keeps all)."""
-    with wrap_errors("write replay snapshot"):
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot to save: the session's folded state (canonical JSON) at `seq` and its hash."""
+
+    tenant_id: str
+    session_id: str
+    seq: int
+    state_json: str
+    content_hash: str
+    recorded_at: datetime | None
+
+
+async def save_snapshots(conn: asyncpg.Connection, snapshots: Sequence[Snapshot], keep: int) -> None:
+    """Store a batch's snapshots (one statement) and drop all but the `keep` newest of each of
+    their sessions (one more; 0 keeps all) — two statements per batch, not two per snapshot."""
+    with wrap_errors("write replay snapshots"):
         await conn.execute(
             "INSERT INTO replay.snapshots (tenant_id, session_id, seq, content_hash, state, recorded_at) "
-            "VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) ON CONFLICT DO NOTHING",
-            tenant, session, seq, content_hash, state_json, recorded_at)
+            "SELECT t, s, q, h, j::jsonb, r "
+            "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[]) "
+            "     AS u(t, s, q, h, j, r) ON CONFLICT DO NOTHING",
+            [s.tenant_id for s in snapshots], [s.session_id for s in snapshots], [s.seq for s in snapshots],
+            [s.content_hash for s in snapshots], [s.state_json for s in snapshots],
+            [s.recorded_at for s in snapshots])
         if keep <= 0:
             return
+        sessions = sorted({(s.tenant_id, s.session_id) for s in snapshots})
         await conn.execute(
-            "DELETE FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2 AND seq < ("
-            " SELECT seq FROM replay.snapshots WHERE tenant_id = $1 AND session_id = $2"
-            " ORDER BY seq DESC OFFSET $3 LIMIT 1)", tenant, session, keep - 1)
+            "DELETE FROM replay.snapshots d USING ("
+            " SELECT t, s, (SELECT seq FROM replay.snapshots WHERE tenant_id = t AND session_id = s"
+            "               ORDER BY seq DESC OFFSET $3 LIMIT 1) AS oldest_kept"
+            " FROM unnest($1::text[], $2::text[]) AS u(t, s)) k "
+            "WHERE d.tenant_id = k.t AND d.session_id = k.s AND d.seq < k.oldest_kept",
+            [t for t, _ in sessions], [s for _, s in sessions], keep - 1)
 
 
 async def snapshot_until(pool: asyncpg.Pool, tenant: str, session: str, *, seq: int | None = None,

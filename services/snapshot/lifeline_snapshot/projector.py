@@ -19,7 +19,7 @@ from lifeline_events import Event, SessionState, apply, canonical_json
 from lifeline_projection import KeptStates, Projection, SessionKey
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
-from lifeline_snapshot.domain import SnapshotRow, Trigger, draft, trigger_for
+from lifeline_snapshot.domain import SnapshotDraft, SnapshotRow, draft, trigger_for
 from lifeline_snapshot.metrics import RETAINED, SNAPSHOTS
 from lifeline_store import wrap_errors
 from lifeline_store.compression import CompressionPolicy
@@ -57,51 +57,51 @@ class SnapshotFold:
         return states
 
     async def apply(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
-        """Fold every session of the batch; states saved in one statement."""
+        """Fold every session of the batch; per batch, not per session or snapshot: the
+        states saved in one statement, the snapshots taken in one, count retention of the
+        sessions that took one in one more."""
         keys = sorted(by_session)
         previous = await self._previous(conn, by_session)
         saved: list[tuple[str, str, int, str]] = []
+        drafts: list[tuple[str, str, SnapshotDraft]] = []
         for key in keys:
-            state = await self._fold(conn, key, previous[key], by_session[key])
+            state = self._fold(key, previous[key], by_session[key], drafts)
             self._kept.keep(key, state)
             saved.append((key.tenant_id, key.session_id, state.seq, canonical_json(state).decode()))
+        if drafts:
+            created = await store.insert_snapshots(conn, drafts, self._compression)
+            took = sorted({SessionKey(t, s) for t, s, d in drafts if d.id in created})
+            for _, _, d in drafts:
+                if d.id in created:
+                    SNAPSHOTS.labels(d.trigger).inc()
+            if took:
+                self._to_announce.update(took)
+                RETAINED.labels("count").inc(await store.retain_newest_of(
+                    conn, [(k.tenant_id, k.session_id) for k in took], self._keep))
         await store.save_states(conn, saved)
 
-    async def _fold(self, conn: asyncpg.Connection, key: SessionKey, state: SessionState,
-                    events: Sequence[Event]) -> SessionState:
-        took = False
+    def _fold(self, key: SessionKey, state: SessionState, events: Sequence[Event],
+              drafts: list[tuple[str, str, SnapshotDraft]]) -> SessionState:
+        """The session's new state; the snapshots it is due are added to `drafts`."""
         for event in events:
             if event.seq <= state.seq:
                 continue  # already in the state: neither fold nor snapshot it again
             state = apply(state, event)
             trigger = trigger_for(event, self._every)
             if trigger is not None:
-                took |= await _take(conn, key, state, trigger, self._compression)
-        if took:
-            self._to_announce.add(key)
-            RETAINED.labels("count").inc(await store.retain_newest(conn, key.tenant_id, key.session_id,
-                                                                   self._keep))
+                drafts.append((key.tenant_id, key.session_id, draft(state, trigger)))
         return state
 
     async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
-        """Announce what this batch stored; a batch that took no snapshot costs no query.
+        """Announce what this batch stored, all its sessions at once; a batch that took no
+        snapshot costs no query.
 
         (If the transaction rolled back after `apply` marked a session, the next commit
         for it makes one needless query; the periodic job covers anything missed.)
         """
-        for key in sorted(committed):
-            if key in self._to_announce:
-                self._to_announce.discard(key)
-                await self._announcer.announce(tenant=key.tenant_id, session=key.session_id)
-
-
-async def _take(conn: asyncpg.Connection, key: SessionKey, state: SessionState, trigger: Trigger,
-                compression: CompressionPolicy) -> bool:
-    _, created = await store.insert_snapshot(conn, key.tenant_id, key.session_id, draft(state, trigger),
-                                             compression)
-    if created:
-        SNAPSHOTS.labels(trigger).inc()
-    return created
+        due = [key for key in sorted(committed) if key in self._to_announce]
+        self._to_announce.difference_update(due)
+        await self._announcer.announce_sessions([(k.tenant_id, k.session_id) for k in due])
 
 
 class SnapshotProjector:

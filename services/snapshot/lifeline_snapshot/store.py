@@ -90,6 +90,36 @@ async def insert_snapshot(conn: asyncpg.Connection, tenant: str, session: str,
     return _row(record), bool(record["inserted"])
 
 
+async def insert_snapshots(conn: asyncpg.Connection, drafts: Sequence[tuple[str, str, SnapshotDraft]],
+                           compression: CompressionPolicy) -> set[str]:
+    """Store a batch's automatic snapshots, (tenant, session, draft) each, in one statement;
+    the ids of those created. Like `insert_snapshot` per draft, in order: a draft whose hash
+    the session already has (stored, or earlier in `drafts`) is not stored. The drafts carry
+    no label (none to fill in), so a duplicate is simply skipped."""
+    seen: set[tuple[str, str, str]] = set()
+    rows = []
+    for tenant, session, snap in drafts:
+        if (tenant, session, snap.content_hash) in seen:
+            continue
+        seen.add((tenant, session, snap.content_hash))
+        text = canonical_json(snap.state)
+        blob, algorithm = compression.encode(text)
+        compressed = algorithm != NONE
+        rows.append((snap.id, tenant, session, snap.at_seq, snap.content_hash,
+                     None if compressed else text.decode(), blob if compressed else None, algorithm,
+                     snap.state.get("person_id"), snap.label, snap.trigger))
+    if not rows:
+        return set()
+    records = await conn.fetch(
+        "INSERT INTO snapshot.snapshots (id, tenant_id, session_id, at_seq, content_hash, state, state_blob, "
+        "compression, person_id, label, trigger) SELECT i, t, s, q, h, j::jsonb, b, c, p, l, g "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], "
+        "            $8::text[], $9::text[], $10::text[], $11::text[]) AS u(i, t, s, q, h, j, b, c, p, l, g) "
+        "ON CONFLICT (tenant_id, session_id, content_hash) DO NOTHING RETURNING id",
+        *([r[i] for r in rows] for i in range(11)))
+    return {r["id"] for r in records}
+
+
 async def retain_newest(conn: asyncpg.Connection, tenant: str, session: str, keep: int) -> int:
     """Delete all but the ``keep`` newest snapshots of a session (0 keeps all); versions
     (snapshots with a message) are neither counted nor deleted."""
@@ -100,6 +130,19 @@ async def retain_newest(conn: asyncpg.Connection, tenant: str, session: str, kee
         "WHERE tenant_id = $1 AND session_id = $2 AND message IS NULL "
         "ORDER BY at_seq DESC, id DESC OFFSET $3)",
         tenant, session, keep)
+    return int(status.split()[-1])
+
+
+async def retain_newest_of(conn: asyncpg.Connection, sessions: Sequence[tuple[str, str]], keep: int) -> int:
+    """`retain_newest` for several (tenant, session) at once: one statement per batch."""
+    if keep <= 0 or not sessions:
+        return 0
+    status = await conn.execute(
+        "DELETE FROM snapshot.snapshots WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+        "(PARTITION BY tenant_id, session_id ORDER BY at_seq DESC, id DESC) AS n FROM snapshot.snapshots "
+        "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+        "AND message IS NULL) ranked WHERE n > $3)",
+        [k[0] for k in sessions], [k[1] for k in sessions], keep)
     return int(status.split()[-1])
 
 
@@ -178,6 +221,19 @@ async def unannounced(pool: asyncpg.Pool, *, tenant: str | None = None, session:
             "WHERE announced_at IS NULL AND ($1::text IS NULL OR tenant_id = $1) "
             "AND ($2::text IS NULL OR session_id = $2) ORDER BY created_at, id LIMIT $3",
             tenant, session, limit)
+    return [(_row(r), r["person_id"]) for r in records]
+
+
+async def unannounced_of(pool: asyncpg.Pool, sessions: Sequence[tuple[str, str]],
+                         limit: int = 500) -> list[tuple[SnapshotRow, str | None]]:
+    """`unannounced` for several (tenant, session) at once (a batch's), in one query."""
+    with wrap_errors("read unannounced snapshots"):
+        records = await pool.fetch(
+            f"SELECT {_COLUMNS}, coalesce(person_id, state->>'person_id') AS person_id "
+            "FROM snapshot.snapshots WHERE announced_at IS NULL "
+            "AND (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+            "ORDER BY created_at, id LIMIT $3",
+            [k[0] for k in sessions], [k[1] for k in sessions], limit)
     return [(_row(r), r["person_id"]) for r in records]
 
 
