@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Response
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette_compress import CompressMiddleware, add_compress_type
 
 from lifeline_servicekit.audit import AuditMiddleware
 from lifeline_servicekit.audit import router as audit_router
+from lifeline_servicekit.cors import LeanCORSMiddleware
 from lifeline_servicekit.nul import guard_bodies
 from lifeline_servicekit.observe import ObservabilityMiddleware
 from lifeline_servicekit.openapi import document_problems
@@ -94,7 +94,7 @@ def create_app(
     # flushed per message, WebSockets pass through untouched
     app.add_middleware(CompressMiddleware, minimum_size=settings.compress_min_bytes)
     if settings.cors_origins:  # outermost: preflights and error answers carry the headers too
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+        app.add_middleware(LeanCORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-API-Key", "If-Match",
                                           "If-None-Match", "Idempotency-Key"],

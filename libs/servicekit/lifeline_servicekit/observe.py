@@ -17,7 +17,7 @@ import structlog
 from opentelemetry import trace
 from prometheus_client import Histogram
 
-from lifeline_telemetry import context_from_traceparent
+from lifeline_telemetry import CurrentSpan, context_from_traceparent
 
 HTTP_LATENCY = Histogram(
     "lifeline_http_request_duration_seconds",
@@ -44,6 +44,9 @@ class ObservabilityMiddleware:
         self.app = app
         self.service = service
         self.tracer = trace.get_tracer("lifeline.http")
+        # `Histogram.labels` validates, stringifies and takes a lock on every call; the
+        # (method, route, status) children are few, so each is looked up once
+        self._latency: dict[tuple[str, str | None, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -53,9 +56,8 @@ class ObservabilityMiddleware:
         request_id = headers.get(b"x-request-id", b"").decode() or uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
-        with self.tracer.start_as_current_span(
-            f"{scope['method']} {scope['path']}", context=_parent(headers), kind=trace.SpanKind.SERVER
-        ) as span:
+        with CurrentSpan(self.tracer, f"{scope['method']} {scope['path']}", context=_parent(headers),
+                         kind=trace.SpanKind.SERVER) as span:
             trace_id = f"{span.get_span_context().trace_id:032x}".encode()
 
             async def send_with_ids(message: dict[str, Any]) -> None:
@@ -72,6 +74,16 @@ class ObservabilityMiddleware:
             finally:
                 structlog.contextvars.unbind_contextvars("request_id", "session_id")
                 span.set_attribute("http.status_code", status)
-                route = getattr(scope.get("route"), "path", scope["path"])
-                HTTP_LATENCY.labels(self.service, scope["method"], route, str(status)).observe(
-                    time.perf_counter() - started)
+                self._histogram(scope, status).observe(time.perf_counter() - started)
+
+    def _histogram(self, scope: Scope, status: int) -> Any:
+        """The latency child for this request; only matched routes are kept (their number is
+        bounded, unmatched paths are not)."""
+        matched = getattr(scope.get("route"), "path", None)
+        key = (scope["method"], matched, status)
+        child = self._latency.get(key) if matched is not None else None
+        if child is None:
+            child = HTTP_LATENCY.labels(self.service, scope["method"], matched or scope["path"], str(status))
+            if matched is not None:
+                self._latency[key] = child
+        return child

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from lifeline_ingest import branch_store, store
 from lifeline_ingest.api_branches import router as branches_router
 from lifeline_ingest.committer import EVENTS, AppendRequest
-from lifeline_ingest.deps import Deps
+from lifeline_ingest.deps import Deps, IngestDeps
 from lifeline_ingest.intake import IntakeError, parse_batch
 from lifeline_ingest.persons import check_append
 from lifeline_servicekit import (
@@ -22,13 +22,14 @@ from lifeline_servicekit import (
     ProblemError,
     SessionId,
     TenantParam,
+    deps_from,
     has_scope,
     require_scope,
     session_not_found,
     tenant_for,
 )
 from lifeline_servicekit.openapi import LOCKED
-from lifeline_telemetry import current_traceparent, tracer
+from lifeline_telemetry import CurrentSpan, current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 log = structlog.get_logger("lifeline.ingest")
@@ -82,10 +83,15 @@ async def read_body_within(request: Request, limit: int) -> bytes:
 @router.post("/sessions/{session_id}/events", response_model=AppendResponse, responses=LOCKED,
              openapi_extra={"requestBody": {"content": {"application/json": {"example": _APPEND_EXAMPLE}}}})
 async def append_events(
-    request: Request, deps: Deps, session_id: SessionId,
+    request: Request, session_id: SessionId,
     principal: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> Response:
     """Append one event or a batch; duplicates answer with their original seq."""
+    # (Not in the docstring, which is the OpenAPI description.) The adapters are read from
+    # the app rather than declared as a `Deps` dependency: every FastAPI sub-dependency is
+    # one more recursive `solve_dependencies` pass per request on the busiest route, and
+    # `Deps` adds nothing to the OpenAPI; the key (a dependency) is still checked first.
+    deps = deps_from(request.app, IngestDeps)
     settings = deps.settings
     body = await read_body_within(request, settings.max_batch_bytes)
     structlog.contextvars.bind_contextvars(session_id=session_id)
@@ -98,7 +104,9 @@ async def append_events(
         EVENTS.labels("rejected", "http").inc()
         raise
     await check_append(deps, principal, session_id, [e.person_id for e in batch.events])
-    with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:
+    # CurrentSpan: start_as_current_span without its generator context managers (tracing.py);
+    # set_attribute measured cheaper than `attributes=` at start (the sampler copies those)
+    with CurrentSpan(tracer("lifeline.ingest"), "ingest.log.append") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,

@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
 from lifeline_servicekit import ServiceSettings, create_app
+from lifeline_servicekit.cors import LeanCORSMiddleware, vary_origin
 
 EXPLORER = "http://127.0.0.1:8006"
 
@@ -62,3 +66,71 @@ def test_origins_come_from_the_environment_as_a_list_or_commas(raw: str,
     """LIFELINE_CORS_ORIGINS takes comma-separated origins or a JSON list."""
     monkeypatch.setenv("LIFELINE_CORS_ORIGINS", raw)
     assert ServiceSettings().cors_origins == ["http://a:1", "http://b:2"]
+
+
+# LeanCORSMiddleware answers a request without `Origin` itself (cors.py): its headers must be
+# Starlette's, byte for byte, with and without a `Vary` already on the response.
+
+_HEADER_LISTS = [
+    [],
+    [(b"content-type", b"application/json")],
+    [(b"vary", b"Accept-Encoding"), (b"content-length", b"2")],
+    [(b"content-length", b"2"), (b"vary", b"Accept-Encoding"), (b"x-a", b"1"), (b"vary", b"Cookie")],
+]
+
+
+@pytest.mark.parametrize("headers", _HEADER_LISTS)
+def test_vary_origin_folds_like_starlettes_mutable_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    message: dict[str, Any] = {"type": "http.response.start", "headers": list(headers)}
+    expected = MutableHeaders(scope=message)
+    expected["Vary"] = ", ".join([*expected.getlist("Vary"), "Origin"])
+    assert vary_origin(list(headers)) == message["headers"]
+
+
+def _pair(**settings: Any) -> tuple[TestClient, TestClient]:
+    """The service's app, and the same app with Starlette's own CORSMiddleware swapped in."""
+    def build() -> FastAPI:
+        app = create_app(service="cors-test", settings=ServiceSettings(**settings), lifespan=_nothing,
+                         routers=[], readiness=lambda _: [])
+
+        @app.get("/big")
+        async def big() -> dict[str, str]:  # over compress_min_bytes: compressed, with a Vary
+            return {"text": "veneers " * 400}
+
+        return app
+
+    ours, theirs = build(), build()
+    assert any(m.cls is LeanCORSMiddleware for m in ours.user_middleware)
+    theirs.user_middleware = [Middleware(CORSMiddleware, *m.args, **m.kwargs) if m.cls is LeanCORSMiddleware
+                              else m for m in theirs.user_middleware]
+    return TestClient(ours), TestClient(theirs)
+
+
+_DROP = {b"x-request-id", b"x-trace-id", b"date"}  # differ per request
+
+
+def _kept(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower(), v) for k, v in raw if k.lower() not in _DROP]
+
+
+@pytest.mark.parametrize("path", ["/health", "/big", "/nowhere"])
+@pytest.mark.parametrize("request_headers", [
+    {}, {"Accept-Encoding": "gzip"}, {"Origin": EXPLORER}, {"Origin": "http://evil.example"},
+    {"Origin": EXPLORER, "Accept-Encoding": "gzip"},
+], ids=["plain", "gzip", "explorer", "evil", "explorer-gzip"])
+def test_answers_carry_starlettes_cors_headers(path: str, request_headers: dict[str, str]) -> None:
+    ours, theirs = _pair(cors_origins=[EXPLORER])
+    with ours, theirs:
+        a, b = ours.get(path, headers=request_headers), theirs.get(path, headers=request_headers)
+    assert a.status_code == b.status_code
+    assert _kept(a.headers.raw) == _kept(b.headers.raw)
+    assert any(k == b"vary" and b"Origin" in v for k, v in a.headers.raw)
+
+
+def test_a_preflight_is_starlettes() -> None:
+    ours, theirs = _pair(cors_origins=[EXPLORER])
+    preflight = {"Origin": EXPLORER, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization"}
+    with ours, theirs:
+        a, b = ours.options("/health", headers=preflight), theirs.options("/health", headers=preflight)
+    assert (a.status_code, a.headers.raw, a.content) == (b.status_code, b.headers.raw, b.content)
