@@ -17,7 +17,7 @@ import structlog
 from opentelemetry import trace
 from prometheus_client import Histogram
 
-from lifeline_telemetry import CurrentSpan, context_from_traceparent
+from lifeline_telemetry import context_from_traceparent
 
 HTTP_LATENCY = Histogram(
     "lifeline_http_request_duration_seconds",
@@ -56,8 +56,9 @@ class ObservabilityMiddleware:
         request_id = headers.get(b"x-request-id", b"").decode() or uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
-        with CurrentSpan(self.tracer, f"{scope['method']} {scope['path']}", context=_parent(headers),
-                         kind=trace.SpanKind.SERVER) as span:
+        with self.tracer.start_as_current_span(
+            f"{scope['method']} {scope['path']}", context=_parent(headers), kind=trace.SpanKind.SERVER
+        ) as span:
             trace_id = f"{span.get_span_context().trace_id:032x}".encode()
 
             async def send_with_ids(message: dict[str, Any]) -> None:

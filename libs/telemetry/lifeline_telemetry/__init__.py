@@ -2,7 +2,6 @@
 
 from lifeline_telemetry.logging import configure_logging, get_logger
 from lifeline_telemetry.tracing import (
-    CurrentSpan,
     configure_tracing,
     context_from_traceparent,
     current_trace_ids,
@@ -13,7 +12,6 @@ from lifeline_telemetry.tracing import (
 )
 
 __all__ = [
-    "CurrentSpan",
     "configure_logging",
     "configure_tracing",
     "context_from_traceparent",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import secrets
-from types import TracebackType
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -21,9 +20,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.util.types import Attributes
 
 _propagator = TraceContextTextMapPropagator()
 memory_exporter: InMemorySpanExporter | None = None
@@ -55,36 +52,6 @@ def tracer(name: str = "lifeline") -> trace.Tracer:
     deprecation-warning filter) on every call, ~5 µs on a path that runs per request or
     batch. One taken before `configure_tracing` delegates to the provider installed later."""
     return trace.get_tracer(name)
-
-
-class CurrentSpan:
-    """`with CurrentSpan(tracer, name, ...) as span:` is `tracer.start_as_current_span(name, ...)`
-    (default arguments) without its two generator-based context managers
-    (`_agnosticcontextmanager` around `use_span`): about 2 of a span's 14 µs, and an append
-    request opens two. The same span is started, made current, ended on exit, and, as
-    `use_span` does, an `Exception` leaving the block is recorded on it and sets its status
-    to ERROR (tests/unit/servicekit/test_spans.py compares the two)."""
-
-    __slots__ = ("_token", "span")
-
-    def __init__(self, tracer: trace.Tracer, name: str, *, context: otel_context.Context | None = None,
-                 kind: trace.SpanKind = trace.SpanKind.INTERNAL, attributes: Attributes = None) -> None:
-        self.span = tracer.start_span(name, context=context, kind=kind, attributes=attributes)
-
-    def __enter__(self) -> trace.Span:
-        self._token = otel_context.attach(trace.set_span_in_context(self.span))
-        return self.span
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        otel_context.detach(self._token)
-        try:
-            # only Exception, not BaseException (GeneratorExit, cancellation): as use_span
-            if isinstance(exc, Exception) and self.span.is_recording():
-                self.span.record_exception(exc)
-                self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        finally:
-            self.span.end()
 
 
 def context_from_traceparent(traceparent: str | None) -> otel_context.Context | None:

@@ -29,7 +29,7 @@ from lifeline_servicekit import (
     tenant_for,
 )
 from lifeline_servicekit.openapi import LOCKED
-from lifeline_telemetry import CurrentSpan, current_traceparent, tracer
+from lifeline_telemetry import current_traceparent, tracer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 log = structlog.get_logger("lifeline.ingest")
@@ -104,9 +104,8 @@ async def append_events(
         EVENTS.labels("rejected", "http").inc()
         raise
     await check_append(deps, principal, session_id, [e.person_id for e in batch.events])
-    # CurrentSpan: start_as_current_span without its generator context managers (tracing.py);
     # set_attribute measured cheaper than `attributes=` at start (the sampler copies those)
-    with CurrentSpan(tracer("lifeline.ingest"), "ingest.log.append") as span:
+    with tracer("lifeline.ingest").start_as_current_span("ingest.log.append") as span:
         span.set_attribute("lifeline.session_id", session_id)
         span.set_attribute("lifeline.events", len(batch.events))
         append = AppendRequest(principal.tenant, session_id, batch.events, batch.expected_seq,

@@ -79,9 +79,20 @@ class Recovery:
 
     async def recover(self, tenant: str, session: str) -> Recovered:
         started = time.perf_counter()
-        result = await self._ladder(tenant, session)
-        if result.mode == "replay" and self._max_lag is not None:
-            result = await self._with_lag(tenant, session, result)
+        # The log's head is asked for while the ladder runs, so a read waits for the slower
+        # of the two instead of both in turn (ingest's answer was most of a GET state's
+        # latency; issue 10). Either may be read first: a lag below zero counts as none.
+        head = (asyncio.ensure_future(self._log_head(tenant, session))
+                if self._max_lag is not None else None)
+        try:
+            result = await self._ladder(tenant, session)
+        except BaseException:
+            _dismiss(head)
+            raise
+        if head is not None and result.mode == "replay":
+            result = self._with_lag(result, await head)
+        else:
+            _dismiss(head)  # the log was read by the ladder itself, or is away
         RECOVERY_SECONDS.labels(result.mode).observe(time.perf_counter() - started)
         RECOVERIES.labels(result.mode).inc()
         return result
@@ -102,12 +113,15 @@ class Recovery:
         except (TransientError, PeerRefusedError) as exc:
             return await self._cold(tenant, session, f"{reason}; ingest's log unreachable ({exc})")
 
-    async def _with_lag(self, tenant: str, session: str, found: Recovered) -> Recovered:
-        """`found` with how far the log is ahead of it (unchanged when the log is away)."""
+    async def _log_head(self, tenant: str, session: str) -> int | None:
+        """ingest's last seq of the session; None when the log is away or knows no such session."""
         try:
-            log_seq = await self._ingest.last_seq(tenant, session)
+            return await self._ingest.last_seq(tenant, session)
         except (TransientError, PeerRefusedError):
-            return found
+            return None
+
+    def _with_lag(self, found: Recovered, log_seq: int | None) -> Recovered:
+        """`found` with how far the log is ahead of it (unchanged when the log is away)."""
         if log_seq is None:
             return found
         lag = max(0, log_seq - found.seq)
@@ -177,3 +191,10 @@ class Recovery:
             except HotStoreUnavailableError:
                 pass
         await asyncio.sleep(min(timeout_s, 0.05))
+
+
+def _dismiss(task: asyncio.Future[int | None] | None) -> None:
+    """Cancel a log-head read nobody needs any more; its outcome is retrieved, never raised."""
+    if task is not None:
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())

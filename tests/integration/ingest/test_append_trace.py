@@ -1,8 +1,7 @@
 """The append route's trace and refusals, on a real ingest process (PostgreSQL, Redis).
 
-The route reads its adapters without a FastAPI dependency and opens its spans with
-`CurrentSpan` instead of `start_as_current_span` (both for CPU per request): these pin what
-must not change with that — the server span and `ingest.log.append` with their attributes,
+The route reads its adapters without a FastAPI dependency (for CPU per request): these
+pin what must not change with that — the server span and `ingest.log.append` with their attributes,
 linked, their context carried by the logged event; and the 401/403/422 answers, in their order.
 """
 
