@@ -36,6 +36,7 @@ from lifeline_servicekit import (
 )
 from lifeline_store import wrap_errors
 from lifeline_tracestore import store
+from lifeline_tracestore.contexts import keep_chains, with_contexts
 from lifeline_tracestore.deps import Deps, TraceStoreDeps
 from lifeline_tracestore.domain import OTEL_TRACE_ID, SOURCE_EVENTS, iso, trace_document
 from lifeline_tracestore.errors import TraceNotFoundError
@@ -135,6 +136,7 @@ async def session_traces(deps: Deps, principal: Reader, person_id: ScopeId, sess
     await deps.freshness.wait_for(principal.tenant, session_id, min_seq)
     with wrap_errors("read session traces"):
         rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, limit, types)
+        rows = await with_contexts(deps.pool, principal.tenant, rows)
     return _json([trace_document(r) for r in rows])
 
 
@@ -150,6 +152,7 @@ async def stream_session(deps: Deps, principal: Reader, person_id: ScopeId, sess
     cap = min(limit or settings.trace_stream_max_events, settings.trace_stream_max_events)
     with wrap_errors("read session traces"):
         rows = await store.session_traces(deps.pool, principal.tenant, person_id, session_id, cap, types)
+        rows = await with_contexts(deps.pool, principal.tenant, rows)
     if not rows:
         raise session_not_found(session_id, f"no traces of session {session_id!r} for person "
                                 f"{person_id!r} in this tenant")
@@ -170,6 +173,7 @@ async def person_traces(deps: Deps, principal: Reader, person_id: ScopeId,
     with wrap_errors("read person traces"):
         rows, total = await store.person_traces(deps.pool, principal.tenant, person_id,
                                                 offset, limit, types)
+        rows = await with_contexts(deps.pool, principal.tenant, rows)
     return _json({"traces": [trace_document(r) for r in rows], "total_count": total,
                   "has_more": offset + len(rows) < total})
 
@@ -177,7 +181,10 @@ async def person_traces(deps: Deps, principal: Reader, person_id: ScopeId,
 @router.get("/replay/{trace_id}")
 async def get_trace(deps: Deps, principal: Reader, trace_id: UUID) -> Response:
     """One trace (the public `EventTrace`, plus `otel_trace_id`)."""
-    return _json(trace_document(await _trace_or_404(deps, principal, trace_id)))
+    row = await _trace_or_404(deps, principal, trace_id)
+    with wrap_errors("rebuild a trace's context"):
+        (row,) = await with_contexts(deps.pool, None, [row])
+    return _json(trace_document(row))
 
 
 @router.post("/replay/{trace_id}")
@@ -188,6 +195,9 @@ async def replay_trace(deps: Deps, principal: Reader, trace_id: UUID,
         raise ProblemError(422, "Invalid request", "trace_id: the body's trace_id differs from the path's",
                            errors=[{"field": "trace_id", "msg": "must equal the trace id in the path"}])
     row = await _trace_or_404(deps, principal, trace_id)
+    if body.include_context:
+        with wrap_errors("rebuild a trace's context"):
+            (row,) = await with_contexts(deps.pool, None, [row])
     REPLAYS.labels("trace").inc()
     return _json(await deps.replayer.replay(
         principal.tenant, row, include_context=body.include_context, time_scale=body.time_scale))
@@ -198,7 +208,11 @@ async def delete_trace(deps: Deps, principal: Admin, trace_id: UUID) -> Response
     """Delete one trace of this tenant."""
     await _trace_or_404(deps, principal, trace_id)  # another person's: 404 for a scoped key
     with wrap_errors("delete trace"):
-        deleted = await store.delete_trace(deps.pool, principal.tenant, trace_id)
+        async with deps.pool.acquire() as conn, conn.transaction():
+            # the next row may rebuild its context through this one: it keeps it first
+            await keep_chains(conn, "traces.event_traces", "{t}.trace_id = $1 AND {t}.tenant_id = $2",
+                              trace_id, principal.tenant)
+            deleted = await store.delete_trace(conn, principal.tenant, trace_id)
     if not deleted:
         raise TraceNotFoundError(f"no trace {trace_id} for this tenant")
     TRACES_REMOVED.labels("api_delete").inc()

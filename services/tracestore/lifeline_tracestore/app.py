@@ -53,7 +53,7 @@ async def _wire(settings: TraceStoreSettings) -> TraceStoreDeps:
     ingest = IngestClient(settings.ingest_url, key) if key else None
     freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
     redactor = Redactor(settings.trace_redaction)
-    fold = TraceFold(partitions, freshness, redactor)
+    fold = TraceFold(partitions, freshness, redactor, context_every=settings.trace_context_every)
     bus = bus_from_settings(settings, "tracestore")
     projection = Projection(pool, schema="traces", name=GROUP, apply=fold.apply, ingest=ingest,
                             after_commit=fold.after_commit, bus_kind=bus.kind)

@@ -3,6 +3,11 @@
 - A trace is one event plus the session's context after it. Events from the log are
   folded per session in seq order with the shared fold; a lifecycle announcement
   carries the latest context the store knows for its session.
+- Only anchor rows store their context (`is_anchor`): the first and last of a session's
+  run, every `every`-th seq, and the first of each UTC day in the run; the others store
+  NULL and are rebuilt on read by folding the stored events onto the nearest anchor
+  before them (`rebuild_contexts`). Every row's chain (its anchor and the rows between)
+  lies within one day partition, so dropping whole days never orphans a row.
 - A trace's `timestamp` is when Lifeline recorded the event (ingest's `recorded_at`);
   storage is partitioned by that day, and retention drops whole day partitions,
   trimming only the day that straddles the cutoff row by row.
@@ -13,7 +18,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -27,6 +32,8 @@ PARTITION_PREFIX = "event_traces_p"
 _PARTITION = re.compile(rf"^{PARTITION_PREFIX}(\d{{8}})$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 OTEL_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+# Every how many seqs a row of the log stores its context (LIFELINE_TRACE_CONTEXT_EVERY).
+CONTEXT_EVERY = 16
 
 
 @dataclass(frozen=True)
@@ -66,20 +73,74 @@ def _row(event: Event, state_json: str | None, person_id: str | None, source: st
     )
 
 
-def fold_traces(state: SessionState, events: Sequence[Event],
-                raws: Sequence[bytes] | None = None) -> tuple[SessionState, list[TraceRow]]:
+def is_anchor(seq: int, day: date, previous_day: date | None, *, last: bool, every: int) -> bool:
+    """Whether a row of a run stores its context (an anchor) instead of NULL.
+
+    The first row of a run (`previous_day` None) is one, so a run never needs the rows of
+    earlier batches; the last is one, since the projector saves the session's state from
+    it; every `every`-th seq bounds how many events a read folds; and a row whose UTC day
+    differs from the previous row's is one, so each row's chain stays inside its day
+    partition and retention's whole-day drops never leave a row without its anchor.
+    """
+    return (previous_day is None or last or every <= 1 or seq % every == 0
+            or day != previous_day)
+
+
+def fold_traces(state: SessionState, events: Sequence[Event], raws: Sequence[bytes] | None = None,
+                *, every: int = 1) -> tuple[SessionState, list[TraceRow]]:
     """Fold a session's new events (contiguous, seq order) and make one trace per event.
 
     `raws[i]` is the JSON `events[i]` arrived as; events the state already holds are skipped.
+    Only anchor rows (`is_anchor`, every `every`-th seq; 1 = all) carry the context; the
+    others carry None and are rebuilt on read.
     """
+    fresh = [i for i, event in enumerate(events) if event.seq > state.seq]
     rows: list[TraceRow] = []
-    for i, event in enumerate(events):
-        if event.seq <= state.seq:
-            continue
+    previous_day: date | None = None
+    for n, i in enumerate(fresh):
+        event = events[i]
         state = apply(state, event)
-        rows.append(_row(event, canonical_json(state).decode(), state.person_id, SOURCE_EVENTS,
-                         raws[i] if raws is not None else None))
+        day = day_of(event.recorded_at)
+        anchor = is_anchor(event.seq, day, previous_day, last=n == len(fresh) - 1, every=every)
+        rows.append(_row(event, canonical_json(state).decode() if anchor else None, state.person_id,
+                         SOURCE_EVENTS, raws[i] if raws is not None else None))
+        previous_day = day
     return state, rows
+
+
+def rebuild_contexts(chain: Sequence[tuple[int, Any, Any]], targets: Collection[int]) -> dict[int, bytes]:
+    """The canonical contexts of the `targets` seqs, rebuilt from a session's stored rows.
+
+    `chain` is (seq, event_data, context_snapshot or None) of one session's log rows in
+    seq order, starting at an anchor at or before the first target. A context-less row's
+    context is its nearest anchor before it (parsed into `SessionState`) with the stored
+    events after it folded on: the stored events are already redacted, and folding them
+    rebuilds exactly what was stored (redacting.py). A target whose chain has a gap (a
+    missing seq) or no anchor is left out rather than guessed.
+    """
+    out: dict[int, bytes] = {}
+    anchor: Any = None
+    state: SessionState | None = None
+    pending: list[Any] = []  # events after the anchor (or `state`) not folded yet
+    previous: int | None = None
+    for seq, data, context in chain:
+        if previous is not None and seq != previous + 1:
+            anchor, state, pending = None, None, []  # a gap: nothing before it can be used
+        previous = seq
+        if context is not None:
+            anchor, state, pending = context, None, []
+            continue
+        pending.append(data)
+        if seq not in targets or (anchor is None and state is None):
+            continue
+        if state is None:
+            state = SessionState.model_validate(anchor)
+            anchor = None
+        for item in pending:
+            state = apply(state, Event.from_json(item))
+        pending = []
+        out[seq] = canonical_json(state)
+    return out
 
 
 def lifecycle_trace(event: Event, latest: Mapping[str, Any] | None, raw: bytes | None = None) -> TraceRow:

@@ -4,7 +4,8 @@ Partition DDL never runs inside a data transaction: the consumer asks for the da
 a batch needs first (`ensure`), in a short transaction of its own under an advisory
 lock, so replicas creating the same day do not collide. Cleanup drops whole days
 (`DROP TABLE` of the partition, with a lock timeout so it never queues readers for
-long) and trims the one day that straddles the cutoff with a row-wise DELETE.
+long) and trims the one day that straddles the cutoff with a row-wise DELETE (after
+giving the first kept row of each chain its context, contexts.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 import structlog
 
 from lifeline_store import wrap_errors
+from lifeline_tracestore.contexts import keep_chains
 from lifeline_tracestore.domain import day_start, partition_day, partition_name, plan_retention
 
 log = structlog.get_logger("lifeline.tracestore.partitions")
@@ -86,8 +88,11 @@ class Partitions:
                     dropped = [await self._drop(conn, day) for day in plan.drop]
                     deleted = 0
                     if plan.trim is not None:
-                        status = await conn.execute(
-                            f"DELETE FROM traces.{partition_name(plan.trim)} WHERE ts < $1", plan.cutoff)
+                        table = f"traces.{partition_name(plan.trim)}"
+                        async with conn.transaction():
+                            # rows kept right after trimmed ones keep their context (contexts.py)
+                            await keep_chains(conn, table, "{t}.ts < $1", plan.cutoff)
+                            status = await conn.execute(f"DELETE FROM {table} WHERE ts < $1", plan.cutoff)
                         deleted = int(status.split()[-1])
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock($1)", _CLEANUP_LOCK)
@@ -102,8 +107,11 @@ class Partitions:
         """Remove one tenant's traces older than `now - days_to_keep` (rows; partitions stay)."""
         cutoff = now - timedelta(days=days_to_keep)
         with wrap_errors("trace retention of one tenant"):
-            status = await self._pool.execute(
-                "DELETE FROM traces.event_traces WHERE tenant_id = $1 AND ts < $2", tenant, cutoff)
+            async with self._pool.acquire() as conn, conn.transaction():
+                await keep_chains(conn, "traces.event_traces", "{t}.tenant_id = $1 AND {t}.ts < $2",
+                                  tenant, cutoff)
+                status = await conn.execute(
+                    "DELETE FROM traces.event_traces WHERE tenant_id = $1 AND ts < $2", tenant, cutoff)
         deleted = int(status.split()[-1])
         log.info("retention.tenant_done", tenant=tenant, cutoff=cutoff.isoformat(), deleted_traces=deleted)
         return CleanupReport(cutoff, [], 0, deleted)

@@ -3,7 +3,8 @@
 The engine decodes, skips redeliveries, heals gaps from ingest's log (before its
 transaction opens) and advances the checkpoints; this module only turns each
 session's fresh events into rows: fold them onto the session's state
-(`traces.sessions`), make one trace per event with the context after it, and write
+(`traces.sessions`), make one trace per event (its context stored on anchor rows only,
+`domain.is_anchor`: the others are rebuilt on read by folding the stored events), and write
 every row and state of the batch in two statements. A row whose day has no
 partition fails the batch as `PartitionsMissingError`; `PartitionedHandler`
 creates the days and runs the batch again. The state each session was last folded
@@ -25,7 +26,7 @@ from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState
 from lifeline_projection import KeptStates, SessionKey, raw_json
 from lifeline_tracestore import store
-from lifeline_tracestore.domain import SOURCE_EVENTS, TraceRow, day_of, fold_traces
+from lifeline_tracestore.domain import CONTEXT_EVERY, SOURCE_EVENTS, TraceRow, day_of, fold_traces
 from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.metrics import STORE_LATENCY, TRACES_STORED
 from lifeline_tracestore.partitions import Partitions
@@ -64,8 +65,10 @@ class TraceFold:
     """`apply` and `after_commit` of trace-store's projection: one trace per event, exactly once."""
 
     def __init__(self, partitions: Partitions, freshness: Freshness,
-                 redactor: Redactor | None = None, *, sessions_kept: int = SESSIONS_KEPT) -> None:
+                 redactor: Redactor | None = None, *, sessions_kept: int = SESSIONS_KEPT,
+                 context_every: int = CONTEXT_EVERY) -> None:
         self._partitions = partitions
+        self._every = context_every
         self._freshness = freshness
         self._redactor = redactor or Redactor()
         self._kept = KeptStates(sessions_kept)
@@ -81,11 +84,14 @@ class TraceFold:
             events = by_session[key]
             state = kept[key] if key in kept else _state(stored.get((key.tenant_id, key.session_id)))
             clean, raws, redacted = self._redactor.events(events, raw_json(events))
-            end, traced = fold_traces(state, clean, raws)
+            # Contexts redacted whole after the fold are not what folding the stored
+            # (redacted) events gives: then every row must keep its own.
+            end, traced = fold_traces(state, clean, raws, every=self._every if redacted else 1)
             if not redacted:  # the fold saw an unredacted event: redact what it made
                 traced = self._redactor.rows(traced)
             if traced:
                 rows.extend(traced)
+                # the last row of a run is always an anchor: it carries the state to save
                 saved.append((key.tenant_id, key.session_id, end.seq, traced[-1].context_snapshot or ""))
             # an unredacted fold's state is not what was saved (the redacted context): forget it
             self._kept.keep(key, end if redacted else None)

@@ -4,10 +4,12 @@ Events are redacted BEFORE they are folded, with the platform's one redaction li
 (`lifeline_events.redaction`, the same placeholders as snapshot's exports): every string
 of a session's context comes from its events, so the fold of redacted events onto the
 (redacted) running state is a redacted context by construction, and re-running the
-fold over the stored events rebuilds exactly the stored context. Redacting each whole
+fold over the stored events rebuilds exactly the stored context (which is why only anchor
+rows need to store one: contexts.py). Redacting each whole
 context after the fold instead cost ~1.8 ms of CPU per event (issue 10). An event whose
 redacted form no longer validates (a placeholder longer than a field allows) is folded
-as delivered and the contexts of its session are redacted whole, as before.
+as delivered and the contexts of its session are redacted whole, as before (that run
+then stores every row's context: folding its stored events would not give them).
 What was redacted is counted per kind (`lifeline_tracestore_redactions_total`).
 `LIFELINE_TRACE_REDACTION=false` stores what arrives.
 """

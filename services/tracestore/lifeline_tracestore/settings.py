@@ -22,6 +22,10 @@ class TraceStoreSettings(ServiceSettings):
     trace_consumer_max_records: int = Field(500, ge=1, le=10_000)
     trace_redaction: bool = Field(True, description="redact secrets and personal data before storing "
                                   "(snapshot export's placeholders); false stores what arrives")
+    trace_context_every: int = Field(16, ge=1, le=1_000_000,
+                                     description="a log row stores its context when its seq is a multiple of "
+                                     "this (and at run ends and day changes); the others are rebuilt on "
+                                     "read. 1 = every row")
     # the session explorer (/ui/): where the browser finds the other services and the tools
     governance_url: str = "http://127.0.0.1:8005"
     snapshot_url: str = "http://127.0.0.1:8003"

@@ -18,6 +18,7 @@ from lifeline_tracestore.domain import TraceRow
 _COLUMNS = ("trace_id, ts, tenant_id, person_id, session_id, seq, event_type, event_data, "
             "context_snapshot, otel_trace_id, source")
 _PUBLIC = "trace_id, ts, person_id, session_id, seq, event_type, event_data, context_snapshot, otel_trace_id"
+Executor = Any  # asyncpg.Pool or asyncpg.Connection: both have fetch/execute
 _INSERT = f"""
 INSERT INTO traces.event_traces ({_COLUMNS})
 SELECT t, ts, te, p, s, q, et, d::json, c::json, o, src
@@ -104,8 +105,8 @@ async def get_trace(pool: asyncpg.Pool, tenant: str, trace_id: UUID) -> asyncpg.
         trace_id, tenant)
 
 
-async def delete_trace(pool: asyncpg.Pool, tenant: str, trace_id: UUID) -> bool:
-    status = await pool.execute(
+async def delete_trace(conn: asyncpg.Connection, tenant: str, trace_id: UUID) -> bool:
+    status = await conn.execute(
         "DELETE FROM traces.event_traces WHERE trace_id = $1 AND tenant_id = $2", trace_id, tenant)
     return status != "DELETE 0"
 
@@ -197,3 +198,62 @@ async def stats(pool: asyncpg.Pool, tenant: str, *, top: int = 10, days: int = 7
         "event_types": [{"event_type": r["event_type"], "count": r["n"]} for r in types],
         "recent_activity": [{"date": r["day"].isoformat(), "trace_count": r["n"]} for r in recent],
     }
+
+
+# Rebuilding contexts on read (domain.rebuild_contexts). Per (tenant, session, day) asked
+# for: the rows from the nearest anchor at or before `lo` up to `hi`, in seq order. A
+# row's anchor is always in its own day partition (domain.is_anchor), so both lookups
+# stay in one day's partition.
+_CHAINS = """
+SELECT k.i, e.seq, e.event_data, e.context_snapshot
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[])
+     WITH ORDINALITY AS k(tenant_id, session_id, lo, hi, day, i)
+CROSS JOIN LATERAL (
+    SELECT max(a.seq) AS from_seq FROM traces.event_traces a
+    WHERE a.tenant_id = k.tenant_id AND a.session_id = k.session_id AND a.source = 'events'
+      AND a.ts >= k.day AND a.ts < k.day + interval '24 hours'
+      AND a.seq <= k.lo AND a.context_snapshot IS NOT NULL) AS anchor
+JOIN LATERAL (
+    SELECT e.seq, e.event_data, e.context_snapshot FROM traces.event_traces e
+    WHERE e.tenant_id = k.tenant_id AND e.session_id = k.session_id AND e.source = 'events'
+      AND e.ts >= k.day AND e.ts < k.day + interval '24 hours'
+      AND e.seq BETWEEN anchor.from_seq AND k.hi) AS e ON true
+ORDER BY k.i, e.seq
+"""
+
+
+async def context_chains(conn: Executor, keys: Sequence[tuple[str, str, int, int, Any]]
+                         ) -> dict[int, list[tuple[int, Any, Any]]]:
+    """Per key (tenant, session, lo, hi, day start), by its index: (seq, event_data,
+    context_snapshot) from the nearest anchor at or before `lo` through `hi`; one query."""
+    rows = await conn.fetch(_CHAINS, *[[k[n] for k in keys] for n in range(5)])
+    chains: dict[int, list[tuple[int, Any, Any]]] = {}
+    for r in rows:
+        chains.setdefault(int(r["i"]) - 1, []).append((r["seq"], r["event_data"], r["context_snapshot"]))
+    return chains
+
+
+def _successors(table: str, doomed: str) -> str:
+    """Context-less rows right after a row about to be deleted (`doomed`, on alias d/s), that
+    are not deleted themselves: they lose the anchor or events their context is rebuilt from."""
+    return (f"SELECT s.tenant_id, s.session_id, s.seq, s.ts FROM {table} d JOIN {table} s "
+            "ON s.tenant_id = d.tenant_id AND s.session_id = d.session_id AND s.seq = d.seq + 1 "
+            f"AND s.source = 'events' AND s.context_snapshot IS NULL AND NOT ({doomed.format(t='s')}) "
+            f"WHERE d.source = 'events' AND {doomed.format(t='d')}")
+
+
+async def successors(conn: asyncpg.Connection, table: str, doomed: str, *args: Any) -> list[asyncpg.Record]:
+    """`_successors` of the rows of `table` (a day partition or the parent) matching `doomed`."""
+    return await conn.fetch(_successors(table, doomed), *args)
+
+
+async def set_contexts(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, int, Any, str]]) -> None:
+    """Store (tenant, session, seq, ts, context JSON) on those log rows: they become anchors."""
+    if not rows:
+        return
+    await conn.execute(
+        "UPDATE traces.event_traces e SET context_snapshot = u.c::json "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[]) "
+        "     AS u(t, s, q, ts, c) "
+        "WHERE e.tenant_id = u.t AND e.session_id = u.s AND e.seq = u.q AND e.ts = u.ts "
+        "AND e.source = 'events'", *[[r[n] for r in rows] for n in range(5)])

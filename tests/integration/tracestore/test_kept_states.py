@@ -20,6 +20,7 @@ from lifeline_servicekit import ServiceSettings
 from lifeline_servicekit.migrate import migrate
 from lifeline_store import create_pool
 from lifeline_testing.builders import turn
+from lifeline_tracestore.contexts import with_contexts
 from lifeline_tracestore.domain import day_of
 from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.partitions import Partitions
@@ -61,9 +62,10 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def _contexts(pool: asyncpg.Pool) -> list[object]:
-    rows = await pool.fetch("SELECT context_snapshot FROM traces.event_traces WHERE session_id = $1 "
-                            "ORDER BY seq", KEY.session_id)
-    return [r["context_snapshot"] for r in rows]
+    """Every row's context as the read APIs answer it: stored on anchors, rebuilt on the others."""
+    rows = await pool.fetch("SELECT trace_id, ts, session_id, seq, context_snapshot FROM traces.event_traces "
+                            "WHERE session_id = $1 ORDER BY seq", KEY.session_id)
+    return [r["context_snapshot"] for r in await with_contexts(pool, KEY.tenant_id, rows)]
 
 
 def _expected(events: Sequence[Event], redact: bool) -> list[object]:

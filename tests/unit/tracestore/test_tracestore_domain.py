@@ -10,11 +10,13 @@ from lifeline_events import Event, SessionState, canonical_json, fold, parse_new
 from lifeline_tracestore.domain import (
     context_matches,
     fold_traces,
+    is_anchor,
     lifecycle_trace,
     otel_trace_id,
     partition_day,
     partition_name,
     plan_retention,
+    rebuild_contexts,
     stream_delays,
 )
 
@@ -108,3 +110,52 @@ def test_context_matches_compares_canonical_bytes() -> None:
     assert context_matches(state, stored)
     assert not context_matches(state, {**stored, "stage": "other"})
     assert not context_matches(state, None)
+
+
+def _stored(rows: list) -> list[tuple[int, object, object]]:
+    """(seq, event_data, context) as the store reads them back (JSON decoded)."""
+    return [(r.seq, orjson.loads(r.event_data),
+             orjson.loads(r.context_snapshot) if r.context_snapshot else None) for r in rows]
+
+
+def test_anchor_rule_first_last_every_kth_and_day_changes() -> None:
+    """A row stores its context when first or last of its run, at a multiple of K, or on a new UTC day."""
+    day, next_day = T0.date(), T0.date() + timedelta(days=1)
+    assert is_anchor(5, day, None, last=False, every=16)  # first of a run
+    assert is_anchor(5, day, day, last=True, every=16)  # last of a run
+    assert is_anchor(32, day, day, last=False, every=16)
+    assert not is_anchor(33, day, day, last=False, every=16)
+    assert is_anchor(33, next_day, day, last=False, every=16)  # the day changed
+    assert is_anchor(33, day, next_day, last=False, every=16)  # even backwards (a clock step)
+    assert is_anchor(33, day, day, last=False, every=1)  # K=1: every row, as before anchors
+
+
+def test_fold_traces_stores_contexts_on_anchors_only() -> None:
+    """K=4 over seqs 3..12 (2 already folded) with a day change at 9: anchors 3, 4, 8, 9, 12."""
+    events = [_event(n) for n in range(1, 13)]
+    events = [e if e.seq < 9 else e.model_copy(update={"recorded_at": e.recorded_at + timedelta(days=1)})
+              for e in events]
+    state, _ = fold_traces(SessionState(), events[:2])
+    end, rows = fold_traces(state, events, every=4)
+    assert end == fold(events)
+    assert [r.seq for r in rows if r.context_snapshot is not None] == [3, 4, 8, 9, 12]
+    assert rows[-1].context_snapshot == canonical_json(end).decode()
+    _, every_row = fold_traces(state, events)
+    assert all(r.context_snapshot is not None for r in every_row)
+
+
+def test_rebuild_contexts_folds_the_stored_events_onto_the_nearest_anchor() -> None:
+    """A context-less row's rebuilt context is byte for byte what K=1 stored; a gap or a missing
+    anchor leaves a target out instead of guessing."""
+    events = [_event(n) for n in range(1, 21)]
+    _, full = fold_traces(SessionState(), events)
+    _, sparse = fold_traces(SessionState(), events, every=8)
+    chain = _stored(sparse)
+    rebuilt = rebuild_contexts(chain, set(range(1, 21)))
+    missing = {r.seq for r in sparse if r.context_snapshot is None}
+    assert set(rebuilt) == missing and missing == set(range(2, 20)) - {8, 16}
+    for seq, context in rebuilt.items():
+        assert context.decode() == full[seq - 1].context_snapshot
+    assert set(rebuild_contexts(chain[9:], {10, 11, 17})) == {17}  # no anchor before 10 and 11
+    gap = chain[:4] + chain[5:]  # seq 5 deleted: 6, 7 cannot be rebuilt; 9.. from anchor 8
+    assert set(rebuild_contexts(gap, {3, 6, 7, 9})) == {3, 9}
