@@ -211,14 +211,16 @@ async def delete_snapshot(pool: asyncpg.Pool, tenant: str, session: str, snapsho
     return status.endswith(" 1")
 
 
+_UNANNOUNCED = (f"SELECT {_COLUMNS}, coalesce(person_id, state->>'person_id') AS person_id "
+                "FROM snapshot.snapshots WHERE announced_at IS NULL ")
+
+
 async def unannounced(pool: asyncpg.Pool, *, tenant: str | None = None, session: str | None = None,
                       limit: int = 500) -> list[tuple[SnapshotRow, str | None]]:
     """Snapshots whose ``snapshot.created`` is not published yet, oldest first, with person id."""
     with wrap_errors("read unannounced snapshots"):
         records = await pool.fetch(
-            f"SELECT {_COLUMNS}, coalesce(person_id, state->>'person_id') AS person_id "
-            "FROM snapshot.snapshots "
-            "WHERE announced_at IS NULL AND ($1::text IS NULL OR tenant_id = $1) "
+            _UNANNOUNCED + "AND ($1::text IS NULL OR tenant_id = $1) "
             "AND ($2::text IS NULL OR session_id = $2) ORDER BY created_at, id LIMIT $3",
             tenant, session, limit)
     return [(_row(r), r["person_id"]) for r in records]
@@ -229,9 +231,7 @@ async def unannounced_of(pool: asyncpg.Pool, sessions: Sequence[tuple[str, str]]
     """`unannounced` for several (tenant, session) at once (a batch's), in one query."""
     with wrap_errors("read unannounced snapshots"):
         records = await pool.fetch(
-            f"SELECT {_COLUMNS}, coalesce(person_id, state->>'person_id') AS person_id "
-            "FROM snapshot.snapshots WHERE announced_at IS NULL "
-            "AND (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+            _UNANNOUNCED + "AND (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
             "ORDER BY created_at, id LIMIT $3",
             [k[0] for k in sessions], [k[1] for k in sessions], limit)
     return [(_row(r), r["person_id"]) for r in records]

@@ -49,7 +49,8 @@ class Applied:
         self.seqs: dict[SessionKey, list[int]] = {}
         self.fail = False
 
-    async def __call__(self, conn: asyncpg.Connection, by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
+    async def __call__(self, conn: asyncpg.Connection,
+                       by_session: Mapping[SessionKey, Sequence[Event]]) -> None:
         await conn.execute("SELECT 1")
         if self.fail:
             raise RuntimeError("apply fails inside the transaction")

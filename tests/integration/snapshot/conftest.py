@@ -7,10 +7,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from lifeline_projection import Projection
 from lifeline_servers import RunningServer
+from lifeline_servicekit import ServiceSettings
+from lifeline_servicekit.migrate import migrate
+from lifeline_store import create_pool
 from lifeline_testing.snapshot_stack import SnapshotStack, start_stack_async
 
 MODULE_REDIS_DB = 6
@@ -57,3 +62,17 @@ def start_stacks(tmp_path: Path) -> Iterator[Callable[..., object]]:
     yield start
     for running in started:
         running.kill()
+
+
+async def _nothing(conn: asyncpg.Connection, by_session: dict) -> None:
+    """The checkpoints table is the projection's: a projection that applies nothing creates it."""
+
+
+@pytest.fixture
+async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """snapshot's schema, migrated, with its projection's checkpoints: for the engine in process."""
+    await migrate("snapshot", ServiceSettings(database_url=fresh_database))
+    opened = await create_pool(fresh_database)
+    await Projection(opened, schema="snapshot", name="snapshot", apply=_nothing).ensure_schema()
+    yield opened
+    await opened.close()

@@ -8,7 +8,7 @@ rolls back after the fold, and a checkpoint put back behind the kept state.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -18,11 +18,8 @@ import pytest
 from lifeline_bus import create_bus
 from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
-from lifeline_servicekit import ServiceSettings
-from lifeline_servicekit.migrate import migrate
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.projector import SnapshotFold
-from lifeline_store import create_pool
 from lifeline_store.compression import CompressionPolicy
 from lifeline_testing.builders import turn
 
@@ -61,19 +58,6 @@ class Replica:
 
     async def deliver(self, events: Sequence[Event]) -> None:
         await self.projection.apply_events({KEY: list(events)})
-
-
-async def _nothing(conn: asyncpg.Connection, by_session: dict) -> None:
-    """The checkpoints table is the projection's: a projection that applies nothing creates it."""
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate("snapshot", ServiceSettings(database_url=fresh_database))
-    opened = await create_pool(fresh_database)
-    await Projection(opened, schema="snapshot", name="snapshot", apply=_nothing).ensure_schema()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

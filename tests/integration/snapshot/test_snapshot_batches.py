@@ -9,22 +9,17 @@ everything stored is announced after the commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import orjson
-import pytest
 
 from lifeline_bus import create_bus
 from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
-from lifeline_servicekit import ServiceSettings
-from lifeline_servicekit.migrate import migrate
 from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.projector import SnapshotFold
-from lifeline_store import create_pool
 from lifeline_store.compression import CompressionPolicy
 from lifeline_testing.builders import turn
 
@@ -40,19 +35,6 @@ def _events(key: SessionKey, first: int, last: int, text: str) -> list[Event]:
                               session_id=key.session_id, tenant_id=key.tenant_id)
         events.append(Event.from_new(new, seq=seq, recorded_at=STARTED + timedelta(milliseconds=seq)))
     return events
-
-
-async def _nothing(conn: asyncpg.Connection, by_session: dict) -> None:
-    """The checkpoints table is the projection's: a projection that applies nothing creates it."""
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate("snapshot", ServiceSettings(database_url=fresh_database))
-    opened = await create_pool(fresh_database)
-    await Projection(opened, schema="snapshot", name="snapshot", apply=_nothing).ensure_schema()
-    yield opened
-    await opened.close()
 
 
 async def test_a_batch_of_sessions_stores_retains_and_announces_every_due_snapshot(

@@ -11,7 +11,7 @@ the boundary day mid-chain, and a single trace is deleted.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,9 +22,6 @@ import pytest
 
 from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
-from lifeline_servicekit import ServiceSettings
-from lifeline_servicekit.migrate import migrate
-from lifeline_store import create_pool
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
 from lifeline_tracestore.domain import day_of, day_start
@@ -56,14 +53,6 @@ def _events(session: str, n: int = N, *, whole_redaction_at: int | None = None) 
         new = parse_new_event(raw, session_id=session, tenant_id="default")
         events.append(Event.from_new(new, seq=seq, recorded_at=_recorded(seq)))
     return events
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate("tracestore", ServiceSettings(database_url=fresh_database))
-    opened = await create_pool(fresh_database)
-    yield opened
-    await opened.close()
 
 
 async def _deliver(pool: asyncpg.Pool, partitions: Partitions, every: int, session: str,

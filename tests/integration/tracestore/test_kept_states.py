@@ -7,7 +7,7 @@ process against PostgreSQL, with two replicas taking turns on one session.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -16,9 +16,6 @@ import pytest
 
 from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
-from lifeline_servicekit import ServiceSettings
-from lifeline_servicekit.migrate import migrate
-from lifeline_store import create_pool
 from lifeline_testing.builders import turn
 from lifeline_tracestore.contexts import with_contexts
 from lifeline_tracestore.domain import day_of
@@ -51,14 +48,6 @@ class Replica:
 
     async def deliver(self, events: Sequence[Event]) -> None:
         await self.projection.apply_events({KEY: list(events)})
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate("tracestore", ServiceSettings(database_url=fresh_database))
-    opened = await create_pool(fresh_database)
-    yield opened
-    await opened.close()
 
 
 async def _contexts(pool: asyncpg.Pool) -> list[object]:
