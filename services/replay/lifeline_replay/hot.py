@@ -171,11 +171,6 @@ class HotStore:
         written with can have been lost since)."""
         return bool(self.run_id) and folded.run_id == self.run_id
 
-    async def write(self, tenant: str, session: str, entries: Sequence[Entry], head: Folded,
-                    snapshot: Folded | None = None) -> None:
-        """Append `entries`, move the head (and snapshot) forward, trim behind the snapshot."""
-        await self.write_batches([HotBatch(tenant, session, entries, head, snapshot)])
-
     async def write_batches(self, batches: Sequence[HotBatch]) -> None:
         """Write every session's batch in one round trip: a pipeline (no MULTI) of one
         EVALSHA per session, each atomic on its own.
@@ -214,7 +209,7 @@ class HotStore:
 
     async def rewarm(self, tenant: str, session: str, head: Folded) -> None:
         """Put a state read from PostgreSQL back into Redis (ignored if Redis is ahead)."""
-        await self.write(tenant, session, (), head)
+        await self.write_batches([HotBatch(tenant, session, (), head)])
 
     async def head(self, tenant: str, session: str) -> Folded | None:
         with self._guard("read head state"):

@@ -145,6 +145,6 @@ class SnapshotProjector:
                                                            self._compression)
                 if created:
                     SNAPSHOTS.labels("on_demand").inc()
-                    await store.retain_newest(conn, key.tenant_id, key.session_id, self._keep)
+                    await store.retain_newest_of(conn, [(key.tenant_id, key.session_id)], self._keep)
         await self._announcer.announce(tenant=key.tenant_id, session=key.session_id)
         return row, created

@@ -120,21 +120,9 @@ async def insert_snapshots(conn: asyncpg.Connection, drafts: Sequence[tuple[str,
     return {r["id"] for r in records}
 
 
-async def retain_newest(conn: asyncpg.Connection, tenant: str, session: str, keep: int) -> int:
-    """Delete all but the ``keep`` newest snapshots of a session (0 keeps all); versions
-    (snapshots with a message) are neither counted nor deleted."""
-    if keep <= 0:
-        return 0
-    status = await conn.execute(
-        "DELETE FROM snapshot.snapshots WHERE id IN (SELECT id FROM snapshot.snapshots "
-        "WHERE tenant_id = $1 AND session_id = $2 AND message IS NULL "
-        "ORDER BY at_seq DESC, id DESC OFFSET $3)",
-        tenant, session, keep)
-    return int(status.split()[-1])
-
-
 async def retain_newest_of(conn: asyncpg.Connection, sessions: Sequence[tuple[str, str]], keep: int) -> int:
-    """`retain_newest` for several (tenant, session) at once: one statement per batch."""
+    """Delete all but the ``keep`` newest snapshots of each (tenant, session) (0 keeps all), in
+    one statement; versions (snapshots with a message) are neither counted nor deleted."""
     if keep <= 0 or not sessions:
         return 0
     status = await conn.execute(

@@ -36,22 +36,21 @@ def _needs_context(row: Mapping[str, Any]) -> bool:
     return row["context_snapshot"] is None and row["seq"] is not None
 
 
-async def rebuild(conn: Any, targets: Sequence[Target]) -> dict[tuple[str, str, int], bytes]:
+async def rebuild(conn: store.Executor, targets: Sequence[Target]) -> dict[tuple[str, str, int], bytes]:
     """The canonical context of each (tenant, session, seq) target that can be rebuilt."""
     groups: dict[tuple[str, str, datetime], list[int]] = {}
     for tenant, session, seq, ts in targets:
         groups.setdefault((tenant, session, day_start(day_of(ts))), []).append(seq)
-    keys = [(t, s, min(seqs), max(seqs), day) for (t, s, day), seqs in groups.items()]
-    chains = await store.context_chains(conn, keys)
+    chains = await store.context_chains(
+        conn, [(t, s, min(seqs), max(seqs), day) for (t, s, day), seqs in groups.items()])
     out: dict[tuple[str, str, int], bytes] = {}
-    for i, (tenant, session, _, _, _) in enumerate(keys):
-        seqs = groups[keys[i][0], keys[i][1], keys[i][4]]
+    for i, ((tenant, session, _), seqs) in enumerate(groups.items()):
         for seq, context in rebuild_contexts(chains.get(i, []), set(seqs)).items():
             out[tenant, session, seq] = context
     return out
 
 
-async def with_contexts(conn: Any, tenant: str | None, rows: Sequence[Mapping[str, Any]]
+async def with_contexts(conn: store.Executor, tenant: str | None, rows: Sequence[Mapping[str, Any]]
                         ) -> list[Mapping[str, Any]]:
     """`rows` with every context-less log row's context rebuilt (the rest untouched).
 

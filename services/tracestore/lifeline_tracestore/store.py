@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -18,7 +18,7 @@ from lifeline_tracestore.domain import TraceRow
 _COLUMNS = ("trace_id, ts, tenant_id, person_id, session_id, seq, event_type, event_data, "
             "context_snapshot, otel_trace_id, source")
 _PUBLIC = "trace_id, ts, person_id, session_id, seq, event_type, event_data, context_snapshot, otel_trace_id"
-Executor = Any  # asyncpg.Pool or asyncpg.Connection: both have fetch/execute
+Executor: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 _INSERT = f"""
 INSERT INTO traces.event_traces ({_COLUMNS})
 SELECT t, ts, te, p, s, q, et, d::json, c::json, o, src
