@@ -2,11 +2,13 @@
 
 Every state-changing call (POST, PUT, PATCH, DELETE) by a key holding `admin` or
 `operator` to an admin action — repair, reconcile, cleanup, delete, restore, import,
-forget, transitions, suppressions, consolidations, lifecycle runs — is recorded after it
-is answered: when, which service, the tenant it acted for, the key's fingerprint and
-scopes, method, path and query, the status and the duration. Rows live in the service's
-own schema (`<schema>.admin_audit`, created at start by `open_database`) and are read
-per tenant with `GET /v1/admin/audit` (admin: its tenant; operator: any, `?tenant_id=`).
+forget, transitions, suppressions, consolidations, lifecycle runs — is recorded once its
+answer is decided and before the answer's last byte is sent (so the audit log a client
+reads right after its action holds it): when, which service, the tenant it acted for,
+the key's fingerprint and scopes, method, path and query, the status and the duration.
+Rows live in the service's own schema (`<schema>.admin_audit`, created at start by
+`open_database`) and are read per tenant with `GET /v1/admin/audit` (admin: its tenant;
+operator: any, `?tenant_id=`).
 An operator acting for another tenant names it in the query (`?tenant_id=`) or in the JSON
 body (`"tenant_id"`, e.g. a WAL repair): the row is that tenant's, so its admins see it.
 The body is read as the action reads it (the first 64 KiB are kept; a larger or non-JSON
@@ -82,7 +84,7 @@ def _pool(app: Any) -> tuple[asyncpg.Pool, str] | None:
 
 
 class AuditMiddleware:
-    """Records admin actions after they are answered (see the module docstring)."""
+    """Records admin actions as they are answered (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, *, service: str) -> None:
         self.app, self._service = app, service
@@ -106,17 +108,28 @@ class AuditMiddleware:
                 body.extend(message.get("body", b"")[: _BODY_KEPT - len(body)])
             return message
 
+        recorded = [False]
+
+        async def record() -> None:
+            if not recorded[0]:
+                recorded[0] = True
+                await self._record(scope, principal, str(token), status[0],
+                                   time.perf_counter() - started, bytes(body))
+
         async def recording(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # before the answer's last byte: a client that reads the audit log right after
+                # its action finds the action there
+                await record()
             await send(message)
 
         started = time.perf_counter()
         try:
             await self.app(scope, capturing, recording)
         finally:
-            await self._record(scope, principal, str(token), status[0], time.perf_counter() - started,
-                               bytes(body))
+            await record()  # an action that failed before it answered is recorded too
 
     async def _record(self, scope: Scope, principal: Principal, token: str, status: int,
                       seconds: float, body: bytes = b"") -> None:
