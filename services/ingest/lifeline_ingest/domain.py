@@ -59,6 +59,10 @@ class SessionCursor:
     branched_at: int | None = None
     """A branch's `from_seq` (None: no branch). While `last_seq` is still there, the
     branch's `session.branched` is not logged yet (see `guard_branch_start`)."""
+    stored: bool = False
+    """Whether the session's row existed when read. A plan for a session read as absent
+    creates its row and fails if the row appeared meanwhile: a branch's own rows start
+    above its `from_seq`, so the log's keys alone would not refuse such a plan."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ An append is two round trips: read the sessions' `last_seq` and the logged event
 that incoming ids refer to, plan in Python (domain.py), then ONE statement that
 inserts the events, advances the sessions and wakes the relay — atomic on its own.
 Correctness does not rest on the read being fresh: the primary key
-(tenant, session, seq) and the unique turn index refuse a plan built on a stale read
-(another writer took that seq or logged that turn), the statement fails whole, and
+(tenant, session, seq), the unique turn index and the sessions' key (for a session
+read as absent) refuse a plan built on a stale read (another writer took that seq,
+logged that turn or created that session), the statement fails whole, and
 the committer re-reads and re-plans. So seq stays gapless and every turn is logged
 once even with several ingest processes, and no lock is held across a round trip.
 """
@@ -53,12 +54,20 @@ WITH inserted AS (
          AS u(t, s, q, i, et, v, tu, p, oa, ra, tp, env)
 ), advanced AS (
     INSERT INTO ingest.sessions AS s (tenant_id, session_id, last_seq, person_id, room)
-    SELECT t, s, q, p, r::jsonb FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[])
-         AS u(t, s, q, p, r) ORDER BY 1, 2
+    SELECT t, s, q, p, r::jsonb FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[],
+                                            $19::bool[]) AS u(t, s, q, p, r, stored)
+    WHERE stored ORDER BY 1, 2
     ON CONFLICT (tenant_id, session_id) DO UPDATE
        SET last_seq = GREATEST(s.last_seq, EXCLUDED.last_seq), updated_at = now(),
            person_id = COALESCE(s.person_id, EXCLUDED.person_id),
            room = COALESCE(EXCLUDED.room, s.room)  -- NULL: this append left the room as it was
+), created AS (
+    -- no ON CONFLICT: a session the plan saw absent but that exists now (a branch created
+    -- meanwhile, whose seqs up to from_seq are its parent's) refuses the whole plan
+    INSERT INTO ingest.sessions (tenant_id, session_id, last_seq, person_id, room)
+    SELECT t, s, q, p, r::jsonb FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[],
+                                            $19::bool[]) AS u(t, s, q, p, r, stored)
+    WHERE NOT stored ORDER BY 1, 2
 )
 SELECT pg_notify($17, '')  -- data-modifying CTEs always run to completion
 """
@@ -88,7 +97,7 @@ async def read_cursors(
     for r in rows:
         key = SessionKey(r["tenant_id"], r["session_id"])
         if r["kind"] == 0:
-            cursors[key].last_seq = r["seq"]
+            cursors[key].last_seq, cursors[key].stored = r["seq"], True
             if r["room"] is not None:
                 cursors[key].room = Room.model_validate_json(r["room"])
             if r["branched_at"] is not None:
@@ -126,6 +135,7 @@ async def write_appends(
         [person_ids.get((c.tenant_id, c.session_id)) for c in ordered],
         OUTBOX_CHANNEL,
         [c.room.model_dump_json() if c.room_changed and c.room is not None else None for c in ordered],
+        [c.stored for c in ordered],
     )
 
 
