@@ -52,11 +52,13 @@ WITH inserted AS (
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
                 $7::bigint[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])
          AS u(t, s, q, i, et, v, tu, p, oa, ra, tp, env)
+), planned AS (
+    SELECT t, s, q, p, r::jsonb AS r, stored
+    FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[], $19::bool[])
+         AS u(t, s, q, p, r, stored)
 ), advanced AS (
     INSERT INTO ingest.sessions AS s (tenant_id, session_id, last_seq, person_id, room)
-    SELECT t, s, q, p, r::jsonb FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[],
-                                            $19::bool[]) AS u(t, s, q, p, r, stored)
-    WHERE stored ORDER BY 1, 2
+    SELECT t, s, q, p, r FROM planned WHERE stored ORDER BY 1, 2
     ON CONFLICT (tenant_id, session_id) DO UPDATE
        SET last_seq = GREATEST(s.last_seq, EXCLUDED.last_seq), updated_at = now(),
            person_id = COALESCE(s.person_id, EXCLUDED.person_id),
@@ -65,9 +67,7 @@ WITH inserted AS (
     -- no ON CONFLICT: a session the plan saw absent but that exists now (a branch created
     -- meanwhile, whose seqs up to from_seq are its parent's) refuses the whole plan
     INSERT INTO ingest.sessions (tenant_id, session_id, last_seq, person_id, room)
-    SELECT t, s, q, p, r::jsonb FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[],
-                                            $19::bool[]) AS u(t, s, q, p, r, stored)
-    WHERE NOT stored ORDER BY 1, 2
+    SELECT t, s, q, p, r FROM planned WHERE NOT stored ORDER BY 1, 2
 )
 SELECT pg_notify($17, '')  -- data-modifying CTEs always run to completion
 """
