@@ -7,11 +7,19 @@ accepting, finish in-flight requests, run the lifespan's shutdown) within the se
 logged: settings are read once at start, so a reload is a restart (README, operations).
 Logging is structlog's, so uvicorn's own log config and access log are off (the
 observability middleware records requests).
+
+Once the lifespan has started, the heap built so far (imported modules, FastAPI's
+routes and models, pools) is moved out of the collector's reach with `gc.freeze()`.
+Without it every full collection walked those ~120,000 long-lived objects: 100–200 ms
+of a stopped event loop, several times a minute under load, and the largest part of an
+append's p99 on the stack (lifeline_gc_frozen_objects on /metrics shows the count).
 """
 
 from __future__ import annotations
 
+import gc
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -20,11 +28,15 @@ from typing import Any, TypeVar
 import structlog
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from lifeline_servicekit.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
 log = structlog.get_logger("lifeline.serve")
+Gauge("lifeline_gc_frozen_objects",
+      "objects moved to the collector's permanent generation after start-up (gc.freeze)"
+      ).set_function(gc.get_freeze_count)
 
 
 class _DrainingServer(uvicorn.Server):
@@ -33,6 +45,10 @@ class _DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI, delay_s: float) -> None:
         super().__init__(config)
         self._app, self._delay_s = app, delay_s
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        freeze_startup_heap()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._delay_s <= 0 or getattr(self._app.state, "draining", False):
@@ -43,6 +59,18 @@ class _DrainingServer(uvicorn.Server):
         timer = threading.Timer(self._delay_s, super().handle_exit, args=(sig, frame))
         timer.daemon = True
         timer.start()
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then freeze what survived: later collections skip it (module doc).
+
+    Frozen objects are never freed, which is right for what lives as long as the
+    process; a start-up object that becomes garbage later stays in memory, and that
+    costs less than walking the whole heap on every full collection.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("gc.frozen", objects=gc.get_freeze_count())
 
 
 def _ignore_sighup(signum: int, frame: FrameType | None) -> None:
