@@ -67,7 +67,7 @@ class ServiceSettings(BaseSettings):
     bus_reclaim_idle_ms: int = 15_000
     # after a bus batch smaller than a full read, wait this long before the next read, so
     # single-event traffic reaches the consumers in batches (lifeline_bus.linger); 0 = off
-    bus_linger_ms: float = Field(10.0, ge=0, le=1000)
+    bus_linger_ms: float = Field(40.0, ge=0, le=1000)
     kafka_session_timeout_ms: int = 10_000
     lag_interval_s: float = 5.0
     # where the other services are; a service uses the ones it talks to
