@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import gc
 import signal
-import socket
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -46,10 +46,6 @@ class _DrainingServer(uvicorn.Server):
         super().__init__(config)
         self._app, self._delay_s = app, delay_s
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        freeze_startup_heap()
-
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._delay_s <= 0 or getattr(self._app.state, "draining", False):
             super().handle_exit(sig, frame)
@@ -73,6 +69,21 @@ def freeze_startup_heap() -> None:
     log.info("gc.frozen", objects=gc.get_freeze_count())
 
 
+def _freeze_once_started(app: FastAPI) -> None:
+    """Freeze at the end of the lifespan's start-up, before the sockets listen: a freeze
+    after them raced the first requests (its collection stopped the loop while the
+    workers the lifespan started were still coming up)."""
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with started(a) as state:
+            freeze_startup_heap()
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
 def _ignore_sighup(signum: int, frame: FrameType | None) -> None:
     log.info("sighup.ignored", reason="settings are read at start: restart the process to reload")
 
@@ -84,6 +95,7 @@ def serve(build_app: Callable[[S], FastAPI], settings_type: type[S], **uvicorn_o
     """
     settings = settings_type()
     app = build_app(settings)
+    _freeze_once_started(app)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             timeout_graceful_shutdown=int(settings.shutdown_grace_s), access_log=False,
                             **uvicorn_options)
