@@ -52,8 +52,8 @@ def turn(t: int) -> dict:
 async def count_rows(db: str, published: bool = False) -> int:
     conn = await asyncpg.connect(db)
     try:
-        where = " WHERE published_at IS NOT NULL" if published else ""
-        return int(await conn.fetchval(f"SELECT count(*) FROM ingest.events{where}"))
+        table = "ingest.outbox WHERE published_at IS NOT NULL" if published else "ingest.events"
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await conn.close()
 

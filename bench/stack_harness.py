@@ -113,7 +113,7 @@ async def unpublished(conn: asyncpg.Connection) -> int:
     """1 while the outbox holds an unpublished event, else 0."""
     # EXISTS on the outbox's partial index: a count(*) here, polled every 50 ms, was a
         # third of PostgreSQL's CPU in the measured burst (pg_stat_statements)
-    return int(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM ingest.events WHERE published_at IS NULL)"))
+    return int(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM ingest.outbox WHERE published_at IS NULL)"))
 
 
 async def logged(db: str | asyncpg.Connection) -> int:

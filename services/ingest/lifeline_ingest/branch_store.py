@@ -62,10 +62,11 @@ SELECT e.session_id, e.envelope::text AS body FROM chain c JOIN ingest.events e
 ORDER BY e.seq
 """
 _WAL = _chain("SELECT $2::text, $5::bigint") + """
-SELECT e.* FROM chain c CROSS JOIN LATERAL (
-    SELECT seq, session_id, event_id, event_type, turn_id, recorded_at, published_at FROM ingest.events
+SELECT e.*, o.published_at FROM chain c CROSS JOIN LATERAL (
+    SELECT id, seq, session_id, event_id, event_type, turn_id, recorded_at FROM ingest.events
     WHERE tenant_id = $1 AND session_id = c.session_id AND seq > $3 AND seq <= c.cap
     ORDER BY seq LIMIT $4) e
+LEFT JOIN ingest.outbox o ON o.id = e.id
 ORDER BY e.seq LIMIT $4
 """
 _ROOM_EVENTS = _chain("SELECT $2::text, $3::bigint") + """

@@ -24,27 +24,35 @@ from lifeline_store import StoreConflictError, wrap_errors
 _CANDIDATES = """
 SELECT s.tenant_id, s.session_id, s.last_seq, count(*) AS events, max(e.recorded_at) AS last_recorded_at
 FROM ingest.sessions s JOIN ingest.events e USING (tenant_id, session_id)
+LEFT JOIN ingest.outbox o ON o.id = e.id
 WHERE s.updated_at < $2 AND ($1::text IS NULL OR s.tenant_id = $1)
   -- a branch's parent stays: its rows are part of the branch's history (ingest.branches' key)
   AND NOT EXISTS (SELECT 1 FROM ingest.branches b
                   WHERE b.tenant_id = s.tenant_id AND b.parent_session_id = s.session_id)
 GROUP BY s.tenant_id, s.session_id, s.last_seq
-HAVING bool_or(e.event_type = 'session.finished') AND bool_and(e.published_at IS NOT NULL)
+HAVING bool_or(e.event_type = 'session.finished') AND bool_and(o.published_at IS NOT NULL)
    AND max(e.recorded_at) < $2
 ORDER BY max(e.recorded_at), s.tenant_id, s.session_id
 LIMIT $3
 """
 _EVENTS = """
-SELECT tenant_id, session_id, seq, published_at, envelope::text AS envelope FROM ingest.events
-WHERE tenant_id = $1 AND session_id = $2 AND seq <= $3 ORDER BY seq
+SELECT e.tenant_id, e.session_id, e.seq, o.published_at, e.envelope::text AS envelope
+FROM ingest.events e LEFT JOIN ingest.outbox o ON o.id = e.id
+WHERE e.tenant_id = $1 AND e.session_id = $2 AND e.seq <= $3 ORDER BY e.seq
 """
 _INSERT = """
-INSERT INTO ingest.events (tenant_id, session_id, seq, event_id, event_type, schema_version,
-                           turn_id, person_id, occurred_at, recorded_at, traceparent, envelope, published_at)
-SELECT $1, $2, q, i, et, v, tu, p, oa, ra, tp, env::jsonb, pa
-FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::text[],
-            $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[])
-     AS u(q, i, et, v, tu, p, oa, ra, tp, env, pa)
+WITH archived AS (
+    SELECT * FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::text[],
+                         $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[])
+         AS u(q, i, et, v, tu, p, oa, ra, tp, env, pa)
+), inserted AS (
+    INSERT INTO ingest.events (tenant_id, session_id, seq, event_id, event_type, schema_version,
+                               turn_id, person_id, occurred_at, recorded_at, traceparent, envelope)
+    SELECT $1, $2, q, i, et, v, tu, p, oa, ra, tp, env::jsonb FROM archived
+    RETURNING id, seq
+)
+INSERT INTO ingest.outbox (id, published_at)  -- published as it was: nothing is re-published
+SELECT inserted.id, archived.pa FROM inserted JOIN archived ON archived.q = inserted.seq
 """
 _SESSION = """
 INSERT INTO ingest.sessions AS s (tenant_id, session_id, last_seq, person_id, created_at, updated_at)
@@ -118,14 +126,17 @@ async def remove_session(pool: asyncpg.Pool, entry: SessionEntry) -> str | None:
             if last_seq != entry.last_seq:
                 return f"changed since archived (last_seq {last_seq}, archived {entry.last_seq})"
             counts = await conn.fetchrow(
-                "SELECT count(*) AS n, count(*) FILTER (WHERE published_at IS NULL) AS unpublished "
-                "FROM ingest.events WHERE tenant_id = $1 AND session_id = $2",
+                "SELECT count(*) AS n, count(*) FILTER (WHERE o.published_at IS NULL) AS unpublished "
+                "FROM ingest.events e LEFT JOIN ingest.outbox o ON o.id = e.id "
+                "WHERE e.tenant_id = $1 AND e.session_id = $2",
                 entry.tenant_id, entry.session_id)
             if counts["unpublished"] or counts["n"] != entry.events:
                 return (f"{counts['unpublished']} unpublished of {counts['n']} events "
                         f"(archived {entry.events})")
-            await conn.execute("DELETE FROM ingest.events WHERE tenant_id = $1 AND session_id = $2",
-                               entry.tenant_id, entry.session_id)
+            await conn.execute(
+                "WITH removed AS (DELETE FROM ingest.events WHERE tenant_id = $1 AND session_id = $2 "
+                "RETURNING id) DELETE FROM ingest.outbox WHERE id IN (SELECT id FROM removed)",
+                entry.tenant_id, entry.session_id)
             await conn.execute("DELETE FROM ingest.sessions WHERE tenant_id = $1 AND session_id = $2",
                                entry.tenant_id, entry.session_id)
     return None

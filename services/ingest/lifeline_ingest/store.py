@@ -52,6 +52,9 @@ WITH inserted AS (
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
                 $7::bigint[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])
          AS u(t, s, q, i, et, v, tu, p, oa, ra, tp, env)
+    RETURNING id
+), outboxed AS (
+    INSERT INTO ingest.outbox (id) SELECT id FROM inserted
 ), planned AS (
     SELECT t, s, q, p, r::jsonb AS r, stored
     FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $18::text[], $19::bool[])
@@ -171,9 +174,10 @@ async def read_wal(pool: asyncpg.Pool, tenant: str, session: str, after_seq: int
                    limit: int) -> list[dict[str, Any]]:
     with wrap_errors("read wal"):
         rows = await pool.fetch(
-            "SELECT seq, event_id, event_type, turn_id, recorded_at, published_at "
-            "FROM ingest.events WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 "
-            "ORDER BY seq LIMIT $4", tenant, session, after_seq, limit)
+            "SELECT e.seq, e.event_id, e.event_type, e.turn_id, e.recorded_at, o.published_at "
+            "FROM ingest.events e LEFT JOIN ingest.outbox o ON o.id = e.id "
+            "WHERE e.tenant_id = $1 AND e.session_id = $2 AND e.seq > $3 "
+            "ORDER BY e.seq LIMIT $4", tenant, session, after_seq, limit)
     return [{
         "seq": r["seq"], "event_id": str(r["event_id"]), "event_type": r["event_type"],
         "turn_id": r["turn_id"], "recorded_at": r["recorded_at"].isoformat(),
@@ -194,8 +198,9 @@ class OutboxRow:
 async def fetch_unpublished(conn: asyncpg.Connection, limit: int) -> list[OutboxRow]:
     with wrap_errors("read unpublished events"):
         rows = await conn.fetch(
-            "SELECT id, session_id, envelope::text AS body, traceparent, recorded_at "
-            "FROM ingest.events WHERE published_at IS NULL ORDER BY id LIMIT $1", limit)
+            "SELECT e.id, e.session_id, e.envelope::text AS body, e.traceparent, e.recorded_at "
+            "FROM (SELECT id FROM ingest.outbox WHERE published_at IS NULL ORDER BY id LIMIT $1) o "
+            "JOIN ingest.events e ON e.id = o.id ORDER BY o.id", limit)
     return [OutboxRow(r["id"], r["session_id"], r["body"].encode(), r["traceparent"],
                       r["recorded_at"]) for r in rows]
 
@@ -203,6 +208,8 @@ async def fetch_unpublished(conn: asyncpg.Connection, limit: int) -> list[Outbox
 async def mark_published(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     """Mark a published batch, committing without waiting for the WAL flush.
 
+    The mark is a narrow row of `ingest.outbox`, not a column of the log: updating the
+    log's row rewrote the whole envelope and every index entry of it (migration 004).
     The mark is bookkeeping, not data: if an OS crash loses it, the relay publishes
     those events again, which every consumer already absorbs (at-least-once delivery,
     checkpoints by seq). Waiting for its flush cost a second fsync per append, queued
@@ -211,7 +218,7 @@ async def mark_published(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     """
     with wrap_errors("mark events published"):
         await conn.execute(
-            "UPDATE ingest.events SET published_at = now() "
+            "UPDATE ingest.outbox SET published_at = now() "
             "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS commit_mode "
             "WHERE id = ANY($1::bigint[]) AND published_at IS NULL", list(ids))
 
@@ -242,9 +249,9 @@ async def outbox_report(pool: asyncpg.Pool) -> dict[str, Any]:
     """What a WAL repair would re-publish: count, oldest, and the sessions involved."""
     with wrap_errors("read outbox"):
         row = await pool.fetchrow(
-            "SELECT count(*) AS n, min(recorded_at) AS oldest, "
-            "count(DISTINCT (tenant_id, session_id)) AS sessions "
-            "FROM ingest.events WHERE published_at IS NULL")
+            "SELECT count(*) AS n, min(e.recorded_at) AS oldest, "
+            "count(DISTINCT (e.tenant_id, e.session_id)) AS sessions "
+            "FROM ingest.outbox o JOIN ingest.events e ON e.id = o.id WHERE o.published_at IS NULL")
     return {"unpublished": row["n"], "sessions": row["sessions"],
             "oldest_recorded_at": row["oldest"].isoformat() if row["oldest"] else None}
 
@@ -253,6 +260,7 @@ async def mark_unpublished(pool: asyncpg.Pool, tenant: str, session: str, from_s
     """Queue a session's events from `from_seq` for re-publication (projections re-apply)."""
     with wrap_errors("reset published state"):
         status = await pool.execute(
-            "UPDATE ingest.events SET published_at = NULL WHERE tenant_id = $1 AND session_id = $2 "
-            "AND seq >= $3 AND published_at IS NOT NULL", tenant, session, from_seq)
+            "UPDATE ingest.outbox o SET published_at = NULL FROM ingest.events e "
+            "WHERE e.id = o.id AND e.tenant_id = $1 AND e.session_id = $2 AND e.seq >= $3 "
+            "AND o.published_at IS NOT NULL", tenant, session, from_seq)
     return int(status.split()[-1])

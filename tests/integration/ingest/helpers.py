@@ -27,8 +27,9 @@ async def log_rows(database_url: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(database_url)
     try:
         return await conn.fetch(
-            "SELECT session_id, seq, turn_id, event_id, published_at FROM ingest.events "
-            "ORDER BY session_id, seq")
+            "SELECT e.session_id, e.seq, e.turn_id, e.event_id, o.published_at "
+            "FROM ingest.events e LEFT JOIN ingest.outbox o ON o.id = e.id "
+            "ORDER BY e.session_id, e.seq")
     finally:
         await conn.close()
 

@@ -20,7 +20,8 @@ from lifeline_testing.processes import TENANT_ADMIN_KEY, TEST_API_KEY, auth
 OLD = ["old-1", "old-2", "old-open", "old-unpublished", "new-finished"]
 FINISHED = {"event_type": "session.finished", "payload": {"reason": "done"}}
 _ROWS = ("SELECT tenant_id, session_id, seq, event_id, event_type, schema_version, turn_id, person_id, "
-         "occurred_at, recorded_at, traceparent, envelope::text AS envelope, published_at FROM ingest.events "
+         "occurred_at, recorded_at, traceparent, envelope::text AS envelope, o.published_at "
+         "FROM ingest.events e LEFT JOIN ingest.outbox o ON o.id = e.id "
          "WHERE session_id = ANY($1::text[]) ORDER BY tenant_id, session_id, seq")
 
 _BACKDATE = """
@@ -40,8 +41,8 @@ async def _seed(ingest_url: str, database_url: str) -> None:
     await append(ingest_url, "new-finished", [turn(1), FINISHED])
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("UPDATE ingest.events SET published_at = now() "
-                           "WHERE session_id <> 'old-unpublished'")
+        await conn.execute("UPDATE ingest.outbox o SET published_at = now() FROM ingest.events e "
+                           "WHERE e.id = o.id AND e.session_id <> 'old-unpublished'")
         await conn.execute(_BACKDATE)
         await conn.execute("UPDATE ingest.sessions SET updated_at = updated_at - interval '40 days' "
                            "WHERE session_id <> 'new-finished'")
