@@ -29,11 +29,11 @@ router = APIRouter(tags=["trace-store"])
 _LINEAGE = """
 WITH RECURSIVE up AS (
     SELECT session_id, state->'branched_from' AS origin, 1 AS depth FROM traces.sessions
-    WHERE tenant_id = $1 AND session_id = $2 AND state ? 'branched_from'
+    WHERE tenant_id = $1 AND session_id = $2 AND state->'branched_from' IS NOT NULL
   UNION ALL
     SELECT s.session_id, s.state->'branched_from', up.depth + 1 FROM up
     JOIN traces.sessions s ON s.tenant_id = $1 AND s.session_id = up.origin->>'parent_session_id'
-    WHERE s.state ? 'branched_from'
+    WHERE s.state->'branched_from' IS NOT NULL
 )
 SELECT session_id, origin->>'parent_session_id' AS parent_session_id,
        (origin->>'from_seq')::bigint AS from_seq, origin->>'name' AS name

@@ -68,7 +68,7 @@ async def save_sessions(conn: asyncpg.Connection, saved: Sequence[tuple[str, str
     """Upsert each (tenant, session) to (last_seq, state JSON) in one statement."""
     await conn.execute(
         "INSERT INTO traces.sessions AS s (tenant_id, session_id, last_seq, state) "
-        "SELECT t, ss, q, j::jsonb FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) "
+        "SELECT t, ss, q, j::json FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) "
         "     AS u(t, ss, q, j) "
         "ON CONFLICT (tenant_id, session_id) DO UPDATE SET last_seq = EXCLUDED.last_seq, "
         "state = EXCLUDED.state, updated_at = now()",
