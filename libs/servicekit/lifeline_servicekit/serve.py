@@ -57,15 +57,25 @@ class _DrainingServer(uvicorn.Server):
         timer.start()
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between young collections (CPython's default is 700). A request makes a
+few hundred short-lived objects; at 700 the collector ran every couple of requests and
+promoted what was merely in flight. Stack singles, 3 interleaved pairs: ingest 541 / 536 /
+526 -> 495 / 474 / 493 CPU us/request, the stack's total 4-7 % less."""
+
+
 def freeze_startup_heap() -> None:
     """Collect once, then freeze what survived: later collections skip it (module doc).
 
     Frozen objects are never freed, which is right for what lives as long as the
     process; a start-up object that becomes garbage later stays in memory, and that
-    costs less than walking the whole heap on every full collection.
+    costs less than walking the whole heap on every full collection. Young collections
+    then run every `GC_YOUNG_THRESHOLD` allocations.
     """
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
     log.info("gc.frozen", objects=gc.get_freeze_count())
 
 
