@@ -2,7 +2,8 @@
 
 One span per distinct `traceparent` in a batch (not per event: a batch of 500 events
 from one request is one hop), parented on the message's context and covering the
-batch's handling.
+batch's handling. None at all when no exporter is configured (`spans_exported`): such a
+span is never current, so nothing else could see it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from collections.abc import Sequence
 from opentelemetry import trace
 
 from lifeline_events import Event
-from lifeline_telemetry import context_from_traceparent, tracer
+from lifeline_telemetry import context_from_traceparent, spans_exported, tracer
 
 
 def consumer_spans(topic: str, group: str, bus_kind: str, events: Sequence[Event], start_ns: int,
                    end_ns: int) -> None:
     """Record one CONSUMER span per distinct traceparent among `events`."""
+    if not spans_exported():
+        return
     consumer = tracer("lifeline.consumer")
     by_parent: dict[str, list[Event]] = {}
     for event in events:

@@ -8,6 +8,7 @@ from lifeline_telemetry.tracing import (
     current_traceparent,
     new_traceparent,
     root_traceparent,
+    spans_exported,
     tracer,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "get_logger",
     "new_traceparent",
     "root_traceparent",
+    "spans_exported",
     "tracer",
 ]

@@ -37,7 +37,7 @@ from lifeline_ingest.store import (
     unlisten_outbox,
 )
 from lifeline_store import StoreError, StoreUnavailableError, wrap_errors
-from lifeline_telemetry import context_from_traceparent, tracer
+from lifeline_telemetry import context_from_traceparent, spans_exported, tracer
 
 log = structlog.get_logger("lifeline.ingest.relay")
 _LEADER_LOCK = 0x4C49464531  # "LIFE1"
@@ -135,8 +135,10 @@ class OutboxRelay:
             RELAY_LAG.set(0)
             return 0
         RELAY_LAG.set((datetime.now(UTC) - rows[0].recorded_at).total_seconds())
+        # links only matter to an exporter; the span itself stays (it is current while publishing)
+        traced = rows[:64] if spans_exported() else []
         links = [trace.Link(trace.get_current_span(ctx).get_span_context())
-                 for r in rows[:64] if (ctx := context_from_traceparent(r.traceparent))]
+                 for r in traced if (ctx := context_from_traceparent(r.traceparent))]
         with tracer("lifeline.ingest").start_as_current_span(
                 f"{TOPIC_EVENTS} publish", kind=trace.SpanKind.PRODUCER, links=links) as span:
             span.set_attribute("messaging.batch.message_count", len(rows))
