@@ -3,6 +3,7 @@ marked by the relay; a log from before 004 keeps every event's published state."
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ import pytest
 from lifeline_events import NewEvent, TurnRecorded
 from lifeline_ingest.app import MIGRATIONS
 from lifeline_ingest.committer import AppendRequest, GroupCommitter
-from lifeline_ingest.store import fetch_unpublished, mark_published
+from lifeline_ingest.store import UNPUBLISHED_SQL, fetch_unpublished, mark_published, stop_leading, try_lead
 from lifeline_store import apply_migrations, create_pool
 
 
@@ -80,3 +81,34 @@ async def test_a_log_from_before_the_outbox_keeps_each_event_s_published_state(
     assert [r.body for r in unpublished] == [b'{"seq": 2}']
     assert published is not None and abs((published - now).total_seconds()) < 1e-3
     assert columns == 0
+
+
+async def test_the_relay_leader_reads_the_outbox_by_an_ordered_index_scan(pool: asyncpg.Pool) -> None:
+    """With statistics taken during a backlog, a connection plans the read as a scan of every
+    outbox row (or a bitmap scan of every entry the partial index holds for rows already
+    published, until a vacuum); the leader's plans an ordered index scan that stops at LIMIT."""
+    await apply_migrations(pool, "ingest", MIGRATIONS)
+    committer = GroupCommitter(pool, workers=1)
+    committer.start()
+    try:
+        for first in range(1, 20_001, 1000):
+            await committer.append(AppendRequest("t", "a", [_turn(n) for n in range(first, first + 1000)]))
+        async with pool.acquire() as conn:  # statistics taken with a backlog, as under load
+            while len(rows := await fetch_unpublished(conn, 1000)) == 1000:
+                await mark_published(conn, [r.id for r in rows[:700]])
+            await conn.execute("ANALYZE ingest.outbox")
+            while rows := await fetch_unpublished(conn, 1000):
+                await mark_published(conn, [r.id for r in rows])
+        await committer.append(AppendRequest("t", "a", [_turn(n) for n in range(20_001, 20_021)]))
+    finally:
+        await committer.stop()
+    async with pool.acquire() as plain, pool.acquire() as leader:
+        default = "\n".join(r[0] for r in await plain.fetch(f"EXPLAIN {UNPUBLISHED_SQL}", 1000))
+        assert await try_lead(leader, 12345)
+        led = "\n".join(r[0] for r in await leader.fetch(f"EXPLAIN {UNPUBLISHED_SQL}", 1000))
+        assert [r.id for r in await fetch_unpublished(leader, 1000)] == [
+            r.id for r in await fetch_unpublished(plain, 1000)]  # the same rows, only planned apart
+        await stop_leading(leader, 12345)
+    ordered = re.compile(r"Index (Only )?Scan using outbox_unpublished")
+    assert not ordered.search(default), default  # a seq or bitmap scan, then a sort of what it found
+    assert ordered.search(led) and "Bitmap" not in led and "Seq Scan" not in led, led
