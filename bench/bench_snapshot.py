@@ -154,7 +154,7 @@ async def export_import(stack: SnapshotStack) -> None:
     async with httpx.AsyncClient(base_url=stack.snapshot.url, headers=auth(), timeout=120) as c:
         t = time.perf_counter()
         async with c.stream("GET", "/v1/sessions/big/export") as r:
-            body = b"".join([chunk async for chunk in r.aiter_raw()])
+            body = b"".join([chunk async for chunk in r.aiter_bytes()])
         exported = time.perf_counter() - t
         t = time.perf_counter()
         r = await c.post("/v1/sessions/import", content=body)
