@@ -52,8 +52,9 @@ def turn(t: int) -> dict:
 async def count_rows(db: str, published: bool = False) -> int:
     conn = await asyncpg.connect(db)
     try:
-        table = "ingest.outbox WHERE published_at IS NOT NULL" if published else "ingest.events"
-        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+        query = ("SELECT count(*) FROM ingest.outbox WHERE published_at IS NOT NULL" if published
+                 else "SELECT count(*) FROM ingest.events")
+        return int(await conn.fetchval(query))
     finally:
         await conn.close()
 
