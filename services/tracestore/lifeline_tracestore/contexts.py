@@ -11,7 +11,9 @@ Whole day partitions can be dropped safely (a row's chain never leaves its day),
 row-wise delete (the boundary day's trim, one tenant's cleanup, `DELETE /replay/{id}`)
 can remove a row another row's context is rebuilt through: the context-less row right
 after each deleted one is given its context first (`keep_chains`), in the delete's
-transaction, so it becomes an anchor.
+transaction, so it becomes an anchor. A row stored later right after a deleted one keeps
+its own context (`store.insert_from_log` finds no predecessor), and an advisory lock
+keeps the two from crossing.
 """
 
 from __future__ import annotations
@@ -78,7 +80,12 @@ async def with_contexts(conn: store.Executor, tenant: str | None, rows: Sequence
 
 async def keep_chains(conn: asyncpg.Connection, table: str, doomed: str, *args: Any) -> int:
     """Before deleting the rows of `table` matching `doomed` (SQL on alias `{t}`): store the
-    context of each context-less row right after one of them; returns how many."""
+    context of each context-less row right after one of them; returns how many.
+
+    Takes `store.CHAINS_LOCK` for the rest of the transaction first: a batch being stored
+    commits its rows before (so they are seen here), or stores them once the delete has
+    committed (so a row whose predecessor is deleted keeps its own context)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", store.CHAINS_LOCK)
     targets = [(r["tenant_id"], r["session_id"], r["seq"], r["ts"])
                for r in await store.successors(conn, table, doomed, *args)]
     if not targets:

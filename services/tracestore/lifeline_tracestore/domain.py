@@ -3,11 +3,12 @@
 - A trace is one event plus the session's context after it. Events from the log are
   folded per session in seq order with the shared fold; a lifecycle announcement
   carries the latest context the store knows for its session.
-- Only anchor rows store their context (`is_anchor`): the first and last of a session's
-  run, every `every`-th seq, and the first of each UTC day in the run; the others store
-  NULL and are rebuilt on read by folding the stored events onto the nearest anchor
-  before them (`rebuild_contexts`). Every row's chain (its anchor and the rows between)
-  lies within one day partition, so dropping whole days never orphans a row.
+- Only anchor rows store their context (`is_anchor`): every `every`-th seq and the first
+  of each UTC day; the first row of a run carries its context to the store, which keeps
+  it only when the row before it (seq - 1, same day) is not stored (`TraceRow.chains_back`).
+  The others store NULL and are rebuilt on read by folding the stored events onto the
+  nearest anchor before them (`rebuild_contexts`). Every row's chain (its anchor and the
+  rows between) lies within one day partition, so dropping whole days never orphans a row.
 - A trace's `timestamp` is when Lifeline recorded the event (ingest's `recorded_at`);
   storage is partitioned by that day, and retention drops whole day partitions,
   trimming only the day that straddles the cutoff row by row.
@@ -51,6 +52,9 @@ class TraceRow:
     context_snapshot: str | None
     otel_trace_id: str | None
     source: str
+    # The first row of a run, not an anchor by rule: its `context_snapshot` is stored only
+    # when the row before it (seq - 1, same UTC day) is not (`store.insert_from_log`).
+    chains_back: bool = False
 
 
 def otel_trace_id(traceparent: str | None) -> str | None:
@@ -62,28 +66,28 @@ def otel_trace_id(traceparent: str | None) -> str | None:
 
 
 def _row(event: Event, state_json: str | None, person_id: str | None, source: str,
-         raw: bytes | None = None) -> TraceRow:
+         raw: bytes | None = None, *, chains_back: bool = False) -> TraceRow:
     """`raw` is the event's JSON as delivered: stored as is, never serialised again."""
     return TraceRow(
         trace_id=event.event_id, ts=event.recorded_at, tenant_id=event.tenant_id,
         person_id=event.person_id or person_id, session_id=event.session_id,
         seq=event.seq if source == SOURCE_EVENTS else None, event_type=event.event_type,
         event_data=(raw if raw is not None else event.to_json_bytes()).decode(), context_snapshot=state_json,
-        otel_trace_id=otel_trace_id(event.traceparent), source=source,
+        otel_trace_id=otel_trace_id(event.traceparent), source=source, chains_back=chains_back,
     )
 
 
-def is_anchor(seq: int, day: date, previous_day: date | None, *, last: bool, every: int) -> bool:
-    """Whether a row of a run stores its context (an anchor) instead of NULL.
+def is_anchor(seq: int, day: date, previous_day: date | None, *, every: int) -> bool:
+    """Whether a row stores its context (an anchor) whatever precedes it in the store.
 
-    The first row of a run (`previous_day` None) is one, so a run never needs the rows of
-    earlier batches; the last is one, since the projector saves the session's state from
-    it; every `every`-th seq bounds how many events a read folds; and a row whose UTC day
-    differs from the previous row's is one, so each row's chain stays inside its day
-    partition and retention's whole-day drops never leave a row without its anchor.
+    Every `every`-th seq is one, which bounds how many events a read folds; so is a row
+    whose UTC day differs from the previous row's in its run, so each row's chain stays
+    inside its day partition and retention's whole-day drops never leave a row without
+    its anchor. The first row of a run (`previous_day` None) is decided by the store
+    (`TraceRow.chains_back`): an anchor only when the row before it is not stored in its
+    day — the session's first event, a new day, or a predecessor deleted since.
     """
-    return (previous_day is None or last or every <= 1 or seq % every == 0
-            or day != previous_day)
+    return every <= 1 or seq % every == 0 or (previous_day is not None and day != previous_day)
 
 
 def fold_traces(state: SessionState, events: Sequence[Event], raws: Sequence[bytes] | None = None,
@@ -91,19 +95,22 @@ def fold_traces(state: SessionState, events: Sequence[Event], raws: Sequence[byt
     """Fold a session's new events (contiguous, seq order) and make one trace per event.
 
     `raws[i]` is the JSON `events[i]` arrived as; events the state already holds are skipped.
-    Only anchor rows (`is_anchor`, every `every`-th seq; 1 = all) carry the context; the
-    others carry None and are rebuilt on read.
+    Anchor rows (`is_anchor`, every `every`-th seq; 1 = all) carry the context; so does the
+    run's first row, marked `chains_back` unless it is an anchor by rule. The others carry
+    None and are rebuilt on read.
     """
     fresh = [i for i, event in enumerate(events) if event.seq > state.seq]
     rows: list[TraceRow] = []
     previous_day: date | None = None
-    for n, i in enumerate(fresh):
+    for i in fresh:
         event = events[i]
         state = apply(state, event)
         day = day_of(event.recorded_at)
-        anchor = is_anchor(event.seq, day, previous_day, last=n == len(fresh) - 1, every=every)
-        rows.append(_row(event, canonical_json(state).decode() if anchor else None, state.person_id,
-                         SOURCE_EVENTS, raws[i] if raws is not None else None))
+        anchor = is_anchor(event.seq, day, previous_day, every=every)
+        first = previous_day is None
+        rows.append(_row(event, canonical_json(state).decode() if anchor or first else None,
+                         state.person_id, SOURCE_EVENTS, raws[i] if raws is not None else None,
+                         chains_back=first and not anchor))
         previous_day = day
     return state, rows
 

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from lifeline_common.errors import TransientError
-from lifeline_events import Event, SessionState
+from lifeline_events import Event, SessionState, canonical_json
 from lifeline_projection import KeptStates, SessionKey, raw_json
 from lifeline_tracestore import store
 from lifeline_tracestore.domain import CONTEXT_EVERY, SOURCE_EVENTS, TraceRow, day_of, fold_traces
@@ -91,8 +91,10 @@ class TraceFold:
                 traced = self._redactor.rows(traced)
             if traced:
                 rows.extend(traced)
-                # the last row of a run is always an anchor: it carries the state to save
-                saved.append((key.tenant_id, key.session_id, end.seq, traced[-1].context_snapshot or ""))
+                # a last row with a context carries the state to save (redacted whole, if it was)
+                last = traced[-1].context_snapshot
+                saved.append((key.tenant_id, key.session_id, end.seq,
+                              last if last is not None else canonical_json(end).decode()))
             # an unredacted fold's state is not what was saved (the redacted context): forget it
             self._kept.keep(key, end if redacted else None)
         if not rows:

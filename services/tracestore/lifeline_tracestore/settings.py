@@ -24,7 +24,8 @@ class TraceStoreSettings(ServiceSettings):
                                   "(snapshot export's placeholders); false stores what arrives")
     trace_context_every: int = Field(16, ge=1, le=1_000_000,
                                      description="a log row stores its context when its seq is a multiple of "
-                                     "this (and at run ends and day changes); the others are rebuilt on "
+                                     "this (and on day changes, and when the row before it is not stored); "
+                                     "the others are rebuilt on "
                                      "read. 1 = every row")
     # the session explorer (/ui/): where the browser finds the other services and the tools
     governance_url: str = "http://127.0.0.1:8005"

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from lifeline_tracestore.domain import TraceRow
+from lifeline_tracestore.domain import TraceRow, day_of, day_start
 
 _COLUMNS = ("trace_id, ts, tenant_id, person_id, session_id, seq, event_type, event_data, "
             "context_snapshot, otel_trace_id, source")
@@ -26,10 +26,30 @@ FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $
             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
      AS u(t, ts, te, p, s, q, et, d, c, o, src)
 """
-# The log's copy of an event is the fold's exact answer: it wins over a lifecycle copy.
-_FROM_LOG = _INSERT + """
+# The log's copy of an event is the fold's exact answer: it wins over a lifecycle copy. A
+# row that `chains_back` (cb; the first of its run) drops its context when the session's
+# latest stored row of its day (`day` is the day's start, the row's partition) is its
+# predecessor: then the row's chain runs through that row. A backward scan of the session
+# index stops at the first row; a predecessor stamped later than the row (a clock step)
+# is not found, and the row keeps its context.
+_FROM_LOG = f"""
+INSERT INTO traces.event_traces ({_COLUMNS})
+SELECT t, ts, te, p, s, q, et, d::json,
+       CASE WHEN cb AND (SELECT b.seq FROM traces.event_traces b
+                         WHERE b.tenant_id = u.te AND b.session_id = u.s AND b.source = 'events'
+                           AND b.ts >= u.day AND b.ts <= u.ts
+                         ORDER BY b.ts DESC, b.seq DESC LIMIT 1) = u.q - 1
+            THEN NULL ELSE c::json END,
+       o, src
+FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[],
+            $13::timestamptz[])
+     AS u(t, ts, te, p, s, q, et, d, c, o, src, cb, day)
 ON CONFLICT (trace_id, ts) DO UPDATE SET seq = EXCLUDED.seq, person_id = EXCLUDED.person_id,
     context_snapshot = EXCLUDED.context_snapshot, source = EXCLUDED.source"""
+# Held shared by a batch whose rows may chain back to stored rows, exclusively by a delete
+# of rows (`contexts.keep_chains`): a row never chains back to a row deleted meanwhile.
+CHAINS_LOCK = 0x54524143_45_03  # "TRACE" + 3
 _ANNOUNCED = _INSERT + " ON CONFLICT (trace_id, ts) DO NOTHING RETURNING true AS inserted"
 
 
@@ -40,10 +60,17 @@ def _columns(rows: Sequence[TraceRow]) -> list[list[Any]]:
 
 
 async def insert_from_log(conn: asyncpg.Connection, rows: Sequence[TraceRow]) -> int:
-    """Insert (or complete a lifecycle copy of) traces of logged events; return rows written."""
+    """Insert (or complete a lifecycle copy of) traces of logged events; return rows written.
+
+    Rows that chain back to stored ones wait for a delete of rows in progress (`CHAINS_LOCK`),
+    in a statement of their own: the insert's snapshot must be taken once the delete committed.
+    """
     if not rows:
         return 0
-    status = await conn.execute(_FROM_LOG, *_columns(rows))
+    if any(r.chains_back for r in rows):
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", CHAINS_LOCK)
+    days = [day_start(day_of(r.ts)) if r.chains_back else None for r in rows]
+    status = await conn.execute(_FROM_LOG, *_columns(rows), [r.chains_back for r in rows], days)
     return int(status.split()[-1])
 
 

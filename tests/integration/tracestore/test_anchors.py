@@ -5,11 +5,14 @@ exactly what the test says) against real PostgreSQL, with LIFELINE_TRACE_CONTEXT
 1, 4 and 16 on three copies of one session; a trace-store process on the same database
 answers the reads. The K=1 copy stores every context (as before anchors): the other two
 must read back the very same contexts, also after retention drops the older day, trims
-the boundary day mid-chain, and a single trace is deleted.
+the boundary day mid-chain, and a single trace is deleted. A run's first row chains back
+to the row before it only when that row is stored in its day, also when a delete of it
+is in progress while the run is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,8 @@ from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
+from lifeline_tracestore import store
+from lifeline_tracestore.contexts import keep_chains, with_contexts
 from lifeline_tracestore.domain import day_of, day_start
 from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.partitions import Partitions
@@ -55,13 +60,17 @@ def _events(session: str, n: int = N, *, whole_redaction_at: int | None = None) 
     return events
 
 
+def _projection(pool: asyncpg.Pool, partitions: Partitions, every: int) -> Projection:
+    fold_ = TraceFold(partitions, Freshness(pool, max_wait_ms=10), context_every=every)
+    return Projection(pool, schema="traces", name="tracestore", apply=fold_.apply,
+                      after_commit=fold_.after_commit)
+
+
 async def _deliver(pool: asyncpg.Pool, partitions: Partitions, every: int, session: str,
                    events: Sequence[Event], cuts: Sequence[int] = (11, 18, N)) -> None:
     """Batches of one replica: a batch that rolls back (its day partition vanished) and is retried,
     a redelivery of everything so far, and runs that span anchors and the day boundary."""
-    fold_ = TraceFold(partitions, Freshness(pool, max_wait_ms=10), context_every=every)
-    projection = Projection(pool, schema="traces", name="tracestore", apply=fold_.apply,
-                            after_commit=fold_.after_commit)
+    projection = _projection(pool, partitions, every)
     key = SessionKey("default", session)
 
     async def deliver(part: Sequence[Event]) -> None:
@@ -131,11 +140,11 @@ async def test_every_read_api_answers_the_full_folds_context(pool: asyncpg.Pool,
                                                           b"[redacted:email]")) for e in _events("s-k1")]
     assert [full[q] for q in range(1, N + 1)] == [orjson.loads(canonical_json(fold(redacted[:q])))
                                                   for q in range(1, N + 1)]
-    # anchors: the first and last of each run, every K-th seq, the first of the later day
-    runs = {1, 5, 6, 11, 12, 18, 19, N}
+    # anchors: every K-th seq, the first of the later day, and seq 1 (nothing before it); the
+    # other runs' first rows (6, 12, 19) chain back to the row before them, stored in their day
     for every in EVERY[1:]:
         stored = {q for q, v in (await _db_contexts(pool, f"s-k{every}")).items() if v is not None}
-        assert stored == runs | {20} | set(range(every, N + 1, every)), f"K={every}"
+        assert stored == {1, 20} | set(range(every, N + 1, every)), f"K={every}"
         state = await pool.fetchval("SELECT state FROM traces.sessions WHERE session_id = $1", f"s-k{every}")
         assert {**state, "session_id": "?"} == {**full[N], "session_id": "?"}
     # renamed copies of the K=1 contexts (only session_id differs)
@@ -181,3 +190,55 @@ async def test_contexts_redacted_after_the_fold_are_all_stored(pool: asyncpg.Poo
     # the run of seq 6..11 holds that event: every row of it stores its context
     assert all(contexts[q] is not None for q in range(6, 12)), contexts
     assert "a@b.co" not in orjson.dumps(list(contexts.values())).decode()
+
+
+async def _delete_trace(conn: asyncpg.Connection, session: str, seq: int) -> None:
+    """What `DELETE /replay/{trace_id}` does, on `conn` (the caller's transaction)."""
+    trace_id = await conn.fetchval("SELECT trace_id FROM traces.event_traces WHERE session_id = $1 "
+                                   "AND seq = $2", session, seq)
+    await keep_chains(conn, "traces.event_traces", "{t}.trace_id = $1 AND {t}.tenant_id = $2",
+                      trace_id, "default")
+    assert await store.delete_trace(conn, "default", trace_id)
+
+
+async def test_a_runs_first_row_keeps_its_context_when_the_row_before_is_gone_or_on_another_day(
+        pool: asyncpg.Pool) -> None:
+    """K=16. Seq 5 deleted before 6.. arrive: 6 stores its context. 20 starts a run on the day
+    after 19: it stores its own. 23 follows 22: it does not. Seq 24 deleted in a transaction
+    still open while 25.. are stored: the batch waits for the delete, then 25 stores its own.
+    Every row reads back the fold's context."""
+    session, partitions = "s-gone", Partitions(pool)
+    events = _events(session, 26)
+    await partitions.ensure({day_of(e.recorded_at) for e in events})
+    projection = _projection(pool, partitions, 16)
+    key = SessionKey("default", session)
+
+    async def deliver(first: int, last: int) -> None:
+        await projection.apply_events({key: events[first - 1:last]})
+
+    await deliver(1, 5)
+    async with pool.acquire() as conn, conn.transaction():
+        await _delete_trace(conn, session, 5)
+    for first, last in ((6, 19), (20, 22), (23, 24)):
+        await deliver(first, last)
+    async with pool.acquire() as conn:
+        deleting = conn.transaction()
+        await deleting.start()
+        await _delete_trace(conn, session, 24)
+        stored = asyncio.create_task(deliver(25, 26))
+        while not await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                      "AND NOT granted"):
+            assert not stored.done(), stored  # it must wait for the delete's lock
+            await asyncio.sleep(0.01)
+        await deleting.commit()
+    await stored
+    contexts = await _db_contexts(pool, session)
+    assert sorted(contexts) == [q for q in range(1, 27) if q not in (5, 24)]
+    assert {q for q, v in contexts.items() if v is not None} == {1, 6, 16, 20, 25}
+    rows = await pool.fetch("SELECT trace_id, ts, session_id, seq, context_snapshot FROM traces.event_traces "
+                            "WHERE session_id = $1 ORDER BY seq", session)
+    redacted = [Event.from_json(e.to_json_bytes().replace(f"ann{e.seq}@example.com".encode(),
+                                                          b"[redacted:email]")) for e in events]
+    for row in await with_contexts(pool, "default", rows):
+        seq = row["seq"]
+        assert row["context_snapshot"] == orjson.loads(canonical_json(fold(redacted[:seq]))), seq

@@ -118,20 +118,22 @@ def _stored(rows: list) -> list[tuple[int, object, object]]:
              orjson.loads(r.context_snapshot) if r.context_snapshot else None) for r in rows]
 
 
-def test_anchor_rule_first_last_every_kth_and_day_changes() -> None:
-    """A row stores its context when first or last of its run, at a multiple of K, or on a new UTC day."""
+def test_anchor_rule_every_kth_and_day_changes() -> None:
+    """A row stores its context at a multiple of K or on a new UTC day; the first of a run
+    is left to the store (it chains back to the row before it when that one is stored)."""
     day, next_day = T0.date(), T0.date() + timedelta(days=1)
-    assert is_anchor(5, day, None, last=False, every=16)  # first of a run
-    assert is_anchor(5, day, day, last=True, every=16)  # last of a run
-    assert is_anchor(32, day, day, last=False, every=16)
-    assert not is_anchor(33, day, day, last=False, every=16)
-    assert is_anchor(33, next_day, day, last=False, every=16)  # the day changed
-    assert is_anchor(33, day, next_day, last=False, every=16)  # even backwards (a clock step)
-    assert is_anchor(33, day, day, last=False, every=1)  # K=1: every row, as before anchors
+    assert not is_anchor(5, day, None, every=16)  # first of a run: the store decides
+    assert is_anchor(32, day, None, every=16)  # ... unless it is a K-th seq
+    assert is_anchor(32, day, day, every=16)
+    assert not is_anchor(33, day, day, every=16)
+    assert is_anchor(33, next_day, day, every=16)  # the day changed
+    assert is_anchor(33, day, next_day, every=16)  # even backwards (a clock step)
+    assert is_anchor(33, day, day, every=1)  # K=1: every row, as before anchors
 
 
-def test_fold_traces_stores_contexts_on_anchors_only() -> None:
-    """K=4 over seqs 3..12 (2 already folded) with a day change at 9: anchors 3, 4, 8, 9, 12."""
+def test_fold_traces_stores_contexts_on_anchors_and_the_runs_first_row() -> None:
+    """K=4 over seqs 3..12 (2 already folded) with a day change at 9: anchors 4, 8, 9, 12; the
+    run's first row (3) carries its context too, marked as chaining back to seq 2."""
     events = [_event(n) for n in range(1, 13)]
     events = [e if e.seq < 9 else e.model_copy(update={"recorded_at": e.recorded_at + timedelta(days=1)})
               for e in events]
@@ -139,9 +141,13 @@ def test_fold_traces_stores_contexts_on_anchors_only() -> None:
     end, rows = fold_traces(state, events, every=4)
     assert end == fold(events)
     assert [r.seq for r in rows if r.context_snapshot is not None] == [3, 4, 8, 9, 12]
-    assert rows[-1].context_snapshot == canonical_json(end).decode()
+    assert [r.seq for r in rows if r.chains_back] == [3]
+    assert rows[0].context_snapshot == canonical_json(fold(events[:3])).decode()
+    assert rows[-1].context_snapshot == canonical_json(end).decode()  # 12 is a K-th seq
     _, every_row = fold_traces(state, events)
-    assert all(r.context_snapshot is not None for r in every_row)
+    assert all(r.context_snapshot is not None and not r.chains_back for r in every_row)
+    _, from_anchor = fold_traces(fold(events[:3]), events, every=4)  # the run starts at a K-th seq
+    assert from_anchor[0].seq == 4 and not from_anchor[0].chains_back
 
 
 def test_rebuild_contexts_folds_the_stored_events_onto_the_nearest_anchor() -> None:
@@ -153,7 +159,7 @@ def test_rebuild_contexts_folds_the_stored_events_onto_the_nearest_anchor() -> N
     chain = _stored(sparse)
     rebuilt = rebuild_contexts(chain, set(range(1, 21)))
     missing = {r.seq for r in sparse if r.context_snapshot is None}
-    assert set(rebuilt) == missing and missing == set(range(2, 20)) - {8, 16}
+    assert set(rebuilt) == missing and missing == set(range(2, 21)) - {8, 16}
     for seq, context in rebuilt.items():
         assert context.decode() == full[seq - 1].context_snapshot
     assert set(rebuild_contexts(chain[9:], {10, 11, 17})) == {17}  # no anchor before 10 and 11
