@@ -17,12 +17,13 @@ content checksum, gzip a CRC-32, so corrupted bytes fail loudly on the way back.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import brotli
 import lz4.frame
+import orjson
 import zstandard
 
 from lifeline_common.errors import ConflictError, InvalidInputError
@@ -121,3 +122,28 @@ class CompressionPolicy:
         if len(packed) >= len(data):
             return data, NONE
         return packed, self.algorithm
+
+
+def json_columns(policy: CompressionPolicy, document: bytes) -> tuple[str | None, bytes | None, Algorithm]:
+    """A JSON document as the columns `state` (json), `state_blob` (bytea) and `compression`.
+
+    Compressed, it goes to the blob and `state` is NULL; under the policy's threshold (or
+    `none`) it stays readable JSON in `state` and the blob is NULL — the layout of
+    `snapshot.snapshots` and of the kept states (`replay.sessions`, `snapshot.session_state`).
+    """
+    blob, algorithm = policy.encode(document)
+    return (document.decode(), None, NONE) if algorithm == NONE else (None, blob, algorithm)
+
+
+def json_document(record: Mapping[str, Any], what: str) -> Any:
+    """The document of a row written from `json_columns`: `state` as the pool decoded it when
+    `compression` is `none` (or absent: rows from before compression), else `state_blob`
+    decompressed and parsed; CorruptBlobError naming `what` when it cannot be."""
+    algorithm = record.get("compression")
+    if algorithm is None or algorithm == NONE:
+        return record.get("state")
+    try:
+        return orjson.loads(decompress(record["state_blob"], algorithm))
+    except (CorruptBlobError, orjson.JSONDecodeError) as exc:
+        cause = exc.__cause__ or exc
+        raise CorruptBlobError(algorithm, f"{what}: {type(cause).__name__}: {cause}") from exc

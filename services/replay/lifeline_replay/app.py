@@ -36,6 +36,7 @@ from lifeline_servicekit import (
     open_database,
     provide,
 )
+from lifeline_store.compression import CompressionPolicy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _API_KEY_IN_QUERY = re.compile(r"(api_key=)[^&\s\"]+")
@@ -65,10 +66,12 @@ async def _wire(settings: ReplaySettings) -> ReplayDeps:
     ingest = IngestClient(settings.ingest_url, key, timeout=settings.ingest_timeout_s)
     memory = (MemoryClient(settings.memory_url, key, timeout=settings.memory_timeout_s)
               if settings.memory_url else None)
+    compression = CompressionPolicy(settings.compression, settings.compress_min_bytes)
     projector = ReplayProjector(hot, snapshot_every=settings.snapshot_every,
                                 snapshot_keep=settings.snapshot_keep,
                                 cache_sessions=settings.projection_cache_sessions,
-                                sync_commit=settings.projection_sync_commit)
+                                sync_commit=settings.projection_sync_commit,
+                                compression=compression)
     bus = bus_from_settings(settings, "replay")
     projection = Projection(pool, schema="replay", name="replay", apply=projector.apply, ingest=ingest,
                             after_commit=projector.after_commit, bus_kind=bus.kind)

@@ -31,6 +31,7 @@ from lifeline_replay import store
 from lifeline_replay.domain import snapshot_due
 from lifeline_replay.hot import Folded, HotBatch, HotStore
 from lifeline_replay.metrics import PROJECTION_LAG, SNAPSHOTS
+from lifeline_store.compression import CompressionPolicy
 
 
 def _folded(event: Event, state: SessionState) -> Folded:
@@ -50,8 +51,10 @@ class ReplayProjector:
     """The batch-level `apply` and `after_commit` callbacks of replay's Projection."""
 
     def __init__(self, hot: HotStore, *, snapshot_every: int, snapshot_keep: int,
-                 cache_sessions: int = 10_000, sync_commit: bool = False) -> None:
+                 cache_sessions: int = 10_000, sync_commit: bool = False,
+                 compression: CompressionPolicy | None = None) -> None:
         self._hot = hot
+        self._compression = compression or CompressionPolicy()
         self._sync_commit = sync_commit
         self._every = snapshot_every
         self._keep = snapshot_keep
@@ -90,10 +93,10 @@ class ReplayProjector:
         keys = sorted(by_session)
         previous = await self._previous(conn, by_session)
         folded = {k: self._fold(previous[k], by_session[k]) for k in keys}
-        heads = [store.Head(k.tenant_id, k.session_id, f.head.seq, f.head.state.decode(),
+        heads = [store.Head(k.tenant_id, k.session_id, f.head.seq, f.head.state,
                             by_session[k][-1].recorded_at) for k, f in folded.items()]
         await asyncio.gather(self._write_hot(by_session, folded),
-                             store.save_heads(conn, heads, sync_commit=self._sync_commit))
+                             store.save_heads(conn, heads, self._compression, sync_commit=self._sync_commit))
         snapshots = [store.Snapshot(k.tenant_id, k.session_id, snap.seq, snap.state.decode(),
                                     hashlib.sha256(snap.state).hexdigest(), event.recorded_at)
                      for k, f in folded.items() for event, snap in f.snapshots]

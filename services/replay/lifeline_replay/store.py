@@ -1,7 +1,9 @@
 """replay's SQL: the durable head state per session and its periodic snapshots.
 
 The head row is written in the projection's transaction, next to its checkpoint, so
-after a crash PostgreSQL always holds a state that matches the checkpoint exactly.
+after a crash PostgreSQL always holds a state that matches the checkpoint exactly. A
+head is stored compressed by the service (`LIFELINE_COMPRESSION`, migration 002) or,
+under `LIFELINE_COMPRESS_MIN_BYTES` and from before that, as `json`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from lifeline_store import wrap_errors
+from lifeline_store.compression import CompressionPolicy, json_columns, json_document
 
 
 @dataclass(frozen=True)
@@ -25,18 +28,21 @@ class StoredState:
     recorded_at: datetime | None
 
 
-def _row(row: asyncpg.Record | None) -> StoredState | None:
-    if row is None:
-        return None
-    return StoredState(int(row["seq"]), row["state"], row["recorded_at"])
+_HEAD = "seq, state, state_blob, compression, recorded_at"
+
+
+def _stored(row: asyncpg.Record) -> StoredState:
+    """A head (or snapshot: never compressed) row's state, decompressed where it was stored so."""
+    state = json_document(row, f"head of session {row.get('session_id')!r}")
+    return StoredState(int(row["seq"]), state, row["recorded_at"])
 
 
 async def load_head(conn: asyncpg.Connection | asyncpg.Pool, tenant: str, session: str) -> StoredState | None:
     with wrap_errors("read replay head"):
         row = await conn.fetchrow(
-            "SELECT seq, state, recorded_at FROM replay.sessions WHERE tenant_id = $1 AND session_id = $2",
+            f"SELECT session_id, {_HEAD} FROM replay.sessions WHERE tenant_id = $1 AND session_id = $2",
             tenant, session)
-    return _row(row)
+    return None if row is None else _stored(row)
 
 
 async def load_heads(conn: asyncpg.Connection,
@@ -44,11 +50,10 @@ async def load_heads(conn: asyncpg.Connection,
     """The heads of the sessions that have one, in one query."""
     with wrap_errors("read replay heads"):
         rows = await conn.fetch(
-            "SELECT tenant_id, session_id, seq, state, recorded_at FROM replay.sessions "
+            f"SELECT tenant_id, session_id, {_HEAD} FROM replay.sessions "
             "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
             [k[0] for k in keys], [k[1] for k in keys])
-    return {(r["tenant_id"], r["session_id"]): StoredState(int(r["seq"]), r["state"], r["recorded_at"])
-            for r in rows}
+    return {(r["tenant_id"], r["session_id"]): _stored(r) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -58,25 +63,32 @@ class Head:
     tenant_id: str
     session_id: str
     seq: int
-    state_json: str
+    state: bytes
     recorded_at: datetime | None
 
 
-async def save_heads(conn: asyncpg.Connection, heads: Sequence[Head], *, sync_commit: bool = True) -> None:
-    """Upsert the batch's heads in one statement; `sync_commit=False` also makes the
-    enclosing transaction commit without waiting for the WAL flush (`set_config(…, is_local)`
-    is SET LOCAL, run here so it costs no round trip of its own)."""
+async def save_heads(conn: asyncpg.Connection, heads: Sequence[Head], compression: CompressionPolicy, *,
+                     sync_commit: bool = True) -> None:
+    """Upsert the batch's heads in one statement, each compressed by `compression`
+    (`json_columns`: PostgreSQL's own pglz compression of ~6-7 KB heads was most of this
+    statement's time, issue 10); `sync_commit=False` also makes the enclosing transaction
+    commit without waiting for the WAL flush (`set_config(…, is_local)` is SET LOCAL, run
+    here so it costs no round trip of its own)."""
+    columns = [json_columns(compression, h.state) for h in heads]
     with wrap_errors("write replay heads"):
         await conn.execute(
-            "INSERT INTO replay.sessions (tenant_id, session_id, seq, state, recorded_at) "
-            "SELECT t, s, q, j::json, r "
-            "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[]) "
-            "     AS u(t, s, q, j, r), (SELECT set_config('synchronous_commit', $6, true)) AS commit_mode "
+            "INSERT INTO replay.sessions (tenant_id, session_id, seq, state, state_blob, compression, "
+            "recorded_at) "
+            "SELECT t, s, q, j::json, b, c, r "
+            "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::text[], "
+            "            $7::timestamptz[]) AS u(t, s, q, j, b, c, r), "
+            "     (SELECT set_config('synchronous_commit', $8, true)) AS commit_mode "
             "ON CONFLICT (tenant_id, session_id) DO UPDATE "
-            "SET seq = EXCLUDED.seq, state = EXCLUDED.state, recorded_at = EXCLUDED.recorded_at, "
-            "updated_at = now()",
+            "SET seq = EXCLUDED.seq, state = EXCLUDED.state, state_blob = EXCLUDED.state_blob, "
+            "compression = EXCLUDED.compression, recorded_at = EXCLUDED.recorded_at, updated_at = now()",
             [h.tenant_id for h in heads], [h.session_id for h in heads], [h.seq for h in heads],
-            [h.state_json for h in heads], [h.recorded_at for h in heads], "on" if sync_commit else "off")
+            [c[0] for c in columns], [c[1] for c in columns], [c[2] for c in columns],
+            [h.recorded_at for h in heads], "on" if sync_commit else "off")
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,7 @@ async def snapshot_until(pool: asyncpg.Pool, tenant: str, session: str, *, seq: 
             row = await pool.fetchrow(
                 "SELECT seq, state, recorded_at FROM replay.snapshots WHERE tenant_id = $1 "
                 "AND session_id = $2 AND seq <= $3 ORDER BY seq DESC LIMIT 1", tenant, session, seq)
-    return _row(row)
+    return None if row is None else _stored(row)
 
 
 async def snapshot_count(pool: asyncpg.Pool, tenant: str, session: str) -> int:

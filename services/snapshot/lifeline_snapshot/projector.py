@@ -62,12 +62,12 @@ class SnapshotFold:
         sessions that took one in one more."""
         keys = sorted(by_session)
         previous = await self._previous(conn, by_session)
-        saved: list[tuple[str, str, int, str]] = []
+        saved: list[tuple[str, str, int, bytes]] = []
         drafts: list[tuple[str, str, SnapshotDraft]] = []
         for key in keys:
             state = self._fold(key, previous[key], by_session[key], drafts)
             self._kept.keep(key, state)
-            saved.append((key.tenant_id, key.session_id, state.seq, canonical_json(state).decode()))
+            saved.append((key.tenant_id, key.session_id, state.seq, canonical_json(state)))
         if drafts:
             created = await store.insert_snapshots(conn, drafts, self._compression)
             took = sorted({SessionKey(t, s) for t, s, d in drafts if d.id in created})
@@ -78,7 +78,7 @@ class SnapshotFold:
                 self._to_announce.update(took)
                 RETAINED.labels("count").inc(await store.retain_newest_of(
                     conn, [(k.tenant_id, k.session_id) for k in took], self._keep))
-        await store.save_states(conn, saved)
+        await store.save_states(conn, saved, self._compression)
 
     def _fold(self, key: SessionKey, state: SessionState, events: Sequence[Event],
               drafts: list[tuple[str, str, SnapshotDraft]]) -> SessionState:

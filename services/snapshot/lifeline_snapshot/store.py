@@ -6,7 +6,9 @@ caller's transaction (the projection's, so effects and checkpoint commit togethe
 A snapshot's state is stored as jsonb (`compression` = 'none': small states and rows
 from before compression) or as compressed canonical JSON in `state_blob`, the
 algorithm recorded in `compression` (lifeline_store.compression); reading decodes
-either, so rows stay readable whatever `LIFELINE_COMPRESSION` says today.
+either, so rows stay readable whatever `LIFELINE_COMPRESSION` says today. Each session's
+kept state (`session_state`, rewritten by every batch) is stored the same way
+(migration 005).
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import orjson
 
 from lifeline_events import canonical_json
 from lifeline_snapshot.domain import SnapshotDraft, SnapshotRow
 from lifeline_store import wrap_errors
-from lifeline_store.compression import NONE, CompressionPolicy, CorruptBlobError, decompress
+from lifeline_store.compression import (
+    NONE,
+    CompressionPolicy,
+    CorruptBlobError,
+    json_columns,
+    json_document,
+)
 
 _COLUMNS = "id, tenant_id, session_id, at_seq, content_hash, label, trigger, created_at"
 _STATE = "state, state_blob, compression"
@@ -28,17 +35,9 @@ _STATE = "state, state_blob, compression"
 
 def _state(record: asyncpg.Record) -> dict[str, Any] | None:
     """The row's state, decompressed if it was stored compressed; CorruptBlobError if it cannot be."""
-    algorithm = record.get("compression")
-    if algorithm is None or algorithm == NONE:
-        return record.get("state")
-    try:
-        state = orjson.loads(decompress(record["state_blob"], algorithm))
-    except (CorruptBlobError, orjson.JSONDecodeError) as exc:
-        cause = exc.__cause__ or exc
-        reason = f"snapshot {record['id']!r}: {type(cause).__name__}: {cause}"
-        raise CorruptBlobError(algorithm, reason) from exc
-    if not isinstance(state, dict):
-        raise CorruptBlobError(algorithm, f"snapshot {record['id']!r}: not a JSON object")
+    state = json_document(record, f"snapshot {record['id']!r}")
+    if state is not None and not isinstance(state, dict):
+        raise CorruptBlobError(record["compression"], f"snapshot {record['id']!r}: not a JSON object")
     return state
 
 
@@ -51,22 +50,15 @@ def _row(record: asyncpg.Record) -> SnapshotRow:
 
 async def load_state(conn: asyncpg.Connection | asyncpg.Pool, tenant: str,
                      session: str) -> dict[str, Any] | None:
-    return await conn.fetchval(
-        "SELECT state FROM snapshot.session_state WHERE tenant_id = $1 AND session_id = $2",
+    row = await conn.fetchrow(
+        f"SELECT {_STATE} FROM snapshot.session_state WHERE tenant_id = $1 AND session_id = $2",
         tenant, session)
+    return None if row is None else json_document(row, f"state of session {session!r}")
 
 
 async def read_state(pool: asyncpg.Pool, tenant: str, session: str) -> dict[str, Any] | None:
     with wrap_errors("read session state"):
         return await load_state(pool, tenant, session)
-
-
-async def save_state(conn: asyncpg.Connection, tenant: str, session: str, seq: int,
-                     state: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO snapshot.session_state (tenant_id, session_id, seq, state) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
-        "updated_at = now()", tenant, session, seq, state)
 
 
 async def insert_snapshot(conn: asyncpg.Connection, tenant: str, session: str,
@@ -243,18 +235,26 @@ async def load_states(conn: asyncpg.Connection,
                       keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     """The folded state of each (tenant, session) that has one, in one query."""
     rows = await conn.fetch(
-        "SELECT tenant_id, session_id, state FROM snapshot.session_state "
+        f"SELECT tenant_id, session_id, {_STATE} FROM snapshot.session_state "
         "WHERE (tenant_id, session_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
         [k[0] for k in keys], [k[1] for k in keys])
-    return {(r["tenant_id"], r["session_id"]): r["state"] for r in rows}
+    return {(r["tenant_id"], r["session_id"]): json_document(r, f"state of session {r['session_id']!r}")
+            for r in rows}
 
 
-async def save_states(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, int, str]]) -> None:
-    """Upsert (tenant, session, seq, state JSON) rows in one statement."""
+async def save_states(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, int, bytes]],
+                      compression: CompressionPolicy) -> None:
+    """Upsert (tenant, session, seq, state's canonical JSON) rows in one statement, each state
+    compressed by `compression` (`json_columns`): under single-event traffic every batch
+    rewrites its sessions' ~6-7 KB states, and PostgreSQL's own TOAST compression of them
+    (pglz) was most of this statement's time (issue 10)."""
+    columns = [json_columns(compression, r[3]) for r in rows]
     await conn.execute(
-        "INSERT INTO snapshot.session_state (tenant_id, session_id, seq, state) "
-        "SELECT t, s, q, j::json "
-        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(t, s, q, j) "
+        "INSERT INTO snapshot.session_state (tenant_id, session_id, seq, state, state_blob, compression) "
+        "SELECT t, s, q, j::json, b, c "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::text[]) "
+        "     AS u(t, s, q, j, b, c) "
         "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
-        "updated_at = now()",
-        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+        "state_blob = EXCLUDED.state_blob, compression = EXCLUDED.compression, updated_at = now()",
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+        [c[0] for c in columns], [c[1] for c in columns], [c[2] for c in columns])

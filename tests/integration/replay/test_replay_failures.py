@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import asyncpg
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -81,6 +82,12 @@ async def test_ladder_redis_down_then_ingest_down_then_redis_back(
         ingest.kill()
         body = await wait_mode(http, replay.url, session, "cold")
         assert body["staleness"]["stale"] is True and body["seq"] <= last and body["state"]["session_id"]
+        # the cold answer is the head PostgreSQL keeps, stored compressed by replay (zstd)
+        conn = await asyncpg.connect(fresh_database)
+        stored = await conn.fetchrow("SELECT seq, compression, state IS NULL AS blob_only "
+                                     "FROM replay.sessions WHERE session_id = $1", session)
+        await conn.close()
+        assert (stored["compression"], stored["blob_only"]) == ("zstd", True) and stored["seq"] == body["seq"]
         assert body["profile"] == {"focus": [{"text": "practise handling price objections"}]}
         r = await http.get(f"{replay.url}/ready")
         assert r.status_code == 200 and {"redis", "ingest"} <= set(r.json()["degraded"])

@@ -18,6 +18,7 @@ import pytest
 from lifeline_bus import create_bus
 from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
+from lifeline_snapshot import store
 from lifeline_snapshot.announcer import Announcer
 from lifeline_snapshot.projector import SnapshotFold
 from lifeline_store.compression import CompressionPolicy
@@ -66,9 +67,8 @@ def announcer(pool: asyncpg.Pool, redis_url: str) -> Announcer:
 
 
 async def _stored(pool: asyncpg.Pool) -> tuple[int, object]:
-    row = await pool.fetchrow("SELECT seq, state FROM snapshot.session_state WHERE session_id = $1",
-                              KEY.session_id)
-    return row["seq"], row["state"]
+    seq = await pool.fetchval("SELECT seq FROM snapshot.session_state WHERE session_id = $1", KEY.session_id)
+    return seq, await store.load_state(pool, KEY.tenant_id, KEY.session_id)
 
 
 def _expected(events: Sequence[Event]) -> tuple[int, object]:
@@ -83,6 +83,9 @@ async def test_replicas_taking_turns_store_the_folds_state(pool: asyncpg.Pool, a
     await b.deliver(events[3:6])  # a's kept state (seq 3) is now behind the checkpoint
     await a.deliver(events[6:8])  # read back from snapshot.session_state
     assert await _stored(pool) == _expected(events[:8])
+    stored = await pool.fetchrow("SELECT compression, state IS NULL AS blob_only FROM snapshot.session_state "
+                                 "WHERE session_id = $1", KEY.session_id)
+    assert (stored["compression"], stored["blob_only"]) == ("zstd", True)  # compressed by snapshot
     await a.deliver(events[8:9])  # from a's kept state
     await b.deliver(events[:9])  # a redelivery: nothing new
     assert await _stored(pool) == _expected(events)
@@ -110,11 +113,10 @@ async def test_a_checkpoint_put_back_is_refolded_from_the_stored_state(
     replica = Replica(pool, announcer)
     events = _events(6)
     await replica.deliver(events[0:5])
-    back = orjson.loads(canonical_json(fold(events[:2])))
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("UPDATE snapshot.checkpoints SET last_seq = 2 WHERE session_id = $1",
                            KEY.session_id)
-        await conn.execute("UPDATE snapshot.session_state SET seq = 2, state = $2 WHERE session_id = $1",
-                           KEY.session_id, back)
+        await store.save_states(conn, [(KEY.tenant_id, KEY.session_id, 2, canonical_json(fold(events[:2])))],
+                                CompressionPolicy())
     await replica.deliver(events[2:6])
     assert await _stored(pool) == _expected(events)

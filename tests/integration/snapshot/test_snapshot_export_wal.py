@@ -12,7 +12,9 @@ import orjson
 
 from lifeline_events import canonical_json, fold
 from lifeline_events.redaction import KINDS
+from lifeline_snapshot import store as snapshot_store
 from lifeline_snapshot.export.bundle import validate_bundle
+from lifeline_store.compression import CompressionPolicy
 from lifeline_testing.appends import append
 from lifeline_testing.oracle import fold_of_log, log_of
 from lifeline_testing.processes import auth
@@ -163,14 +165,14 @@ async def test_wal_view_shows_published_and_applied(stack: SnapshotStack) -> Non
 
 async def _roll_back_projection(stack: SnapshotStack, session: str, to_seq: int) -> None:
     """Put snapshot's checkpoint and folded state back to `to_seq`, as if it had lagged."""
-    state = fold((await log_of(stack.ingest.url, session))[:to_seq]).model_dump(mode="json")
+    state = fold((await log_of(stack.ingest.url, session))[:to_seq])
     conn = await asyncpg.connect(stack.database_url)
     try:
         async with conn.transaction():
             await conn.execute("UPDATE snapshot.checkpoints SET last_seq = $2 WHERE session_id = $1",
                                session, to_seq)
-            await conn.execute("UPDATE snapshot.session_state SET seq = $2, state = $3::jsonb "
-                               "WHERE session_id = $1", session, to_seq, orjson.dumps(state).decode())
+            await snapshot_store.save_states(conn, [("default", session, to_seq, canonical_json(state))],
+                                             CompressionPolicy())
     finally:
         await conn.close()
 

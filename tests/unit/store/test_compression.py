@@ -16,6 +16,8 @@ from lifeline_store.compression import (
     UnknownAlgorithmError,
     compress,
     decompress,
+    json_columns,
+    json_document,
 )
 
 STATE = orjson.dumps({"seq": 200, "facts": {f"fact{i}": f"value number {i}" for i in range(80)},
@@ -70,3 +72,28 @@ def test_corrupted_bytes_raise_a_clear_error(algorithm: str) -> None:
         decompress(compress(STATE, algorithm)[:-7], algorithm)
     with pytest.raises(CorruptBlobError):
         decompress(b"not compressed at all", algorithm)
+
+
+def test_json_columns_round_trip_through_json_document() -> None:
+    """A document goes to the blob when compressed (state NULL) and stays readable JSON below
+    the threshold (blob NULL); reading either row gives the document back."""
+    document = orjson.loads(STATE)
+    state, blob, algorithm = json_columns(CompressionPolicy("zstd", min_bytes=0), STATE)
+    assert state is None and blob is not None and algorithm == "zstd" and len(blob) < len(STATE)
+    assert json_document({"state": None, "state_blob": blob, "compression": algorithm}, "x") == document
+    small = json_columns(CompressionPolicy("zstd", min_bytes=len(STATE) + 1), STATE)
+    assert small == (STATE.decode(), None, "none")
+    # a `none` row and a row from before compression: `state` as the pool's codec decoded it
+    assert json_document({"state": document, "state_blob": None, "compression": "none"}, "x") == document
+    assert json_document({"state": document}, "x") == document
+
+
+def test_json_document_names_the_row_of_a_corrupted_blob() -> None:
+    blob = bytearray(compress(STATE, "zstd"))
+    blob[len(blob) // 2] ^= 0xFF
+    with pytest.raises(CorruptBlobError, match=r"head of session 's-1': .*Error"):
+        json_document({"state": None, "state_blob": bytes(blob), "compression": "zstd"},
+                      "head of session 's-1'")
+    with pytest.raises(CorruptBlobError, match="head of session 's-2': JSONDecodeError"):
+        json_document({"state": None, "state_blob": compress(b"{not json", "zstd"), "compression": "zstd"},
+                      "head of session 's-2'")

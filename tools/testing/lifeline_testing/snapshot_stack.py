@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from lifeline_servers import free_port
+from lifeline_store.compression import json_document
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess
 
 
@@ -71,10 +72,13 @@ async def projected_state(database_url: str, session: str, tenant: str = "defaul
     """What the snapshot service holds as the session's folded state."""
     conn = await asyncpg.connect(database_url)
     try:
-        text = await conn.fetchval(
-            "SELECT state::text FROM snapshot.session_state WHERE tenant_id = $1 AND session_id = $2",
-            tenant, session)
-        return orjson.loads(text) if text else None
+        row = await conn.fetchrow(
+            "SELECT state::text AS state, state_blob, compression FROM snapshot.session_state "
+            "WHERE tenant_id = $1 AND session_id = $2", tenant, session)
+        if row is None:
+            return None
+        parsed = {**dict(row), "state": orjson.loads(row["state"]) if row["state"] else None}
+        return json_document(parsed, f"state of session {session!r}")  # stored compressed or as json
     finally:
         await conn.close()
 
