@@ -26,6 +26,7 @@ from lifeline_servicekit import (
     open_database,
     provide,
 )
+from lifeline_store.compression import CompressionPolicy
 from lifeline_tracestore.api import router, session_person
 from lifeline_tracestore.deps import TraceStoreDeps
 from lifeline_tracestore.explorer import mount_explorer
@@ -53,7 +54,8 @@ async def _wire(settings: TraceStoreSettings) -> TraceStoreDeps:
     ingest = IngestClient(settings.ingest_url, key) if key else None
     freshness = Freshness(pool, max_wait_ms=settings.trace_read_wait_ms)
     redactor = Redactor(settings.trace_redaction)
-    fold = TraceFold(partitions, freshness, redactor, context_every=settings.trace_context_every)
+    fold = TraceFold(partitions, freshness, redactor, context_every=settings.trace_context_every,
+                     compression=CompressionPolicy(settings.compression, settings.compress_min_bytes))
     bus = bus_from_settings(settings, "tracestore")
     projection = Projection(pool, schema="traces", name=GROUP, apply=fold.apply, ingest=ingest,
                             after_commit=fold.after_commit, bus_kind=bus.kind)

@@ -26,24 +26,27 @@ from lifeline_tracestore.deps import Deps
 
 router = APIRouter(tags=["trace-store"])
 
-_LINEAGE = """
+# `branched_from` is its own column (migration 006); a row last written by a pod of an
+# earlier release has it only inside the state.
+_ORIGIN = "coalesce({t}branched_from, {t}state->'branched_from')"
+_LINEAGE = f"""
 WITH RECURSIVE up AS (
-    SELECT session_id, state->'branched_from' AS origin, 1 AS depth FROM traces.sessions
-    WHERE tenant_id = $1 AND session_id = $2 AND state->'branched_from' IS NOT NULL
+    SELECT session_id, {_ORIGIN.format(t='')} AS origin, 1 AS depth FROM traces.sessions
+    WHERE tenant_id = $1 AND session_id = $2 AND {_ORIGIN.format(t='')} IS NOT NULL
   UNION ALL
-    SELECT s.session_id, s.state->'branched_from', up.depth + 1 FROM up
+    SELECT s.session_id, {_ORIGIN.format(t='s.')}, up.depth + 1 FROM up
     JOIN traces.sessions s ON s.tenant_id = $1 AND s.session_id = up.origin->>'parent_session_id'
-    WHERE s.state->'branched_from' IS NOT NULL
+    WHERE {_ORIGIN.format(t='s.')} IS NOT NULL
 )
 SELECT session_id, origin->>'parent_session_id' AS parent_session_id,
        (origin->>'from_seq')::bigint AS from_seq, origin->>'name' AS name
 FROM up ORDER BY depth
 """
-_BRANCHES = """
-SELECT session_id, state->'branched_from'->>'parent_session_id' AS parent_session_id,
-       (state->'branched_from'->>'from_seq')::bigint AS from_seq, state->'branched_from'->>'name' AS name
-FROM traces.sessions
-WHERE tenant_id = $1 AND state->'branched_from'->>'parent_session_id' = $2
+_BRANCHES = f"""
+SELECT session_id, origin->>'parent_session_id' AS parent_session_id,
+       (origin->>'from_seq')::bigint AS from_seq, origin->>'name' AS name
+FROM (SELECT session_id, {_ORIGIN.format(t='')} AS origin FROM traces.sessions WHERE tenant_id = $1) AS s
+WHERE origin->>'parent_session_id' = $2
 ORDER BY session_id
 """
 

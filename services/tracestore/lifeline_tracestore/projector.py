@@ -21,10 +21,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState, canonical_json
 from lifeline_projection import KeptStates, SessionKey, raw_json
+from lifeline_store.compression import CompressionPolicy
 from lifeline_tracestore import store
 from lifeline_tracestore.domain import CONTEXT_EVERY, SOURCE_EVENTS, TraceRow, day_of, fold_traces
 from lifeline_tracestore.freshness import Freshness
@@ -61,13 +63,28 @@ async def insert_rows(conn: asyncpg.Connection, insert: Insert, rows: Sequence[T
         raise
 
 
+def _saved(key: SessionKey, end: SessionState, last: str | None, *, whole: bool) -> store.SavedSession:
+    """The session's state to save: the fold's end state (the run's last context, when that
+    row carries one, is its canonical JSON already), or that context when the run's contexts
+    were redacted `whole` after the fold (then it differs from the fold, and is what is kept)."""
+    if whole and last is not None:
+        state, document = last.encode(), orjson.loads(last)
+        person, origin = document.get("person_id"), document.get("branched_from")
+    else:
+        state, person = (last.encode() if last is not None else canonical_json(end)), end.person_id
+        origin = None if end.branched_from is None else end.branched_from.model_dump(mode="json")
+    return store.SavedSession(key.tenant_id, key.session_id, end.seq, state, person,
+                              None if origin is None else orjson.dumps(origin).decode())
+
+
 class TraceFold:
     """`apply` and `after_commit` of trace-store's projection: one trace per event, exactly once."""
 
     def __init__(self, partitions: Partitions, freshness: Freshness,
                  redactor: Redactor | None = None, *, sessions_kept: int = SESSIONS_KEPT,
-                 context_every: int = CONTEXT_EVERY) -> None:
+                 context_every: int = CONTEXT_EVERY, compression: CompressionPolicy | None = None) -> None:
         self._partitions = partitions
+        self._compression = compression or CompressionPolicy()
         self._every = context_every
         self._freshness = freshness
         self._redactor = redactor or Redactor()
@@ -79,7 +96,7 @@ class TraceFold:
         missing = [(k.tenant_id, k.session_id) for k in keys if k not in kept]
         stored = await store.load_sessions(conn, missing) if missing else {}
         rows: list[TraceRow] = []
-        saved: list[tuple[str, str, int, str]] = []
+        saved: list[store.SavedSession] = []
         for key in keys:
             events = by_session[key]
             state = kept[key] if key in kept else _state(stored.get((key.tenant_id, key.session_id)))
@@ -91,10 +108,7 @@ class TraceFold:
                 traced = self._redactor.rows(traced)
             if traced:
                 rows.extend(traced)
-                # a last row with a context carries the state to save (redacted whole, if it was)
-                last = traced[-1].context_snapshot
-                saved.append((key.tenant_id, key.session_id, end.seq,
-                              last if last is not None else canonical_json(end).decode()))
+                saved.append(_saved(key, end, traced[-1].context_snapshot, whole=not redacted))
             # an unredacted fold's state is not what was saved (the redacted context): forget it
             self._kept.keep(key, end if redacted else None)
         if not rows:
@@ -102,7 +116,7 @@ class TraceFold:
         if missing_days := self._partitions.missing({day_of(r.ts) for r in rows}):
             raise PartitionsMissingError(missing_days)
         await insert_rows(conn, store.insert_from_log, rows)
-        await store.save_sessions(conn, saved)
+        await store.save_sessions(conn, saved, self._compression)
 
     async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
         """Count and time the stored traces, and wake readers waiting for them."""

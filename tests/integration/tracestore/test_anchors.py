@@ -27,7 +27,7 @@ from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
-from lifeline_tracestore import store
+from lifeline_tracestore import store as trace_store
 from lifeline_tracestore.contexts import keep_chains, with_contexts
 from lifeline_tracestore.domain import day_of, day_start
 from lifeline_tracestore.freshness import Freshness
@@ -145,7 +145,8 @@ async def test_every_read_api_answers_the_full_folds_context(pool: asyncpg.Pool,
     for every in EVERY[1:]:
         stored = {q for q, v in (await _db_contexts(pool, f"s-k{every}")).items() if v is not None}
         assert stored == {1, 20} | set(range(every, N + 1, every)), f"K={every}"
-        state = await pool.fetchval("SELECT state FROM traces.sessions WHERE session_id = $1", f"s-k{every}")
+        key = ("default", f"s-k{every}")
+        state = (await trace_store.load_sessions(pool, [key]))[key]
         assert {**state, "session_id": "?"} == {**full[N], "session_id": "?"}
     # renamed copies of the K=1 contexts (only session_id differs)
     store = procs.tracestore(fresh_database, redis_url, trace_retention_days=3650)
@@ -198,7 +199,7 @@ async def _delete_trace(conn: asyncpg.Connection, session: str, seq: int) -> Non
                                    "AND seq = $2", session, seq)
     await keep_chains(conn, "traces.event_traces", "{t}.trace_id = $1 AND {t}.tenant_id = $2",
                       trace_id, "default")
-    assert await store.delete_trace(conn, "default", trace_id)
+    assert await trace_store.delete_trace(conn, "default", trace_id)
 
 
 async def test_a_runs_first_row_keeps_its_context_when_the_row_before_is_gone_or_on_another_day(

@@ -73,7 +73,9 @@ async def test_replicas_taking_turns_store_the_folds_context(pool: asyncpg.Pool)
     events = _events(9)
     await a.deliver(events[0:3])
     await b.deliver(events[3:6])  # a's kept state (seq 3) is now behind
-    await a.deliver(events[6:8])  # read back from traces.sessions
+    stored = await pool.fetchrow("SELECT compression, state IS NULL AS blob_only FROM traces.sessions")
+    assert (stored["compression"], stored["blob_only"]) == ("zstd", True)  # compressed by trace-store
+    await a.deliver(events[6:8])  # read back from traces.sessions (decompressed)
     await a.deliver(events[8:9])  # from a's kept state
     await b.deliver(events[:9])  # a redelivery: nothing new
     assert await _contexts(pool) == _expected(events, redact=True)

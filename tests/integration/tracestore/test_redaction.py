@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
+from lifeline_store.compression import decompress
 from lifeline_testing.appends import append
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
@@ -19,10 +20,12 @@ async def _stored_text(database_url: str) -> str:
     try:
         rows = await conn.fetch("SELECT event_data::text AS d, coalesce(context_snapshot::text, '') AS c "
                                 "FROM traces.event_traces")
-        states = await conn.fetch("SELECT state::text AS s FROM traces.sessions")
+        states = await conn.fetch("SELECT state::text AS s, state_blob, compression FROM traces.sessions")
     finally:
         await conn.close()
-    return " ".join([r["d"] + r["c"] for r in rows] + [s["s"] for s in states])
+    # a state is stored compressed (zstd) or as json: its text either way
+    texts = [s["s"] or decompress(s["state_blob"], s["compression"]).decode() for s in states]
+    return " ".join([r["d"] + r["c"] for r in rows] + texts)
 
 
 async def test_events_and_contexts_are_stored_redacted(fresh_database, redis_url, procs) -> None:
