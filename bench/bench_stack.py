@@ -35,7 +35,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from bench.bench_replay import LENGTHS, pct, state_latency, wait_applied, write_session
-from bench.cpu import CpuMeter, find_pids, format_cpu, record
+from bench.cpu import CpuMeter, calibration_us, find_pids, format_cpu, record
 from bench.stack_harness import RunningStack, logged, start_stack, wait_drained
 from lifeline_bus import OutMessage, bus_kind, create_bus
 
@@ -163,6 +163,7 @@ async def _measure(stack: RunningStack, path: str, sent: int | None, latencies: 
                    loads: object) -> dict[str, float]:
     db = stack.env["LIFELINE_DATABASE_URL"]
     before = await logged(db)
+    calibrated = calibration_us()  # the machine's speed, on the idle stack (bench/cpu.py)
     meter = CpuMeter(find_pids(stack.process.pid)).start()
     start = time.perf_counter()
     async with _client(stack) as h:
@@ -171,14 +172,22 @@ async def _measure(stack: RunningStack, path: str, sent: int | None, latencies: 
     events = sent if sent is not None else len(latencies)
     drained = await wait_drained(stack, before + events)
     meter.stop()
+    calibrated = (calibrated + calibration_us()) / 2
     per = meter.per_event_us(events)
     rate = events / (drained - start)
     lat = (f"; request p50 {_pct(latencies, 0.5):.1f} ms p99 {_pct(latencies, 0.99):.1f} ms"
            if latencies else "")
     print(f"  {path}: {events} events, accepted {events / (accepted - start):,.0f}/s, "
-          f"drained {rate:,.0f} events/s{lat}\n    {format_cpu(per)}", flush=True)
+          f"drained {rate:,.0f} events/s{lat}\n    {format_cpu(per)}\n    {_calibrated(per, calibrated)}",
+          flush=True)
     return {"events_per_s": rate, "p50_ms": _pct(latencies, 0.5), "p99_ms": _pct(latencies, 0.99),
-            **{f"cpu_{k}": v for k, v in per.items()}}
+            "calibration_us": calibrated, **{f"cpu_{k}": v for k, v in per.items()}}
+
+
+def _calibrated(per: dict[str, float], calibration: float) -> str:
+    """The total in calibration turns (bench/cpu.py: survives a machine whose speed drifts)."""
+    return (f"machine: {calibration:.1f} CPU µs per calibration turn; total = "
+            f"{per['total'] / calibration:.1f} calibration turns/event")
 
 
 async def run_once(bus: str, repeat: int) -> list[tuple[str, dict[str, float]]]:
@@ -214,10 +223,13 @@ def run_bus(bus: str) -> None:
                 f"{n:,} events p50 {med[f'p50_{n}']:.2f} ms p99 {med[f'p99_{n}']:.2f} ms" for n in LENGTHS))
             continue
         cpu = {k.removeprefix("cpu_"): v for k, v in med.items() if k.startswith("cpu_")}
+        turns = statistics.median(r["cpu_total"] / r["calibration_us"] for r in runs)
         print(f"median of {len(runs)} — stack {name}: {med['events_per_s']:,.0f} events/s, "
-              f"p50 {med['p50_ms']:.1f} ms p99 {med['p99_ms']:.1f} ms\n    {format_cpu(cpu)}")
+              f"p50 {med['p50_ms']:.1f} ms p99 {med['p99_ms']:.1f} ms\n    {format_cpu(cpu)}\n"
+              f"    total = {turns:.1f} calibration turns/event "
+              f"(machine: {med['calibration_us']:.1f} µs per turn)")
         record("stack", f"{bus} {name}", med["events_per_s"], cpu,
-               {"p50_ms": med["p50_ms"], "p99_ms": med["p99_ms"]})
+               {"p50_ms": med["p50_ms"], "p99_ms": med["p99_ms"], "calibration_turns": turns})
 
 
 if __name__ == "__main__":

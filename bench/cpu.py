@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from bench.bench_fold import records
+from lifeline_events import Event, SessionState, apply, canonical_json
 
 # Each bench appends its rows here (one JSON object a line); bench_summary prints them.
 SUMMARY_FILE = Path(os.environ.get("BENCH_SUMMARY", "/tmp/lifeline-bench-summary.jsonl"))
@@ -108,6 +112,29 @@ class CpuMeter:
         per = {n: s * 1e6 / max(1, events) for n, s in self.spent.items()}
         per["total"] = sum(per.values())
         return per
+
+
+def calibration_us(turns: int = 300, repeats: int = 5) -> float:
+    """The machine's speed now: CPU µs this process spends per turn on a fixed slice of
+    Lifeline's own work (decode, fold and canonical dump of `turns` turns of bench_fold's
+    session; the least disturbed of `repeats` passes).
+
+    CPU µs per event leaves out time spent waiting for a core, but not a core that runs
+    slower (a busy hyperthread sibling, a throttled host): on a shared machine the same work
+    has cost up to 1.5× more CPU from one minute to the next, in every process at once.
+    Dividing a figure by this one (taken on the idle stack right before and after the load)
+    gives it in "calibration turns", comparable across such drift and across machines.
+    """
+    raw = records(turns)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        state = SessionState()
+        for body in raw:
+            state = apply(state, Event.from_json(body))
+            canonical_json(state)
+        best = min(best, time.process_time() - start)
+    return best / turns * 1e6
 
 
 def format_cpu(per_event: dict[str, float]) -> str:
