@@ -35,7 +35,7 @@ from lifeline_servicekit import (
     tenant_for,
 )
 from lifeline_store import wrap_errors
-from lifeline_tracestore import store
+from lifeline_tracestore import session_states, store
 from lifeline_tracestore.contexts import keep_chains, with_contexts
 from lifeline_tracestore.deps import Deps, TraceStoreDeps
 from lifeline_tracestore.domain import OTEL_TRACE_ID, SOURCE_EVENTS, iso, trace_document
@@ -88,7 +88,8 @@ def _json(data: Any, status: int = 200) -> Response:
 async def session_person(connection: HTTPConnection, tenant: str, session: str) -> tuple[bool, str | None]:
     """Whose session this is, for servicekit's person guard (person-scoped keys only)."""
     with wrap_errors("read session"):
-        return await store.session_person(deps_from(connection.app, TraceStoreDeps).pool, tenant, session)
+        pool = deps_from(connection.app, TraceStoreDeps).pool
+        return await session_states.session_person(pool, tenant, session)
 
 
 async def _trace_or_404(deps: Deps, principal: Principal, trace_id: UUID) -> Any:

@@ -20,7 +20,7 @@ from lifeline_bus import BatchHandler, Delivery
 from lifeline_events import Event, EventValidationError
 from lifeline_projection.spans import consumer_spans
 from lifeline_store import wrap_errors
-from lifeline_tracestore import store
+from lifeline_tracestore import session_states, store
 from lifeline_tracestore.domain import SOURCE_LIFECYCLE, day_of, lifecycle_trace
 from lifeline_tracestore.metrics import TRACES_STORED
 from lifeline_tracestore.partitions import Partitions
@@ -114,7 +114,8 @@ class LifecycleHandler:
         with wrap_errors("store lifecycle traces"):
             async with self._pool.acquire() as conn, conn.transaction():
                 for tenant, group in sorted(by_tenant.items()):
-                    states = await store.latest_states(conn, tenant, sorted({e.session_id for e, _ in group}))
+                    sessions = sorted({e.session_id for e, _ in group})
+                    states = await session_states.latest_states(conn, tenant, sessions)
                     rows = self._redactor.rows(
                         [lifecycle_trace(e, states.get(e.session_id), raw) for e, raw in group])
                     stored += await insert_rows(conn, store.insert_announced, rows)

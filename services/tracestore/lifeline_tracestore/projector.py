@@ -27,7 +27,7 @@ from lifeline_common.errors import TransientError
 from lifeline_events import Event, SessionState, canonical_json
 from lifeline_projection import KeptStates, SessionKey, raw_json
 from lifeline_store.compression import CompressionPolicy
-from lifeline_tracestore import store
+from lifeline_tracestore import session_states, store
 from lifeline_tracestore.domain import CONTEXT_EVERY, SOURCE_EVENTS, TraceRow, day_of, fold_traces
 from lifeline_tracestore.freshness import Freshness
 from lifeline_tracestore.metrics import STORE_LATENCY, TRACES_STORED
@@ -63,7 +63,8 @@ async def insert_rows(conn: asyncpg.Connection, insert: Insert, rows: Sequence[T
         raise
 
 
-def _saved(key: SessionKey, end: SessionState, last: str | None, *, whole: bool) -> store.SavedSession:
+def _saved(key: SessionKey, end: SessionState, last: str | None, *,
+           whole: bool) -> session_states.SavedSession:
     """The session's state to save: the fold's end state (the run's last context, when that
     row carries one, is its canonical JSON already), or that context when the run's contexts
     were redacted `whole` after the fold (then it differs from the fold, and is what is kept)."""
@@ -73,7 +74,7 @@ def _saved(key: SessionKey, end: SessionState, last: str | None, *, whole: bool)
     else:
         state, person = (last.encode() if last is not None else canonical_json(end)), end.person_id
         origin = None if end.branched_from is None else end.branched_from.model_dump(mode="json")
-    return store.SavedSession(key.tenant_id, key.session_id, end.seq, state, person,
+    return session_states.SavedSession(key.tenant_id, key.session_id, end.seq, state, person,
                               None if origin is None else orjson.dumps(origin).decode())
 
 
@@ -94,9 +95,9 @@ class TraceFold:
         keys = sorted(by_session)
         kept = self._kept.following(by_session)
         missing = [(k.tenant_id, k.session_id) for k in keys if k not in kept]
-        stored = await store.load_sessions(conn, missing) if missing else {}
+        stored = await session_states.load_sessions(conn, missing) if missing else {}
         rows: list[TraceRow] = []
-        saved: list[store.SavedSession] = []
+        saved: list[session_states.SavedSession] = []
         for key in keys:
             events = by_session[key]
             state = kept[key] if key in kept else _state(stored.get((key.tenant_id, key.session_id)))
@@ -116,7 +117,7 @@ class TraceFold:
         if missing_days := self._partitions.missing({day_of(r.ts) for r in rows}):
             raise PartitionsMissingError(missing_days)
         await insert_rows(conn, store.insert_from_log, rows)
-        await store.save_sessions(conn, saved, self._compression)
+        await session_states.save_sessions(conn, saved, self._compression)
 
     async def after_commit(self, committed: Mapping[SessionKey, Sequence[Event]]) -> None:
         """Count and time the stored traces, and wake readers waiting for them."""

@@ -27,6 +27,7 @@ from lifeline_events import Event, canonical_json, fold, parse_new_event
 from lifeline_projection import Projection, SessionKey
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import auth
+from lifeline_tracestore import session_states
 from lifeline_tracestore import store as trace_store
 from lifeline_tracestore.contexts import keep_chains, with_contexts
 from lifeline_tracestore.domain import day_of, day_start
@@ -146,7 +147,7 @@ async def test_every_read_api_answers_the_full_folds_context(pool: asyncpg.Pool,
         stored = {q for q, v in (await _db_contexts(pool, f"s-k{every}")).items() if v is not None}
         assert stored == {1, 20} | set(range(every, N + 1, every)), f"K={every}"
         key = ("default", f"s-k{every}")
-        state = (await trace_store.load_sessions(pool, [key]))[key]
+        state = (await session_states.load_sessions(pool, [key]))[key]
         assert {**state, "session_id": "?"} == {**full[N], "session_id": "?"}
     # renamed copies of the K=1 contexts (only session_id differs)
     store = procs.tracestore(fresh_database, redis_url, trace_retention_days=3650)

@@ -13,7 +13,7 @@ from lifeline_servicekit.migrate import SCHEMAS, migrations_of
 from lifeline_store import create_pool
 from lifeline_store.compression import CompressionPolicy
 from lifeline_store.migrations import apply_migrations
-from lifeline_tracestore import store
+from lifeline_tracestore import session_states
 from lifeline_tracestore.lineage import _BRANCHES, _LINEAGE
 
 ORIGIN = {"parent_session_id": "root", "from_seq": 3, "name": "alt"}
@@ -41,22 +41,22 @@ async def test_states_from_before_006_are_read_and_then_rewritten_compressed(fre
         row = await pool.fetchrow("SELECT person_id, branched_from, compression FROM traces.sessions "
                                   "WHERE session_id = 'b'")
         assert (row["person_id"], row["branched_from"], row["compression"]) == ("p-1", ORIGIN, "none")
-        assert (await store.load_sessions(pool, [("t", "b")]))["t", "b"] == state
-        assert await store.session_person(pool, "t", "b") == (True, "p-1")
+        assert (await session_states.load_sessions(pool, [("t", "b")]))["t", "b"] == state
+        assert await session_states.session_person(pool, "t", "b") == (True, "p-1")
         assert [r["parent_session_id"] for r in await pool.fetch(_LINEAGE, "t", "b")] == ["root"]
         assert [r["session_id"] for r in await pool.fetch(_BRANCHES, "t", "root")] == ["b"]
 
         # the next batch rewrites it compressed; every query answers the same
         big = orjson.dumps({**state, "pad": "x" * 2000}, option=orjson.OPT_SORT_KEYS)
         async with pool.acquire() as conn:
-            await store.save_sessions(conn, [store.SavedSession("t", "b", 8, big, "p-1",
+            await session_states.save_sessions(conn, [session_states.SavedSession("t", "b", 8, big, "p-1",
                                                                 orjson.dumps(ORIGIN).decode())],
                                       CompressionPolicy())
         row = await pool.fetchrow("SELECT state, compression, last_seq FROM traces.sessions "
                                   "WHERE session_id = 'b'")
         assert (row["state"], row["compression"], row["last_seq"]) == (None, "zstd", 8)
-        assert (await store.latest_states(pool, "t", ["b"]))["b"] == orjson.loads(big)
-        assert await store.session_person(pool, "t", "b") == (True, "p-1")
+        assert (await session_states.latest_states(pool, "t", ["b"]))["b"] == orjson.loads(big)
+        assert await session_states.session_person(pool, "t", "b") == (True, "p-1")
         assert [r["name"] for r in await pool.fetch(_BRANCHES, "t", "root")] == ["alt"]
     finally:
         await pool.close()
