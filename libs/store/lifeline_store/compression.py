@@ -17,7 +17,7 @@ content checksum, gzip a CRC-32, so corrupted bytes fail loudly on the way back.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -133,6 +133,21 @@ def json_columns(policy: CompressionPolicy, document: bytes) -> tuple[str | None
     """
     blob, algorithm = policy.encode(document)
     return (document.decode(), None, NONE) if algorithm == NONE else (None, blob, algorithm)
+
+
+def json_column_arrays(policy: CompressionPolicy, documents: Iterable[bytes],
+                       ) -> tuple[list[str | None], list[bytes | None], list[Algorithm]]:
+    """`json_columns` of each document, transposed: the `state`, `state_blob` and
+    `compression` arrays of one `unnest(…)` upsert of many rows."""
+    states: list[str | None] = []
+    blobs: list[bytes | None] = []
+    algorithms: list[Algorithm] = []
+    for document in documents:
+        state, blob, algorithm = json_columns(policy, document)
+        states.append(state)
+        blobs.append(blob)
+        algorithms.append(algorithm)
+    return states, blobs, algorithms
 
 
 def json_document(record: Mapping[str, Any], what: str) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from lifeline_store import wrap_errors
-from lifeline_store.compression import CompressionPolicy, json_columns, json_document
+from lifeline_store.compression import CompressionPolicy, json_column_arrays, json_document
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ async def save_heads(conn: asyncpg.Connection, heads: Sequence[Head], compressio
     statement's time, issue 10); `sync_commit=False` also makes the enclosing transaction
     commit without waiting for the WAL flush (`set_config(…, is_local)` is SET LOCAL, run
     here so it costs no round trip of its own)."""
-    columns = [json_columns(compression, h.state) for h in heads]
+    states, blobs, algorithms = json_column_arrays(compression, (h.state for h in heads))
     with wrap_errors("write replay heads"):
         await conn.execute(
             "INSERT INTO replay.sessions (tenant_id, session_id, seq, state, state_blob, compression, "
@@ -87,7 +87,7 @@ async def save_heads(conn: asyncpg.Connection, heads: Sequence[Head], compressio
             "SET seq = EXCLUDED.seq, state = EXCLUDED.state, state_blob = EXCLUDED.state_blob, "
             "compression = EXCLUDED.compression, recorded_at = EXCLUDED.recorded_at, updated_at = now()",
             [h.tenant_id for h in heads], [h.session_id for h in heads], [h.seq for h in heads],
-            [c[0] for c in columns], [c[1] for c in columns], [c[2] for c in columns],
+            states, blobs, algorithms,
             [h.recorded_at for h in heads], "on" if sync_commit else "off")
 
 

@@ -25,7 +25,7 @@ from lifeline_store.compression import (
     NONE,
     CompressionPolicy,
     CorruptBlobError,
-    json_columns,
+    json_column_arrays,
     json_document,
 )
 
@@ -248,7 +248,7 @@ async def save_states(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, i
     compressed by `compression` (`json_columns`): under single-event traffic every batch
     rewrites its sessions' ~6-7 KB states, and PostgreSQL's own TOAST compression of them
     (pglz) was most of this statement's time (issue 10)."""
-    columns = [json_columns(compression, r[3]) for r in rows]
+    states, blobs, algorithms = json_column_arrays(compression, (r[3] for r in rows))
     await conn.execute(
         "INSERT INTO snapshot.session_state (tenant_id, session_id, seq, state, state_blob, compression) "
         "SELECT t, s, q, j::json, b, c "
@@ -257,4 +257,4 @@ async def save_states(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, i
         "ON CONFLICT (tenant_id, session_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, "
         "state_blob = EXCLUDED.state_blob, compression = EXCLUDED.compression, updated_at = now()",
         [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-        [c[0] for c in columns], [c[1] for c in columns], [c[2] for c in columns])
+        states, blobs, algorithms)

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from lifeline_store.compression import CompressionPolicy, json_columns, json_document
+from lifeline_store.compression import CompressionPolicy, json_column_arrays, json_document
 
 _STATE = "state, state_blob, compression"
 
@@ -46,7 +46,7 @@ async def save_sessions(conn: asyncpg.Connection, saved: Sequence[SavedSession],
     """Upsert each session's (last_seq, state) in one statement, the state compressed by
     `compression` (`json_columns`: PostgreSQL's own pglz compression of ~6-7 KB states on
     every batch was most of this statement's time, issue 10)."""
-    columns = [json_columns(compression, x.state) for x in saved]
+    states, blobs, algorithms = json_column_arrays(compression, (x.state for x in saved))
     await conn.execute(
         "INSERT INTO traces.sessions AS s (tenant_id, session_id, last_seq, state, state_blob, compression, "
         "person_id, branched_from) "
@@ -57,7 +57,7 @@ async def save_sessions(conn: asyncpg.Connection, saved: Sequence[SavedSession],
         "state = EXCLUDED.state, state_blob = EXCLUDED.state_blob, compression = EXCLUDED.compression, "
         "person_id = EXCLUDED.person_id, branched_from = EXCLUDED.branched_from, updated_at = now()",
         [x.tenant_id for x in saved], [x.session_id for x in saved], [x.last_seq for x in saved],
-        [c[0] for c in columns], [c[1] for c in columns], [c[2] for c in columns],
+        states, blobs, algorithms,
         [x.person_id for x in saved], [x.branched_from for x in saved])
 
 

@@ -16,6 +16,7 @@ from lifeline_store.compression import (
     UnknownAlgorithmError,
     compress,
     decompress,
+    json_column_arrays,
     json_columns,
     json_document,
 )
@@ -86,6 +87,17 @@ def test_json_columns_round_trip_through_json_document() -> None:
     # a `none` row and a row from before compression: `state` as the pool's codec decoded it
     assert json_document({"state": document, "state_blob": None, "compression": "none"}, "x") == document
     assert json_document({"state": document}, "x") == document
+
+
+def test_json_column_arrays_transpose_each_documents_columns_in_order() -> None:
+    """One upsert's three arrays: row i of each is `json_columns` of document i, a compressed
+    row beside a plain one."""
+    policy = CompressionPolicy("zstd", min_bytes=100)
+    documents = [STATE, b'{"seq":1}', STATE[::-1]]
+    states, blobs, algorithms = json_column_arrays(policy, iter(documents))
+    assert list(zip(states, blobs, algorithms, strict=True)) == [json_columns(policy, d) for d in documents]
+    assert algorithms[:2] == ["zstd", "none"] and states[1] == '{"seq":1}'
+    assert json_column_arrays(policy, []) == ([], [], [])
 
 
 def test_json_document_names_the_row_of_a_corrupted_blob() -> None:
