@@ -5,6 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+CONSUMER_BATCH = 2000
+"""Records a consumer reads at most per batch (each service's `*_MAX_RECORDS` setting).
+
+Sized by measurement on the whole stack (issue 10): every batch costs a consumer a fixed
+read, transaction, checkpoint and ack, and every session in it a state dump and an upsert;
+sessions interleave on the bus, so a bigger read makes each session's run in it longer.
+From 500 to 2,000 records, the interleaved topic path (200 sessions) took 16 % less CPU per
+event and a burst 7-9 % less on Redis (3-6 % on Kafka); 5,000 measured the same as 2,000.
+A smaller batch only comes when less is waiting: nothing waits for a batch to fill."""
+
 
 @dataclass(frozen=True)
 class OutMessage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
+from lifeline_bus.messages import CONSUMER_BATCH, BatchHandler, Delivery, LagReading, OutMessage
 
 
 class Bus(Protocol):
@@ -23,7 +23,7 @@ class Bus(Protocol):
         """(topic, group) of every registered consumer."""
 
     def consume(self, topic: str, group: str, handler: BatchHandler, *,
-                max_records: int = 500) -> None:
+                max_records: int = CONSUMER_BATCH) -> None:
         """Register a consumer group (before `start`); it reads the topic from its start."""
 
     def declare(self, *topics: str) -> None:

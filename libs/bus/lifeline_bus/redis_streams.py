@@ -26,7 +26,7 @@ from redis.typing import EncodableT, FieldT
 from lifeline_bus.dead_letters import DLQ_TOPIC, dlq_metadata, record_dead_letter
 from lifeline_bus.errors import BusUnavailableError
 from lifeline_bus.linger import linger
-from lifeline_bus.messages import BatchHandler, Delivery, LagReading, OutMessage
+from lifeline_bus.messages import CONSUMER_BATCH, BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED, REDELIVERED
 from lifeline_bus.policy import settle
 
@@ -133,7 +133,7 @@ class RedisStreamsBus:
         return self._client
 
     def consume(self, topic: str, group: str, handler: BatchHandler, *,
-                max_records: int = 500) -> None:
+                max_records: int = CONSUMER_BATCH) -> None:
         # The delivered message, read from FastStream's context directly: a `Context("message")`
         # parameter made fast_depends resolve it in a worker thread, a thread hop per batch.
         current_message = partial(self._broker.context.get_local, "message")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from lifeline_bus import CONSUMER_BATCH
 from lifeline_governance.rules import Rules
 from lifeline_servicekit import ServiceSettings
 
@@ -58,7 +59,7 @@ class GovernanceSettings(ServiceSettings):
     governance_announce_interval_s: float = Field(5.0, gt=0, description="outbox sweep")
     governance_bucket_retention_days: int = Field(14, ge=1)
     governance_evaluation_retention_days: int = Field(30, ge=1)
-    governance_consumer_max_records: int = Field(500, ge=1, le=10_000)
+    governance_consumer_max_records: int = Field(CONSUMER_BATCH, ge=1, le=10_000)
     governance_job_enabled: bool = Field(True, description="run the timer (the API can still run a tick)")
 
     @field_validator("governance_intent_weights", mode="before")

@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from lifeline_bus import CONSUMER_BATCH
 from lifeline_events import ConflictStrategy
 from lifeline_servicekit import ServiceSettings
 
@@ -16,11 +17,13 @@ class IngestSettings(ServiceSettings):
     max_batch_bytes: int = 5 * 1024 * 1024
     commit_max_events: int = 2000
     committers: int = 1
-    relay_batch: int = 1000
+    relay_batch: int = CONSUMER_BATCH
+    """Outbox rows read, published and marked per relay round (a consumer's batch)."""
     relay_poll_s: float = 0.2
     relay_enabled: bool = True
     turns_consumer_enabled: bool = True
-    turns_max_records: int = 500
+    turns_max_records: int = CONSUMER_BATCH
+    """Records per batch read from `lifeline.turns.v1`: each batch is one group commit."""
     max_participants: int = Field(50, ge=1, le=10_000)
     """Participants a session's room holds at most (a join beyond is a 409)."""
     lock_timeout_s: float = Field(300, gt=0, le=86_400)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from lifeline_bus import CONSUMER_BATCH
 from lifeline_memory.policy import Policy
 from lifeline_memory.rules import DEFAULT_RULES_CONFIG, RuleConfigError, parse_rules
 from lifeline_servicekit import ServiceSettings
@@ -40,7 +41,7 @@ class MemorySettings(ServiceSettings):
     memory_versions_keep: int = Field(50, ge=1, description="full profile versions kept")
     memory_read_wait_ms: int = Field(5000, ge=0, le=60_000, description="longest ?after_session= wait")
     memory_sweep_interval_s: float = Field(5.0, gt=0, description="dirty persons / unannounced sweep")
-    memory_consumer_max_records: int = Field(500, ge=1, le=10_000, description="bus batch")
+    memory_consumer_max_records: int = Field(CONSUMER_BATCH, ge=1, le=10_000, description="bus batch")
     http_timeout_s: float = Field(10.0, gt=0, description="towards ingest (catch-up, rebuild)")
 
     @field_validator("memory_compliance_rules", "memory_labels", mode="before")

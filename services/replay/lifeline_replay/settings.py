@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from lifeline_bus import CONSUMER_BATCH
 from lifeline_servicekit import ServiceSettings
 
 
@@ -22,7 +23,7 @@ class ReplaySettings(ServiceSettings):
     redis_retry_s: float = Field(0.5, gt=0, description="after a Redis failure, skip Redis this long")
     ingest_timeout_s: float = Field(2.0, gt=0)
     memory_timeout_s: float = Field(0.3, gt=0)
-    projection_max_records: int = Field(500, ge=1)
+    projection_max_records: int = Field(CONSUMER_BATCH, ge=1)
     projection_cache_sessions: int = Field(10_000, ge=0)
     projection_sync_commit: bool = Field(False, description="wait for the WAL flush on each projected batch")
     ws_max_connections: int = Field(1000, ge=1, description="WebSocket connections per process")

@@ -1,5 +1,6 @@
 """snapshot's settings (LIFELINE_ prefix; see README)."""
 
+from lifeline_bus import CONSUMER_BATCH
 from lifeline_servicekit import ServiceSettings
 
 
@@ -20,5 +21,5 @@ class SnapshotSettings(ServiceSettings):
     """Exports of longer sessions stream page by page instead of being built in memory."""
     export_page_events: int = 1000
     """Events read from ingest's log per request while exporting (ingest's maximum is 1000)."""
-    consumer_max_records: int = 500
+    consumer_max_records: int = CONSUMER_BATCH
     http_timeout_s: float = 10.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from lifeline_bus import CONSUMER_BATCH
 from lifeline_servicekit import ServiceSettings
 
 
@@ -19,7 +20,7 @@ class TraceStoreSettings(ServiceSettings):
                                     description="longest wait of a query with ?min_seq=")
     trace_stream_max_gap_s: float = Field(5.0, ge=0, description="cap on one paced gap of a stream")
     trace_stream_max_events: int = Field(10_000, ge=1)
-    trace_consumer_max_records: int = Field(500, ge=1, le=10_000)
+    trace_consumer_max_records: int = Field(CONSUMER_BATCH, ge=1, le=10_000)
     trace_redaction: bool = Field(True, description="redact secrets and personal data before storing "
                                   "(snapshot export's placeholders); false stores what arrives")
     trace_context_every: int = Field(16, ge=1, le=1_000_000,
