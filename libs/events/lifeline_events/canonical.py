@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import BaseModel
@@ -22,6 +22,46 @@ _JSON_ALREADY = {"confirmed_facts"}
 orjson writes them as pydantic's JSON dump would, without its per-value union walk,
 the larger part of a state's dump."""
 
+_FLAT_TYPES: frozenset[Any] = frozenset({int, float, str, bool, int | None, float | None,
+                                         str | None, bool | None})
+_FLAT_SEQUENCES = ("objectives", "pins", "episodes", "recent_turns", "summary_lines")
+_FLAT_MAPPINGS = ("flags", "model_stats")
+_FLAT_MODELS = ("limits",)
+_BY_HAND = {*_JSON_ALREADY, *_FLAT_SEQUENCES, *_FLAT_MAPPINGS, *_FLAT_MODELS}
+
+
+def _is_flat(model: type[BaseModel]) -> bool:
+    """Every field a JSON scalar, serialised as stored: the instance's ``__dict__`` is its
+    JSON dump, so orjson can write it directly."""
+    return all(f.annotation in _FLAT_TYPES and f.alias is None and f.serialization_alias is None
+               for f in model.model_fields.values()) and not model.__pydantic_decorators__.field_serializers
+
+
+def _element_model(name: str) -> type[BaseModel]:
+    """The model a `SessionState` field holds: `tuple[M, ...]`, `dict[str, M]` or `M`."""
+    annotation = SessionState.model_fields[name].annotation
+    args = [arg for arg in getattr(annotation, "__args__", ()) if arg is not Ellipsis]
+    return cast(type[BaseModel], args[-1] if args else annotation)
+
+
+if not all(_is_flat(_element_model(n)) for n in (*_FLAT_SEQUENCES, *_FLAT_MAPPINGS, *_FLAT_MODELS)):
+    raise TypeError("a SessionState part written by hand in canonical_json is no longer flat JSON")
+
+
+def _session_state_json(state: SessionState) -> bytes:
+    """The state's canonical bytes, its flat parts (turns, summary lines, pins, episodes,
+    objectives, flags, model statistics, limits) written from their ``__dict__``: pydantic's
+    dump of those, model by model, was two thirds of a dump (~14 → ~9 µs for a 7 KB state;
+    replay, snapshot and trace-store dump every session of every batch, issue 10)."""
+    data: Any = state.model_dump(mode="json", exclude=_BY_HAND)
+    data["confirmed_facts"] = state.confirmed_facts
+    for name in _FLAT_SEQUENCES:
+        data[name] = [part.__dict__ for part in getattr(state, name)]
+    for name in _FLAT_MAPPINGS:
+        data[name] = {key: part.__dict__ for key, part in getattr(state, name).items()}
+    data["limits"] = state.limits.__dict__
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
 
 def canonical_json(state: BaseModel | Mapping[str, Any]) -> bytes:
     """Serialise a state (model or its JSON-able dict) to canonical bytes.
@@ -30,10 +70,9 @@ def canonical_json(state: BaseModel | Mapping[str, Any]) -> bytes:
     a snapshot's stored JSON still verifies after the state model gains fields.
     """
     if type(state) is SessionState:
-        data: Any = state.model_dump(mode="json", exclude=_JSON_ALREADY)
-        data["confirmed_facts"] = state.confirmed_facts
-    elif isinstance(state, BaseModel):
-        data = state.model_dump(mode="json")
+        return _session_state_json(state)
+    if isinstance(state, BaseModel):
+        data: Any = state.model_dump(mode="json")
     else:
         data = to_jsonable_python(state)
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

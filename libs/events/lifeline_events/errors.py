@@ -135,14 +135,14 @@ class SessionMismatchError(EventsError):
 
 def load_json_object(raw: Mapping[str, Any] | bytes | bytearray | memoryview | str) -> dict:
     """Decode a JSON object body, or raise ``EventValidationError`` at loc ``""``."""
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    if isinstance(raw, memoryview):
+    if not isinstance(raw, bytes | bytearray | str):  # text first: the ABC check costs more
+        if isinstance(raw, Mapping):
+            return dict(raw)
+        if not isinstance(raw, memoryview):
+            raise EventValidationError.single(
+                "", f"expected a JSON object, got {type(raw).__name__}", "type_error"
+            )
         raw = raw.tobytes()
-    if not isinstance(raw, bytes | bytearray | str):
-        raise EventValidationError.single(
-            "", f"expected a JSON object, got {type(raw).__name__}", "type_error"
-        )
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

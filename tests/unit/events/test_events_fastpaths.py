@@ -304,3 +304,30 @@ def test_an_event_type_that_is_no_string_is_a_field_error_not_a_crash(
         with pytest.raises(EventValidationError) as exc:
             parse(orjson.dumps(body))
         assert "event_type" in [e["loc"] for e in exc.value.errors]
+
+
+flat_parts = st.fixed_dictionaries({
+    "objectives": st.lists(st.builds(dict, id=texts, text=texts, priority=st.integers(-5, 5),
+                                     seq=st.integers(0, 99)), max_size=3),
+    "pins": st.lists(st.builds(dict, id=texts, text=texts, seq=st.integers(0, 99)), max_size=3),
+    "episodes": st.lists(st.builds(dict, text=texts, salience=saliences | st.integers(0, 1),
+                                   seq=st.integers(0, 99)), max_size=3),
+    "recent_turns": st.lists(turn_records.map(lambda t: t.model_dump()), max_size=3),
+    "summary_lines": st.lists(summary_lines.map(lambda s: s.model_dump()), max_size=3),
+    "flags": st.dictionaries(texts, st.builds(dict, count=st.integers(0, 9), detail=st.none() | texts,
+                                              last_seq=st.integers(0, 99)), max_size=3),
+    "model_stats": st.dictionaries(texts, st.builds(
+        dict, calls=st.integers(0, 9), score_sum=saliences | st.integers(0, 3),
+        latency_ms_total=st.integers(0, 10**6)), max_size=3),
+    "limits": small_limits.map(lambda limits: limits.model_dump()),
+})
+
+
+@PROPS
+@given(flat_parts)
+def test_canonical_json_writes_the_flat_parts_as_pydantic_did(parts: dict[str, Any]) -> None:
+    """Turns, lines, pins, episodes, objectives, flags, model statistics and limits written
+    from their `__dict__` give the oracle's bytes (ints given for floats included)."""
+    state = SessionState.model_validate({**parts, "seq": 7, "summary": "s", "person_id": "p-1"})
+    assert canonical_json(state) == oracle_canonical_json(state)
+    assert canonical_json(state) == canonical_json(state.model_dump(mode="json"))
