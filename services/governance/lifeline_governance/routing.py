@@ -81,20 +81,28 @@ class RoutingTable:
         return True
 
     async def reload(self, tenant: str | None = None) -> None:
-        """Rebuild one tenant's (or every tenant's) routes from the placements."""
+        """Rebuild one tenant's (or every tenant's) routes from the placements.
+
+        Reloads run concurrently (a NOTIFY's, the poll's, a request's own after its commit)
+        and can finish out of order: each reads the placements and the decision seq in one
+        snapshot, and a tenant read at an older seq than the one installed is left as it is —
+        else a reload begun before a promotion could put the old PRIMARY back after it.
+        """
         where, args = ("WHERE p.tenant_id = $1", [tenant]) if tenant else ("", [])
-        rows = await self._pool.fetch(
-            "SELECT p.tenant_id, p.intent, p.model_id, p.state, p.since, p.since_seq, p.shadow_rate, "
-            "p.canary_traffic, p.last_anomaly_at, p.last_eval->'window'->>'effective_score' AS es, "
-            "p.last_eval->'window'->>'success_rate' AS sr, coalesce(m.registered, false) AS registered, "
-            "coalesce(i.frozen, false) AS frozen FROM governance.placements p "
-            "LEFT JOIN governance.models m USING (tenant_id, model_id) "
-            f"LEFT JOIN governance.intents i USING (tenant_id, intent) {where}",
-            *args,
-        )
-        seqs = await self._pool.fetch(
-            f"SELECT tenant_id, last_seq FROM governance.tenants {where.replace('p.', '')}", *args
-        )
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
+                                                                  readonly=True):
+            rows = await conn.fetch(
+                "SELECT p.tenant_id, p.intent, p.model_id, p.state, p.since, p.since_seq, p.shadow_rate, "
+                "p.canary_traffic, p.last_anomaly_at, p.last_eval->'window'->>'effective_score' AS es, "
+                "p.last_eval->'window'->>'success_rate' AS sr, coalesce(m.registered, false) AS registered, "
+                "coalesce(i.frozen, false) AS frozen FROM governance.placements p "
+                "LEFT JOIN governance.models m USING (tenant_id, model_id) "
+                f"LEFT JOIN governance.intents i USING (tenant_id, intent) {where}",
+                *args,
+            )
+            seqs = await conn.fetch(
+                f"SELECT tenant_id, last_seq FROM governance.tenants {where.replace('p.', '')}", *args
+            )
         grouped: dict[str, dict[str, tuple[bool, list[RouteModel]]]] = {}
         now = time.time()
         for r in rows:
@@ -120,10 +128,13 @@ class RoutingTable:
                     SUCCESS_RATE.labels(r["intent"], r["model_id"], r["state"]).set(float(r["sr"]))
         tenants = [tenant] if tenant else sorted(set(grouped) | {s["tenant_id"] for s in seqs})
         for name in tenants:
+            seq = next((s["last_seq"] for s in seqs if s["tenant_id"] == name), 0)
+            if seq < self.seqs.get(name, 0):
+                continue  # read before a decision this table already has
             self.tables[name] = {
                 i: IntentRoutes(i, tuple(ms), frozen) for i, (frozen, ms) in grouped.get(name, {}).items()
             }
-            self.seqs[name] = next((s["last_seq"] for s in seqs if s["tenant_id"] == name), 0)
+            self.seqs[name] = seq
             for key in [k for k in self._entries if k[0] == name]:
                 del self._entries[key]
         self._loaded_at = time.monotonic()
