@@ -59,7 +59,8 @@ def _session_state_json(state: SessionState) -> bytes:
         data[name] = [part.__dict__ for part in getattr(state, name)]
     for name in _FLAT_MAPPINGS:
         data[name] = {key: part.__dict__ for key, part in getattr(state, name).items()}
-    data["limits"] = state.limits.__dict__
+    for name in _FLAT_MODELS:
+        data[name] = getattr(state, name).__dict__
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 

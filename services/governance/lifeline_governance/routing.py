@@ -126,9 +126,10 @@ class RoutingTable:
                 EFFECTIVE_SCORE.labels(r["intent"], r["model_id"], r["state"]).set(es)
                 if r["sr"] is not None:
                     SUCCESS_RATE.labels(r["intent"], r["model_id"], r["state"]).set(float(r["sr"]))
-        tenants = [tenant] if tenant else sorted(set(grouped) | {s["tenant_id"] for s in seqs})
+        read_seqs = {s["tenant_id"]: s["last_seq"] for s in seqs}
+        tenants = [tenant] if tenant else sorted(set(grouped) | set(read_seqs))
         for name in tenants:
-            seq = next((s["last_seq"] for s in seqs if s["tenant_id"] == name), 0)
+            seq = read_seqs.get(name, 0)
             if seq < self.seqs.get(name, 0):
                 continue  # read before a decision this table already has
             self.tables[name] = {
