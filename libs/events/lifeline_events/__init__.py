@@ -36,7 +36,7 @@ from .collab import (
     act_scope,
     scope_covers,
 )
-from .envelope import Event, NewEvent, parse_new_event, validate_traceparent
+from .envelope import Event, NewEvent, validate_traceparent
 from .errors import EventsError, EventValidationError, SessionMismatchError
 from .fold import apply, fold
 from .ids import new_event_id
@@ -55,6 +55,7 @@ from .payloads import (
     TurnEvaluated,
     TurnRecorded,
 )
+from .producer import parse_new_event
 from .registry import (
     COLLABORATION_TYPES,
     CURRENT_SCHEMA_VERSIONS,

@@ -215,8 +215,11 @@ class Event(_Envelope):
         Raises ``EventValidationError`` (never pydantic's error).
         """
         raw = load_json_object(data)
+        nul_free = nul_free_text(data)
+        if nul_free and cls is Event and (event := decode_current(raw)) is not None:
+            return event  # the one-pass way (fast_decode.py); None goes the general way
         try:
-            return cls.model_validate(raw, context=NUL_FREE if nul_free_text(data) else None)
+            return cls.model_validate(raw, context=NUL_FREE if nul_free else None)
         except ValidationError as exc:
             raise EventValidationError.from_pydantic(exc, union_tags=ACT_OPS) from None
 
@@ -253,46 +256,5 @@ class Event(_Envelope):
             raise EventValidationError.from_pydantic(exc, union_tags=ACT_OPS) from None
 
 
-def _scope_conflicts(raw: dict[str, Any], **expected: str | None) -> list[dict[str, str]]:
-    errors = []
-    for field, want in expected.items():
-        if want is None:
-            continue
-        got = raw.get(field)
-        if got is not None and got != want:
-            errors.append(
-                {
-                    "loc": field,
-                    "msg": f"{field} {got!r} in the body does not match {want!r}",
-                    "type": f"{field}_mismatch",
-                }
-            )
-    return errors
-
-
-def parse_new_event(
-    raw: dict[str, Any] | bytes | bytearray | str,
-    *,
-    session_id: str | None = None,
-    tenant_id: str | None = None,
-) -> NewEvent:
-    """Validate a producer's event; the one entry point for HTTP bodies and topics.
-
-    ``session_id``/``tenant_id`` (from the URL path and the API key) fill the event's
-    fields; a body that names a *different* session or tenant is rejected, naming the
-    field, rather than silently re-homed. All problems are reported together.
-    """
-    data = load_json_object(raw)
-    errors = _scope_conflicts(data, session_id=session_id, tenant_id=tenant_id)
-    if session_id is not None and data.get("session_id") is None:
-        data["session_id"] = session_id
-    if tenant_id is not None and data.get("tenant_id") is None:
-        data["tenant_id"] = tenant_id
-    try:
-        event = NewEvent.model_validate(data)
-    except ValidationError as exc:
-        errors.extend(EventValidationError.from_pydantic(exc, union_tags=ACT_OPS).errors)
-        raise EventValidationError(errors) from None
-    if errors:
-        raise EventValidationError(errors)
-    return event
+# The one-pass decoder builds its models from Event's fields: imported once Event exists.
+from .fast_decode import decode_current  # noqa: E402

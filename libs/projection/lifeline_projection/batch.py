@@ -76,14 +76,14 @@ AfterCommit = Callable[[Mapping[SessionKey, Sequence[Event]]], Awaitable[None]]
 def decode_batch(batch: Sequence[Delivery]) -> tuple[dict[SessionKey, Run], dict[str, str]]:
     """Decode a bus batch once: runs per session (deduplicated by seq), and rejections."""
     rejected: dict[str, str] = {}
-    by_session: dict[SessionKey, dict[int, tuple[Event, bytes]]] = {}
+    # grouped by a plain tuple: a frozen dataclass per event cost more than the grouping
+    by_session: dict[tuple[str, str], dict[int, tuple[Event, bytes]]] = {}
     for delivery in batch:
         try:
             event = Event.from_json(delivery.value)
         except EventValidationError as exc:
             rejected[delivery.id] = f"not a valid event: {exc}"
             continue
-        key = SessionKey(event.tenant_id, event.session_id)
-        by_session.setdefault(key, {})[event.seq] = (event, delivery.value)
-    runs = {key: Run(pairs[seq] for seq in sorted(pairs)) for key, pairs in by_session.items()}
+        by_session.setdefault((event.tenant_id, event.session_id), {})[event.seq] = (event, delivery.value)
+    runs = {SessionKey(*key): Run(pairs[seq] for seq in sorted(pairs)) for key, pairs in by_session.items()}
     return runs, rejected
