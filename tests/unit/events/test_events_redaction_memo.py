@@ -39,7 +39,10 @@ _PIECES = ["jane.doe@example.com", "sk-abcdefghijklmnopqrstuvwx", "AKIAABCDEFGHI
            "fe80::1ff:fe23:4567:890a", "12:30:45", "192.168.1.20", "v1.2.3.4", "phone: +44 20 7946 0958",
            "+1 555 123 4567", "(555) 123-4567", "555-123-4567", "020 7946 0958", "Bearer abcdefghijkl",
            "eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM", "order 12345678", "2026-11-30", "$4,000", "hello", "world.",
-           "tel 0201234567", "uid: 9f8e7d6c5b", "a::b", "::1", "1.2.3.4.5", "x@y", "PK_" + "e" * 20]
+           "tel 0201234567", "uid: 9f8e7d6c5b", "a::b", "::1", "1.2.3.4.5", "x@y", "PK_" + "e" * 20,
+           # around the phone guard's seven digits
+           "555 1234", "555-123", "+44 20", "tel: 123456", "phone 1234567", "12 34 56", "(555) 12", "0",
+           "phone ١٢٣٤٥٦٧", "٥٥٥-١٢٣-٤٥٦٧", "Zürich 555 12"]
 
 
 def _unguarded(text: str, counts: Counter[str]) -> str:
