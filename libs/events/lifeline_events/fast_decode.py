@@ -59,8 +59,13 @@ def _current_model(event_type: str, payload: type[BaseModel]) -> type[BaseModel]
     return create_model(name, __config__=_CONFIG, **fields)  # type: ignore[call-overload]
 
 
-if not set(_SPECIAL) <= set(Event.model_fields):  # a renamed field must not pass unnoticed
-    raise RuntimeError(f"Event lost a field the fast decoder specialises: {_SPECIAL}")
+# Event's rules as the one-pass models state them (the types in `_current_model`). A rule
+# added to Event (or a field renamed) must be stated there too: refuse to run until it is.
+_MIRRORED = {"field_validators": {"_known_type", "_traceparent", "_typed_payload"},
+             "model_validators": {"_turn_id_rules", "_upcast"}}
+_rules = {kind: set(getattr(Event.__pydantic_decorators__, kind)) for kind in _MIRRORED}
+if _rules != _MIRRORED or not set(_SPECIAL) <= set(Event.model_fields):
+    raise RuntimeError(f"Event's validators or fields changed ({_rules}): mirror them in fast_decode")
 
 _CURRENT: TypeAdapter[Any] = TypeAdapter(Annotated[  # type: ignore[arg-type]
     Union[tuple(_current_model(t, p) for t, p in EVENT_TYPES.items())],  # noqa: UP007 (a runtime tuple)
