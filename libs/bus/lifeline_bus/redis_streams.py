@@ -29,6 +29,7 @@ from lifeline_bus.linger import linger
 from lifeline_bus.messages import CONSUMER_BATCH, BatchHandler, Delivery, LagReading, OutMessage
 from lifeline_bus.metrics import BATCH_SECONDS, CONSUMED, PUBLISHED, REDELIVERED
 from lifeline_bus.policy import settle
+from lifeline_bus.redis_packing import connection_options
 
 # redis' stubs type stream fields as an invariant dict of their own key and value types.
 _Fields = dict[FieldT, EncodableT]
@@ -118,11 +119,12 @@ class RedisStreamsBus:
         self._maxlen = maxlen
         self._reclaim_idle_ms = reclaim_idle_ms
         self._max_deliveries = max_deliveries
+        packing = connection_options(url)  # commands packed by hiredis (redis_packing.py)
         self._client: aioredis.Redis = aioredis.from_url(url, socket_timeout=5,
-                                                          socket_connect_timeout=2)
+                                                          socket_connect_timeout=2, **packing)
         self._broker = RedisBroker(url, graceful_timeout=graceful_timeout,
                                    logger=logging.getLogger("lifeline.faststream"),
-                                   log_level=logging.DEBUG)
+                                   log_level=logging.DEBUG, **packing)
         self._groups: list[tuple[str, str]] = []
         self._stopping = asyncio.Event()
         self._watchdog: asyncio.Task[None] | None = None

@@ -30,6 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
+from lifeline_bus.redis_packing import connection_options
 from lifeline_replay import keys
 from lifeline_replay.errors import HotStoreUnavailableError
 
@@ -118,7 +119,8 @@ class HotStore:
 
     def __init__(self, url: str, *, timeout_s: float = 0.5, retry_s: float = 0.5,
                  ttl_s: int = 0, max_blocking: int = 1000) -> None:
-        common = {"socket_connect_timeout": timeout_s, "retry": Retry(NoBackoff(), 1)}
+        common = {"socket_connect_timeout": timeout_s, "retry": Retry(NoBackoff(), 1),
+                  **connection_options(url)}  # commands packed by hiredis (lifeline_bus.redis_packing)
         self._client = aioredis.from_url(url, socket_timeout=timeout_s, **common)
         # blocking reads (XREAD BLOCK) hold a connection each and wait longer
         self._blocking = aioredis.from_url(url, socket_timeout=None, max_connections=max_blocking,
