@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from .acts import ACT_OPS
 from .envelope import NewEvent
 from .errors import EventValidationError, load_json_object
+from .fast_decode import parse_current_new
 
 
 def _scope_conflicts(raw: dict[str, Any], **expected: str | None) -> list[dict[str, str]]:
@@ -51,6 +52,8 @@ def parse_new_event(
         data["session_id"] = session_id
     if tenant_id is not None and data.get("tenant_id") is None:
         data["tenant_id"] = tenant_id
+    if not errors and (event := parse_current_new(data)) is not None:
+        return event  # the one-pass way (fast_decode.py); None goes the general way
     try:
         event = NewEvent.model_validate(data)
     except ValidationError as exc:

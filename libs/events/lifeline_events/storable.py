@@ -33,7 +33,7 @@ def nul_locations(value: Any, loc: tuple[str | int, ...] = ()) -> list[tuple[str
     return []
 
 
-def _may_hold_nul(data: dict[str, Any]) -> bool:
+def may_hold_nul(data: dict[str, Any]) -> bool:
     """False only when no string in ``data`` can hold a NUL (one C pass, no Python walk).
 
     orjson writes every NUL in a key or value as ``\\u0000``, so its absence from the
@@ -64,7 +64,7 @@ def nul_free_text(raw: object) -> bool:
 
 def refuse_nul(data: dict[str, Any]) -> None:
     """Raise one pydantic error per string (key or value, at any depth) holding a NUL."""
-    if not _may_hold_nul(data):
+    if not may_hold_nul(data):
         return
     where = nul_locations(data)
     if where:

@@ -10,6 +10,7 @@ valid events, or this file would be testing the general way twice.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import orjson
@@ -189,7 +190,7 @@ def broken_events(draw: st.DrawFn) -> bytes:
         if draw(st.integers(0, 4)) == 0:
             where.pop(key, None)
         else:
-            where[key] = draw(JSON_VALUES)
+            where[key] = copy.deepcopy(draw(JSON_VALUES))  # st.just's lists and dicts are shared
     raw = orjson.dumps(data)
     for name, text in LITERALS.items():
         raw = raw.replace(b'"' + name.encode() + b'"', text)
