@@ -34,9 +34,11 @@ class _HiredisPacking(AbstractConnection):
             kind = type(arg)
             if kind is not bytes and kind is not str and kind is not int:
                 return super().pack_command(*args)
-        first = args[0]  # a multi-word command name ("CONFIG GET"), split as redis-py does
-        packed = (*first.encode().split(), *args[1:]) if type(first) is str else (
-            (*first.split(), *args[1:]) if type(first) is bytes and b" " in first else args)
+        first, packed = args[0], args  # a multi-word command name ("CONFIG GET") is split
+        if type(first) is str:         # as redis-py splits it
+            packed = (*first.encode().split(), *args[1:])
+        elif b" " in first:
+            packed = (*first.split(), *args[1:])
         try:
             return [hiredis.pack_command(packed)]
         except (TypeError, ValueError):  # e.g. a str that is no UTF-8: redis-py says why
