@@ -1,8 +1,9 @@
 """OpenTelemetry set-up and W3C `traceparent` helpers.
 
 The exporter is chosen by setting: `none` (spans still created, so ids propagate
-into logs and onto the bus), `console`, `otlp` (OTLP/HTTP to the standard
-`OTEL_EXPORTER_OTLP_ENDPOINT`), or `memory` for tests that inspect spans.
+into logs and onto the bus, but ids are all they hold: ids_only.py), `console`, `otlp`
+(OTLP/HTTP to the standard `OTEL_EXPORTER_OTLP_ENDPOINT`), or `memory` for tests that
+inspect spans.
 """
 
 from __future__ import annotations
@@ -22,20 +23,26 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from lifeline_telemetry.ids_only import IdsOnlyTracerProvider
+
 _propagator = TraceContextTextMapPropagator()
 memory_exporter: InMemorySpanExporter | None = None
 # A provider this module did not install may export anything: assume its spans count.
 _exported = True
 
 
-def configure_tracing(service: str, exporter: str = "none") -> TracerProvider:
+def configure_tracing(service: str, exporter: str = "none") -> trace.TracerProvider:
     """Install a tracer provider for this process (once) and return it."""
     global memory_exporter, _exported
     current = trace.get_tracer_provider()
-    if isinstance(current, TracerProvider):
+    if isinstance(current, TracerProvider | IdsOnlyTracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
     _exported = exporter in ("console", "otlp", "memory")
+    if not _exported:
+        ids_only = IdsOnlyTracerProvider()
+        trace.set_tracer_provider(ids_only)
+        return ids_only
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
