@@ -95,6 +95,7 @@ async def backlog(stack: SnapshotStack, pure: float) -> None:
     await asyncio.to_thread(stack.snapshot.kill)
     await asyncio.gather(*(append(stack.ingest.url, f"b-{s}", turns(1, per)) for s in range(sessions)))
     await asyncio.to_thread(stack.snapshot.start)
+    ready = time.perf_counter()
     conn = await asyncpg.connect(stack.database_url)
     try:
         while True:
@@ -104,15 +105,21 @@ async def backlog(stack: SnapshotStack, pure: float) -> None:
                 per,
             )
             if row["done"] >= sessions:
+                caught_up = time.perf_counter()
                 break
             await asyncio.sleep(0.01)
     finally:
         await conn.close()
     span = (row["last"] - row["first"]).total_seconds()
+    # A backlog that fits one bus batch commits every checkpoint at once (span 0): then the
+    # time from /ready to caught up, which also counts part of the start-up.
+    how = "first to last checkpoint commit"
+    if span < 0.01:
+        span, how = caught_up - ready, "one batch: from /ready to caught up"
     rate = sessions * per / span
     print(
         f"[1b] backlog of {sessions * per} events after a restart: folded+snapshotted at {rate:,.0f} ev/s "
-        f"(first to last checkpoint commit, {span * 1000:.0f} ms); backlog/pure fold = {rate / pure:.2f}"
+        f"({how}, {span * 1000:.0f} ms); backlog/pure fold = {rate / pure:.2f}"
     )
 
 
