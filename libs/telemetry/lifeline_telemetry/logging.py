@@ -54,12 +54,17 @@ def _fallback(value: Any) -> Any:
 
 
 def _dumps(event_dict: dict[str, Any], **_: Any) -> bytes:
-    """orjson, or the standard library for what orjson refuses (an integer over 64 bits):
-    a log call never raises for its values."""
+    """orjson; the standard library for what orjson refuses (an integer over 64 bits, a lone
+    surrogate); the line's repr for what neither writes (a tuple as a key): a log call
+    never raises for its values."""
     try:
         return orjson.dumps(event_dict, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
+        pass
+    try:
         return json.dumps(event_dict, default=_fallback).encode()
+    except (TypeError, ValueError):
+        return json.dumps({"event": str(event_dict.get("event")), "unrenderable": repr(event_dict)}).encode()
 
 
 def _output() -> tuple[Any, Any]:

@@ -7,6 +7,7 @@ from a cached second (logging.py); these tests read what reaches stdout.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import sys
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from uuid import UUID
 
-import orjson
 import pytest
 import structlog
 
@@ -34,7 +34,7 @@ def stdout(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.BytesIO]:
 
 
 def lines(raw: io.BytesIO) -> list[dict]:
-    return [orjson.loads(line) for line in raw.getvalue().splitlines()]
+    return [json.loads(line) for line in raw.getvalue().splitlines()]  # json: lone surrogates too
 
 
 class Custom:
@@ -64,8 +64,12 @@ def test_values_orjson_cannot_write_never_break_a_line(stdout: io.BytesIO) -> No
     log.info("odd", ids={UUID(int=1)}, at=datetime(2026, 1, 2, tzinfo=UTC), obj=Custom(),
              keyed={1: "one"}, exc=ValueError("boom"))
     log.info("huge", big=2**70, obj=Custom())  # beyond orjson: the standard library writes it
+    log.info("lone", text="a\ud800b")  # a lone surrogate: orjson refuses, json escapes it
+    log.info("tupled", keyed={(1, 2): "pair"})  # neither writes a tuple key: the repr
     log.warning("plain", n=1)
-    odd, huge, plain = lines(stdout)
+    odd, huge, lone, tupled, plain = lines(stdout)
+    assert lone["text"] == "a\ud800b"
+    assert tupled["event"] == "tupled" and "(1, 2): 'pair'" in tupled["unrenderable"]
     assert odd["ids"] == repr({UUID(int=1)})
     assert odd["obj"] == "custom-form"
     assert odd["exc"] == repr(ValueError("boom"))
