@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from .state import SessionState
+from .state import SessionState, _absent
 
 _JSON_ALREADY = {"confirmed_facts"}
 """``SessionState`` fields whose values are plain JSON already (validated ``JsonValue``):
@@ -24,16 +24,29 @@ the larger part of a state's dump."""
 
 _FLAT_TYPES: frozenset[Any] = frozenset({int, float, str, bool, int | None, float | None,
                                          str | None, bool | None})
+_PLAIN_TYPES: frozenset[Any] = _FLAT_TYPES | {tuple[str, ...], dict[str, int]}
+"""Types whose validated value orjson writes as pydantic's JSON dump does (a tuple as an
+array): `SessionState`'s own fields of these types are written from its ``__dict__``."""
 _FLAT_SEQUENCES = ("objectives", "pins", "episodes", "recent_turns", "summary_lines")
 _FLAT_MAPPINGS = ("flags", "model_stats")
 _FLAT_MODELS = ("limits",)
+_NESTED = ("room", "branched_from")
+"""Optional models, left out when absent (`exclude_if`, so states without them hash as
+before) and dumped by pydantic when present."""
 _BY_HAND = {*_JSON_ALREADY, *_FLAT_SEQUENCES, *_FLAT_MAPPINGS, *_FLAT_MODELS}
+_PLAIN = tuple(name for name in SessionState.model_fields if name not in {*_BY_HAND, *_NESTED})
+
+
+def _as_stored(field: Any) -> bool:
+    """Serialised under its own name, always, by no serializer of its own."""
+    return (field.alias is None and field.serialization_alias is None and not field.exclude
+            and getattr(field, "exclude_if", None) is None)
 
 
 def _is_flat(model: type[BaseModel]) -> bool:
     """Every field a JSON scalar, serialised as stored: the instance's ``__dict__`` is its
     JSON dump, so orjson can write it directly."""
-    return all(f.annotation in _FLAT_TYPES and f.alias is None and f.serialization_alias is None
+    return all(f.annotation in _FLAT_TYPES and _as_stored(f)
                for f in model.model_fields.values()) and not model.__pydantic_decorators__.field_serializers
 
 
@@ -48,12 +61,35 @@ if not all(_is_flat(_element_model(n)) for n in (*_FLAT_SEQUENCES, *_FLAT_MAPPIN
     raise TypeError("a SessionState part written by hand in canonical_json is no longer flat JSON")
 
 
+def _state_is_plain() -> bool:
+    """`SessionState`'s own fields are written as `_session_state_json` assumes: plain ones
+    from its ``__dict__``, the nested models left out when absent, no serializer anywhere."""
+    fields = SessionState.model_fields
+    decorators = SessionState.__pydantic_decorators__
+    return (not decorators.field_serializers and not decorators.model_serializers
+            and all(fields[n].annotation in _PLAIN_TYPES and _as_stored(fields[n]) for n in _PLAIN)
+            and all(_as_stored(fields[n]) for n in _BY_HAND)
+            and all(fields[n].alias is None and fields[n].serialization_alias is None
+                    and getattr(fields[n], "exclude_if", None) is _absent for n in _NESTED))
+
+
+if not _state_is_plain():
+    raise TypeError("a SessionState field that canonical_json writes from its __dict__ is not plain JSON")
+
+
 def _session_state_json(state: SessionState) -> bytes:
     """The state's canonical bytes, its flat parts (turns, summary lines, pins, episodes,
     objectives, flags, model statistics, limits) written from their ``__dict__``: pydantic's
     dump of those, model by model, was two thirds of a dump (~14 → ~9 µs for a 7 KB state;
-    replay, snapshot and trace-store dump every session of every batch, issue 10)."""
-    data: Any = state.model_dump(mode="json", exclude=_BY_HAND)
+    replay, snapshot and trace-store dump every session of every batch, issue 10). So are
+    the state's own plain fields (ids, counters, stage, summary text): pydantic's dump of
+    them with the rest excluded still cost about a third of what was left."""
+    fields = state.__dict__
+    data: Any = {name: fields[name] for name in _PLAIN}
+    for name in _NESTED:
+        nested = fields[name]
+        if nested is not None:
+            data[name] = nested.model_dump(mode="json")
     data["confirmed_facts"] = state.confirmed_facts
     for name in _FLAT_SEQUENCES:
         data[name] = [part.__dict__ for part in getattr(state, name)]
