@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from lifeline_events import fold
 from lifeline_servers import start_postgres, start_valkey
@@ -128,9 +129,10 @@ async def _settling_seconds(url: str) -> float:
     """
     async with httpx.AsyncClient(timeout=10) as client:
         text = (await client.get(f"{url}/metrics")).text
-    for line in text.splitlines():
-        if line.startswith("lifeline_bus_batch_seconds_sum{") and 'group="snapshot"' in line:
-            return float(line.rsplit(" ", 1)[1])
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "lifeline_bus_batch_seconds_sum" and sample.labels.get("group") == "snapshot":
+                return float(sample.value)
     raise RuntimeError("snapshot's /metrics has no lifeline_bus_batch_seconds_sum for its group")
 
 
