@@ -4,8 +4,10 @@ Partition DDL never runs inside a data transaction: the consumer asks for the da
 a batch needs first (`ensure`), in a short transaction of its own under an advisory
 lock, so replicas creating the same day do not collide. Cleanup drops whole days
 (`DROP TABLE` of the partition, with a lock timeout so it never queues readers for
-long) and trims the one day that straddles the cutoff with a row-wise DELETE (after
-giving the first kept row of each chain its context, contexts.py).
+long; its rows are counted under the drop's own locks, so a batch still inserting into
+that day is counted, not lost from the report) and trims the one day that straddles
+the cutoff with a row-wise DELETE (after giving the first kept row of each chain its
+context, contexts.py).
 """
 
 from __future__ import annotations
@@ -121,7 +123,13 @@ class Partitions:
         async with conn.transaction():
             await conn.execute("SET LOCAL lock_timeout = '5s'")
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _DDL_LOCK)
+            if await conn.fetchval("SELECT to_regclass($1)", f"traces.{name}") is None:
+                self._known.discard(day)
+                return 0
+            # the locks DROP takes (parent first), taken before counting: an insert still in
+            # flight into this day commits first, and its rows are counted with the rest
+            await conn.execute(f"LOCK TABLE traces.event_traces, traces.{name} IN ACCESS EXCLUSIVE MODE")
             count = await conn.fetchval(f"SELECT count(*) FROM traces.{name}")
-            await conn.execute(f"DROP TABLE IF EXISTS traces.{name}")
+            await conn.execute(f"DROP TABLE traces.{name}")
         self._known.discard(day)
         return int(count)

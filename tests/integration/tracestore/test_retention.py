@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -13,6 +14,7 @@ from lifeline_testing.topics import produce_raw
 from lifeline_testing.tracestore import wait_session_traces
 from lifeline_testing.waiting import eventually
 from lifeline_tracestore.domain import day_of, day_start, partition_name
+from lifeline_tracestore.partitions import Partitions
 
 from .helpers import logged
 
@@ -81,4 +83,32 @@ async def test_scheduled_job_applies_the_retention_setting(fresh_database, redis
                 and await _trace_seqs(fresh_database, "s") == [2])
 
     await eventually(removed_by_schedule, timeout=20, what="the scheduled job to drop the 40-day-old trace")
+    assert partition_name(day_of(old)) not in await _partitions(fresh_database)
+
+
+async def test_a_dropped_day_counts_the_rows_of_an_insert_still_in_flight(pool: asyncpg.Pool,
+                                                                         fresh_database: str) -> None:
+    """A batch inserting into an old day while cleanup drops it: the drop waits for the batch's
+    commit and reports its row (counted before the drop's locks, it read 0 and the row went
+    uncounted: the removal metric missed it)."""
+    partitions = Partitions(pool)
+    now = datetime.now(UTC)
+    old = now - timedelta(days=40)
+    await partitions.ensure({day_of(old)})
+    async with pool.acquire() as conn:
+        inserting = conn.transaction()
+        await inserting.start()
+        await conn.execute(
+            "INSERT INTO traces.event_traces (trace_id, ts, tenant_id, session_id, seq, event_type, "
+            "event_data, source) VALUES (gen_random_uuid(), $1, 'default', 's', 1, 'turn', '{}', 'events')",
+            old)
+        cleanup = asyncio.create_task(partitions.cleanup(30, now=now))
+        while not await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'relation' "
+                                      "AND NOT granted"):
+            assert not cleanup.done(), cleanup  # it must wait for the insert's lock
+            await asyncio.sleep(0.01)
+        await inserting.commit()
+    report = await cleanup
+    assert report.dropped_partitions == [partition_name(day_of(old))]
+    assert report.dropped_traces == 1
     assert partition_name(day_of(old)) not in await _partitions(fresh_database)
