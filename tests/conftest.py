@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -124,6 +124,26 @@ async def module_database(postgres_server: RunningServer) -> AsyncIterator[str]:
     url = await create_database(_up(postgres_server).url)
     yield url
     await drop_database(url, _up(postgres_server).url)
+
+
+MODULE_REDIS_DB = 6
+"""Module-wide stacks' own Redis db, so tests that flush db 0 cannot disturb them (one
+module's processes are gone before the next module's fixture flushes it)."""
+
+
+@pytest.fixture(scope="module")
+async def module_bus(redis_server: RunningServer) -> str:
+    """A flushed Redis db of the session server, for one module's costly stack."""
+    import redis.asyncio as aioredis
+
+    parts = urlsplit(_up(redis_server).url)
+    url = urlunsplit(parts._replace(path=f"/{MODULE_REDIS_DB}"))
+    client = aioredis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+    return url
 
 
 @pytest.fixture

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import httpx
 
+from lifeline_events import TOPIC_EVENTS, Event, parse_new_event
 from lifeline_testing.appends import append
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
+from lifeline_testing.topics import produce_raw
 from lifeline_testing.tracestore import Services, service_env
 from lifeline_testing.waiting import eventually
 
@@ -92,6 +95,15 @@ async def send(ingest: ServiceProcess, session: str, events: list[dict[str, Any]
     """Append through ingest's public HTTP API, 200 events a request."""
     for start in range(0, len(events), 200):
         await append(ingest.url, session, events[start : start + 200])
+
+
+async def log_at(bus_url: str, session: str, events: list[dict[str, Any]], recorded_at: datetime) -> None:
+    """Put `events` on the log topic as ingest would have logged them (seq 1, 2, …) at
+    `recorded_at`: windows placed in minutes of the test's choosing, not waited for."""
+    logged = [Event.from_new(parse_new_event(raw, session_id=session, tenant_id="default"),
+                             seq=seq, recorded_at=recorded_at).to_json_bytes()
+              for seq, raw in enumerate(events, start=1)]
+    await produce_raw(bus_url, TOPIC_EVENTS, [(session, value) for value in logged])
 
 
 async def wait_calls(database_url: str, total: int, timeout: float = 60) -> None:

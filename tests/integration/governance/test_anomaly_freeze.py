@@ -3,15 +3,19 @@ intent only records what it would have done."""
 
 from __future__ import annotations
 
-import asyncio
 import time
+from datetime import UTC, datetime
 
-from .helpers import calls, client, register, run_tick, send, start_stack, states, transition, wait_calls
+from .helpers import calls, client, log_at, register, run_tick, start_stack, states, transition, wait_calls
+
+
+def _at(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 async def test_anomaly_fires_and_freeze_only_records_would(fresh_database, redis_url, procs) -> None:
     """Frozen: the better shadow is `frozen:would_promote_shadow`; a 2.5 drop is announced as an anomaly."""
-    ingest, gov = start_stack(procs, fresh_database, redis_url, governance_window_s=60)
+    _, gov = start_stack(procs, fresh_database, redis_url, governance_window_s=60)
     async with client(gov) as c:
         for model in ("gpt-a", "gpt-b"):
             await register(c, model, "pricing")
@@ -20,16 +24,12 @@ async def test_anomaly_fires_and_freeze_only_records_would(fresh_database, redis
         r = await c.put("/v1/intents/pricing", json={"frozen": True, "reason": "release freeze"})
         assert r.status_code == 200 and r.json()["frozen"] is True
 
-        if 60 - time.time() % 60 < 20:  # the first batch needs one minute to itself: the previous window
-            await asyncio.sleep(60 - time.time() % 60 + 0.5)
-        first_minute = int(time.time()) // 60 * 60
-        await send(ingest, "s-1", calls("gpt-a", 30, score=8.0))
-        assert int(time.time()) // 60 * 60 == first_minute, "the first batch must be logged in one minute"
-        await wait_calls(fresh_database, 30)
-        await asyncio.sleep(first_minute + 60.5 - time.time())  # the next minute: the current window
-        await send(
-            ingest, "s-2", calls("gpt-a", 30, score=5.5) + calls("gpt-b", 30, score=9.5, first_turn=100)
-        )
+        # the two windows are minutes to come, stamped on the logged events themselves
+        first_minute = int(time.time()) // 60 * 60 + 60
+        await log_at(redis_url, "s-1", calls("gpt-a", 30, score=8.0), _at(first_minute + 10))
+        await log_at(redis_url, "s-2", calls("gpt-a", 30, score=5.5) + calls("gpt-b", 30, score=9.5,
+                                                                             first_turn=100),
+                     _at(first_minute + 70))
         await wait_calls(fresh_database, 90)
 
         report = await run_tick(c, first_minute + 120)

@@ -7,7 +7,6 @@ route runs (`lifeline_servicekit.nul`). Events are checked by `lifeline_events.s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,10 +29,12 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
 }
 
 
-@pytest.fixture
-def running(fresh_database: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
-    """Every service with its peers unreachable: what is checked here answers before any peer."""
-    with services_without_peers(CASES, fresh_database, redis_url, tmp_path) as procs:
+@pytest.fixture(scope="module")
+def running(module_database: str, module_bus: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+    """Every service with its peers unreachable: what is checked here answers before any peer.
+    Shared by the module's tests (six processes take ~20 s to start): none of them writes."""
+    with services_without_peers(CASES, module_database, module_bus, tmp_path_factory.mktemp("nul")) as procs:
         yield procs
 
 

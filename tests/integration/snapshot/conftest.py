@@ -5,37 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
 
 from lifeline_projection import Projection
-from lifeline_servers import RunningServer
 from lifeline_servicekit import ServiceSettings
 from lifeline_servicekit.migrate import migrate
 from lifeline_store import create_pool
 from lifeline_testing.snapshot_stack import SnapshotStack, start_stack_async
 
-MODULE_REDIS_DB = 6
-"""The module-wide stack's own Redis db, so tests that flush db 0 cannot disturb it."""
-
 MODULE_SETTINGS = {"snapshot_keep": "4", "export_max_mb": "1", "export_stream_after_events": "40",
                    "export_page_events": "25"}
-
-
-@pytest.fixture(scope="module")
-async def module_bus(redis_server: RunningServer) -> str:
-    """A flushed Redis db of the session server, for this module's stack."""
-    parts = urlsplit(redis_server.url)
-    url = urlunsplit(parts._replace(path=f"/{MODULE_REDIS_DB}"))
-    client = aioredis.from_url(url)
-    try:
-        await client.flushdb()
-    finally:
-        await client.aclose()
-    return url
 
 
 @pytest.fixture(scope="module")
