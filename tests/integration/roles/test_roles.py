@@ -79,10 +79,13 @@ def _routes(service: str) -> list[tuple[str, str, str | None]]:
     return walked
 
 
-@pytest.fixture
-def running(fresh_database: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
-    """Every service with its peers unreachable: what is checked here answers before any peer."""
-    with services_without_peers(SERVICES, fresh_database, redis_url, tmp_path) as procs:
+@pytest.fixture(scope="module")
+def running(module_database: str, module_bus: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+    """Every service with its peers unreachable: what is checked here answers before any peer.
+    Shared by the module's two tests that use it (six processes take ~20 s to start)."""
+    with services_without_peers(SERVICES, module_database, module_bus,
+                                tmp_path_factory.mktemp("roles")) as procs:
         yield procs
 
 
@@ -147,21 +150,21 @@ async def _add_traces(database_url: str, tenants: Iterable[str]) -> None:
 
 
 async def test_a_tenant_admin_cleans_up_its_own_traces_only(
-        running: dict[str, ServiceProcess], fresh_database: str) -> None:
+        running: dict[str, ServiceProcess], module_database: str) -> None:
     """`POST /replay/cleanup` by a tenant admin leaves other tenants' traces; the operator's
     (without `?tenant_id=`) is the platform-wide retention run."""
-    await _add_traces(fresh_database, ["default", "other"])
+    await _add_traces(module_database, ["default", "other"])
     url = running["tracestore"].url + "/replay/cleanup?days_to_keep=0"
     async with httpx.AsyncClient() as client:
         mine = await client.post(url, headers=auth(TENANT_ADMIN_KEY))
         assert mine.status_code == 200 and mine.json()["tenant_id"] == "default"
-        assert await _trace_counts(fresh_database) == {"other": 1}
+        assert await _trace_counts(module_database) == {"other": 1}
         stats = await client.get(running["tracestore"].url + "/replay/stats?tenant_id=other",
                                  headers=auth(TENANT_ADMIN_KEY))
         assert stats.status_code == 403
         platform = await client.post(url, headers=auth(TEST_API_KEY))
         assert platform.status_code == 200 and platform.json()["tenant_id"] is None
-    assert await _trace_counts(fresh_database) == {}
+    assert await _trace_counts(module_database) == {}
 
 
 PERSON_KEY = "test-person-p7"
