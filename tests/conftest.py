@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -29,6 +28,7 @@ from lifeline_servers import (
 from lifeline_servers import free_port as _free_port
 from lifeline_servers.running import Kind
 from lifeline_testing.databases import create_database, drop_database
+from lifeline_testing.redis_dbs import flushed_db
 
 # tansu holds a new group's join for about half the session timeout: keep it short in
 # tests so every Kafka consumer (services started as subprocesses inherit this) joins fast.
@@ -134,32 +134,13 @@ module's processes are gone before the next module's fixture flushes it)."""
 @pytest.fixture(scope="module")
 async def module_bus(redis_server: RunningServer) -> str:
     """A flushed Redis db of the session server, for one module's costly stack."""
-    import redis.asyncio as aioredis
-
-    parts = urlsplit(_up(redis_server).url)
-    url = urlunsplit(parts._replace(path=f"/{MODULE_REDIS_DB}"))
-    client = aioredis.from_url(url)
-    try:
-        await client.flushdb()
-    finally:
-        await client.aclose()
-    return url
+    return await flushed_db(_up(redis_server).url, MODULE_REDIS_DB)
 
 
 @pytest.fixture
 async def redis_url(redis_server: RunningServer) -> str:
     """`redis://host:port/0` on the session server, that db flushed before the test."""
-    import redis.asyncio as aioredis
-
-    url = _up(redis_server).url
-    if urlsplit(url).path in ("", "/"):
-        url = url.rstrip("/") + "/0"
-    client = aioredis.from_url(url)
-    try:
-        await client.flushdb()
-    finally:
-        await client.aclose()
-    return url
+    return await flushed_db(_up(redis_server).url)
 
 
 async def _delete_all_topics(bootstrap: str) -> None:

@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from lifeline_servers import free_port
 from lifeline_testing.processes import TEST_API_KEY, TEST_KEYS, ServiceProcess, auth
+from lifeline_testing.redis_dbs import flushed_db
 from lifeline_testing.tracestore import service_env
 
 INGEST_ONLY_KEY = "test-ingest-only"
@@ -72,15 +72,7 @@ def start(database_url: str, bus_url: str, log_dir: Path) -> ExplorerStack:
 
 async def flushed_redis(url: str) -> str:
     """db 0 of the session's Redis, emptied (as the per-test `redis_url` fixture does)."""
-    import redis.asyncio as aioredis
-
-    url = url.rstrip("/") + "/0" if urlsplit(url).path in ("", "/") else url
-    client = aioredis.from_url(url)
-    try:
-        await client.flushdb()
-    finally:
-        await client.aclose()
-    return url
+    return await flushed_db(url)
 
 
 def _turn(turn_id: int, role: str, text: str, acts: list[dict[str, Any]] | None = None,

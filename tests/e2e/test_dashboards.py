@@ -27,6 +27,7 @@ from lifeline_testing.appends import append
 from lifeline_testing.builders import turn
 from lifeline_testing.processes import TEST_API_KEY, ServiceProcess, auth
 from lifeline_testing.prometheus import PrometheusServer
+from lifeline_testing.redis_dbs import flushed_db
 from lifeline_testing.topics import produce_raw
 from lifeline_testing.tracestore import Services, wait_session_traces
 from lifeline_testing.waiting import eventually
@@ -129,12 +130,7 @@ async def _scraped(prometheus: PrometheusServer, jobs: set[str]) -> None:
 async def observed(module_database: str, redis_server: Any, tmp_path_factory: pytest.TempPathFactory,
                    ) -> AsyncIterator[Observed]:
     """ingest, trace-store and (when built) replay under traffic, scraped every second."""
-    import redis.asyncio as aioredis
-
-    redis_url = redis_server.url.rstrip("/") + "/7"
-    client = aioredis.from_url(redis_url)
-    await client.flushdb()
-    await client.aclose()
+    redis_url = await flushed_db(redis_server.url, 7)
     work = tmp_path_factory.mktemp("dashboards")
     procs = Services(work)
     try:

@@ -13,13 +13,11 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import orjson
 import pytest
-import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 
 from lifeline_events import canonical_json, content_hash, fold
@@ -29,6 +27,7 @@ from lifeline_testing.branches import half_created_branch
 from lifeline_testing.builders import turn
 from lifeline_testing.oracle import fold_of_log, log_of
 from lifeline_testing.processes import ServiceProcess, auth
+from lifeline_testing.redis_dbs import flushed_db
 from lifeline_testing.replay_stack import ingest_process, replay_process, replay_state
 from lifeline_testing.snapshot_stack import snapshot_process
 from lifeline_testing.tracestore import service_env, wait_session_traces
@@ -54,10 +53,7 @@ async def stack(module_database: str, redis_server: RunningServer,
     database, Redis db 7 as bus and hot store."""
     if redis_server.controllable and not redis_server.is_running():
         redis_server.restart()
-    url = urlunsplit(urlsplit(redis_server.url)._replace(path="/7"))
-    client = aioredis.from_url(url)
-    await client.flushdb()
-    await client.aclose()
+    url = await flushed_db(redis_server.url, 7)
     logs = tmp_path_factory.mktemp("branches")
     ingest = ingest_process(module_database, url, log_dir=logs)
     others = [replay_process(module_database, url, url, ingest.url, log_dir=logs, memory_url="http://127.0.0.1:9"),

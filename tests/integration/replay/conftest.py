@@ -8,10 +8,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from lifeline_servers import RunningServer
 from lifeline_testing.processes import ServiceProcess
+from lifeline_testing.redis_dbs import flushed_db
 from lifeline_testing.replay_stack import ReplayStack, ingest_process, replay_process, start_stack
 
 SNAPSHOT_EVERY = 10
@@ -31,10 +31,7 @@ def redis_db(server: RunningServer, db: int) -> str:
 async def stack(module_database: str, redis_server: RunningServer,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ReplayStack]:
     """One ingest + replay pair for a module's tests (Redis db 5 as bus and hot store)."""
-    url = redis_db(redis_server, 5)
-    client = aioredis.from_url(url)
-    await client.flushdb()
-    await client.aclose()
+    url = await flushed_db(redis_db(redis_server, 5))
     running = start_stack(module_database, url, url, log_dir=tmp_path_factory.mktemp("replay-stack"),
                           replay_env={"snapshot_every": str(SNAPSHOT_EVERY), "snapshot_keep": "50",
                                       "memory_url": UNREACHABLE_MEMORY})
