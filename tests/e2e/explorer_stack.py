@@ -19,7 +19,6 @@ import httpx
 
 from lifeline_servers import free_port
 from lifeline_testing.processes import TEST_API_KEY, TEST_KEYS, ServiceProcess, auth
-from lifeline_testing.redis_dbs import flushed_db
 from lifeline_testing.tracestore import service_env
 
 INGEST_ONLY_KEY = "test-ingest-only"
@@ -68,11 +67,6 @@ def start(database_url: str, bus_url: str, log_dir: Path) -> ExplorerStack:
         stack.kill()
         raise
     return stack
-
-
-async def flushed_redis(url: str) -> str:
-    """db 0 of the session's Redis, emptied (as the per-test `redis_url` fixture does)."""
-    return await flushed_db(url)
 
 
 def _turn(turn_id: int, role: str, text: str, acts: list[dict[str, Any]] | None = None,

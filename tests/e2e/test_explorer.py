@@ -22,6 +22,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_pla
 
 from lifeline_servers import RunningServer
 from lifeline_testing.processes import TEST_API_KEY, auth
+from lifeline_testing.redis_dbs import flushed_db
 
 from . import explorer_stack as es
 
@@ -38,7 +39,7 @@ async def stack(browser: Browser, module_database: str, redis_server: RunningSer
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[es.ExplorerStack]:
     """One stack for the module's tests (starting five services is the costly part);
     after the browser, so a missing Chromium fails before any service starts."""
-    redis_url = await es.flushed_redis(redis_server.url)
+    redis_url = await flushed_db(redis_server.url)
     running = es.start(module_database, redis_url, tmp_path_factory.mktemp("explorer"))
     try:
         yield running

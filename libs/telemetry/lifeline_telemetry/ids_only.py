@@ -27,8 +27,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
 _IDS = RandomIdGenerator()
-_ROOT = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _INHERITED = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
+_ROOT = TraceFlags(_INHERITED)
 
 
 class IdsOnlyTracer(trace.Tracer):

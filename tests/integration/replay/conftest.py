@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -20,18 +19,13 @@ UNREACHABLE_MEMORY = "http://127.0.0.1:9"
 """A memory service that never answers: context windows must come without the bias."""
 
 
-def redis_db(server: RunningServer, db: int) -> str:
-    if server.controllable and not server.is_running():
-        server.restart()
-    parts = urlsplit(server.url)
-    return urlunsplit(parts._replace(path=f"/{db}"))
-
-
 @pytest.fixture(scope="module")
 async def stack(module_database: str, redis_server: RunningServer,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ReplayStack]:
     """One ingest + replay pair for a module's tests (Redis db 5 as bus and hot store)."""
-    url = await flushed_db(redis_db(redis_server, 5))
+    if redis_server.controllable and not redis_server.is_running():
+        redis_server.restart()
+    url = await flushed_db(redis_server.url, 5)
     running = start_stack(module_database, url, url, log_dir=tmp_path_factory.mktemp("replay-stack"),
                           replay_env={"snapshot_every": str(SNAPSHOT_EVERY), "snapshot_keep": "50",
                                       "memory_url": UNREACHABLE_MEMORY})
