@@ -15,6 +15,10 @@ maxUnavailable 0 does the same). Afterwards, per session, ingest's log is the tr
 - per-session order held: the log's turns are in the order they were written, and the fold
   (which depends on order) matches replay's.
 
+Before the per-session checks, every group must have committed to the end of the topic (its
+lag on the broker is 0): that is where a stalled group shows, with its lag per group and every
+process's log tail in the failure.
+
 The budget is small on purpose (the suite runs on 2 cores): 6 sessions writing ~10 turns/s
 each for as long as the 6 restarts take. Most of the time is Python start-up of the restarted
 processes; expect ~60 s on an idle machine, more on a loaded one.
@@ -33,6 +37,8 @@ import asyncpg
 import httpx
 import pytest
 
+from lifeline_bus.kafka import KafkaLagReader
+from lifeline_events import TOPIC_EVENTS
 from lifeline_servicekit.migrate import SCHEMAS
 from lifeline_testing.oracle import log_of
 from lifeline_testing.processes import ServiceProcess
@@ -142,6 +148,41 @@ async def _positions(database_url: str, consumers: list[str], session: str) -> d
     return seen
 
 
+async def _diagnosis(database_url: str, ingests: list[ServiceProcess],
+                     consumers: dict[str, list[ServiceProcess]], session: str) -> str:
+    """What a failed convergence leaves to read: checkpoints of `session`, every process's log tail."""
+    positions = await _positions(database_url, list(consumers), session)
+    tails = "\n".join(f"--- {p.module} {p.url}\n{p.tail(12)}"
+                       for p in ingests + [p for pair in consumers.values() for p in pair])
+    return f"checkpoints of {session}: {positions}\nlogs:\n{tails}"
+
+
+async def _groups_drained(kafka_url: str, groups: list[str], timeout: float) -> float:
+    """Seconds until every group has committed to the end of every partition of the log topic.
+
+    A convergence bound, not a speed check: the broker pauses a group while it rebalances,
+    and a member that went away without leaving holds a rebalance for up to its session or
+    rebalance timeout. A lost or unacknowledged record keeps a group's lag above 0 for good.
+    """
+    reader = KafkaLagReader(kafka_url.removeprefix("kafka://"))
+    started = time.monotonic()
+    readings: dict[str, object] = {}
+
+    async def drained() -> bool:
+        for group in groups:
+            reading = await reader.read(TOPIC_EVENTS, group)
+            readings[group] = reading.lag if reading is not None else "no partitions"
+        return all(lag == 0 for lag in readings.values())
+
+    try:
+        await eventually(drained, timeout=timeout, interval=0.5, what=f"groups {groups} without lag")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; lag per group: {readings}") from None
+    finally:
+        await reader.close()
+    return time.monotonic() - started
+
+
 async def _oracle(writers: Writers, ingests: list[ServiceProcess], consumers: dict[str, list[ServiceProcess]],
                   database_url: str) -> None:
     """Per session: the log is exactly what was acknowledged, in order; every consumer reached its end."""
@@ -155,19 +196,22 @@ async def _oracle(writers: Writers, ingests: list[ServiceProcess], consumers: di
             for replay in consumers.get("replay", []):
                 # a convergence bound, not a speed check: as long as the checkpoints' below (the
                 # fresh-clone suite on a slow 2-core machine once took over 30 s here)
-                await wait_mode(http, replay.url, session, "replay", last, timeout=60)
+                try:
+                    await wait_mode(http, replay.url, session, "replay", last, timeout=60)
+                except AssertionError as exc:
+                    why = await _diagnosis(database_url, ingests, consumers, session)
+                    raise AssertionError(f"{exc}\n{why}") from None
                 await assert_state_matches_log(http, replay.url, ingests[1].url, session, last)
 
-            seen: dict[str, object] = {}
-
-            async def caught_up(s: str = session, n: int = last, seen: dict[str, object] = seen) -> bool:
-                seen.update(await _positions(database_url, list(consumers), s))
+            async def caught_up(s: str = session, n: int = last) -> bool:
+                seen = await _positions(database_url, list(consumers), s)
                 return all(v in (n, (n, n, n)) for v in seen.values())
 
             try:
                 await eventually(caught_up, timeout=60, what=f"every consumer at seq {last} of {session}")
             except AssertionError as exc:
-                raise AssertionError(f"{exc}; checkpoints: {seen}") from None
+                why = await _diagnosis(database_url, ingests, consumers, session)
+                raise AssertionError(f"{exc}\n{why}") from None
 
 
 async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_nothing(
@@ -192,10 +236,15 @@ async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_not
         assert set(codes) <= {0, -signal.SIGTERM}, f"a SIGTERM did not drain cleanly: {codes}"
         for proc in everyone:
             assert "Application shutdown complete" in proc.log_path.read_text(), proc.tail()
+        try:
+            drained_s = await _groups_drained(kafka_url, list(consumers), timeout=180)
+        except AssertionError as exc:
+            why = await _diagnosis(fresh_database, ingests, consumers, writers.sessions[0])
+            raise AssertionError(f"{exc}\n{why}") from None
         await _oracle(writers, ingests, consumers, fresh_database)
         assert sum(writers.acked.values()) >= SESSIONS * BATCH * 5, "too little load to mean anything"
         print(f"replicas: {sum(writers.acked.values())} turns, {writers.failovers} failovers, "
-              f"{time.monotonic() - started:.0f} s")
+              f"groups drained {drained_s:.1f} s after the load, {time.monotonic() - started:.0f} s")
     finally:
         for proc in everyone:
             proc.kill()

@@ -48,13 +48,22 @@ async def assert_state_matches_log(http: httpx.AsyncClient, replay_url: str, ing
 
 async def wait_mode(http: httpx.AsyncClient, replay_url: str, session: str, mode: str, seq: int = 0,
                     timeout: float = 20) -> dict[str, Any]:
-    """Wait until GET state answers in `mode` at `seq` or later."""
+    """Wait until GET state answers in `mode` at `seq` or later; on timeout, say what it last answered."""
+    seen: list[str] = [""]
+
     async def probe() -> dict[str, Any] | None:
         r = await replay_state(http, replay_url, session)
-        ok = r.status_code == 200 and r.json()["mode"] == mode and r.json()["seq"] >= seq
-        return r.json() if ok else None
+        if r.status_code != 200:
+            seen[0] = f"{r.status_code} {r.text[:300]}"
+            return None
+        body = r.json()
+        seen[0] = f"200 seq {body['seq']} mode {body['mode']} stale {body.get('stale')}"
+        return body if body["mode"] == mode and body["seq"] >= seq else None
 
-    return await eventually(probe, timeout=timeout, what=f"state of {session} at {seq}+ in mode {mode}")
+    try:
+        return await eventually(probe, timeout=timeout, what=f"state of {session} at {seq}+ in mode {mode}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {replay_url} last answered: {seen[0]}") from None
 
 
 async def post_turns(http: httpx.AsyncClient, ingest_url: str, session: str, first: int, count: int) -> int:
