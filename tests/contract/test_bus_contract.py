@@ -241,3 +241,27 @@ async def test_a_settled_batch_is_acknowledged_before_the_linger(bus_url: str) -
             return reading is not None and reading.lag == 0 and not reading.pending
 
         await eventually(caught_up, timeout=4.5, what="no lag and nothing pending during the linger")
+
+
+async def test_started_turns_true_once_the_group_has_admitted_the_consumer(bus_url: str) -> None:
+    """`started` (what readiness waits for) is false until `start` returns, true after: on
+    Kafka `start` returns only once the group assigned the consumer its partitions, and a
+    second member joining later (a rebalance) leaves it set."""
+    topic = _topic()
+    first, second = create_bus(bus_url, consumer="m1"), create_bus(bus_url, consumer="m2")
+    if first.kind == "kafka":
+        await first.ensure_topics([topic])
+    first.consume(topic, "g", Collector())
+    second.consume(topic, "g", Collector())
+    assert not first.started and not second.started
+    await first.start()
+    try:
+        assert first.started
+        if first.kind == "kafka":
+            (subscriber,) = first._broker.subscribers  # type: ignore[attr-defined]
+            assert subscriber.consumer.assignment(), "start returned before the group assigned partitions"
+        await second.start()
+        assert second.started and first.started
+    finally:
+        await second.stop()
+        await first.stop()

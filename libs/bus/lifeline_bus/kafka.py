@@ -149,6 +149,7 @@ class KafkaBus:
         self._client_id = client_id
         self.idempotent = False
         """Whether the started producer is idempotent (the broker granted InitProducerId)."""
+        self.started = False
 
     @property
     def consumed(self) -> list[tuple[str, str]]:
@@ -214,9 +215,10 @@ class KafkaBus:
         try:
             if self._producer is None:
                 self._producer, self.idempotent = await start_producer(self._bootstrap, self._client_id)
-            await self._broker.start()
+            await self._broker.start()  # aiokafka's start waits for each group's first assignment
         except (KafkaError, OSError) as exc:
             raise BusUnavailableError(f"cannot start Kafka bus at {self._bootstrap}: {exc}") from exc
+        self.started = True
 
     async def stop(self) -> None:
         self._stopping.set()

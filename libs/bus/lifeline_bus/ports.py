@@ -17,6 +17,9 @@ class Bus(Protocol):
     """
 
     kind: str
+    started: bool
+    """True once `start` has returned: on Kafka, every consumer holds its first assignment
+    (the group admitted it); never reset, so a later outage or rebalance leaves it set."""
 
     @property
     def consumed(self) -> list[tuple[str, str]]:

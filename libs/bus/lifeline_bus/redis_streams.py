@@ -142,6 +142,7 @@ class RedisStreamsBus:
         self._groups: list[tuple[str, str]] = []
         self._stopping = asyncio.Event()
         self._watchdog: asyncio.Task[None] | None = None
+        self.started = False
 
     @property
     def client(self) -> aioredis.Redis:
@@ -215,6 +216,7 @@ class RedisStreamsBus:
             await self._broker.start()
         except (RedisError, OSError) as exc:
             raise BusUnavailableError(f"cannot start Redis bus at {self._url}: {exc}") from exc
+        self.started = True
         if self._groups and self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name="redis-bus-watchdog")
 

@@ -57,6 +57,27 @@ def database_check(pool: Callable[[], asyncpg.Pool], *, critical: bool = True) -
     return ReadinessCheck("database", probe, critical)
 
 
+def bus_joined_check(bus: Callable[[], Bus]) -> ReadinessCheck:
+    """Not ready while the broker answers but this process has not joined its groups yet.
+
+    A starting process that reported ready before its consumers held partitions let a
+    rolling update stop the replica that still held them: with both replicas of a group
+    between members, nothing consumed until a join completed (on the tests' broker, once,
+    never). So readiness waits for the first `start` to return — on Kafka, every group's
+    first assignment. A broker that does not answer does not hold readiness back: the
+    service then serves without the bus, as `bus_check` reports with its own criticality.
+    Once joined, later rebalances and outages leave this check passing.
+    """
+    async def probe() -> tuple[bool, str]:
+        if bus().started:
+            return True, "ok"
+        if not await bus().ping():
+            return True, "bus unreachable: not waiting for a first join (see the bus check)"
+        return False, "joining the bus: the broker answers, this process's consumers hold no partitions yet"
+
+    return ReadinessCheck("bus_joined", probe, critical=True)
+
+
 def bus_check(bus: Callable[[], Bus], *, critical: bool = False) -> ReadinessCheck:
     """The bus answers ping AND every subscriber is really running (a NOGROUP-killed
     subscriber leaves ping green: docs/operations.md, bus notes)."""

@@ -30,6 +30,7 @@ from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
     bus_from_settings,
+    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -141,4 +142,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         return deps_from(app, GovernanceDeps)
 
     # the bus is degraded, not critical: routing keeps answering from the table
-    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=False)]
+    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=False),
+            bus_joined_check(lambda: deps().bus)]

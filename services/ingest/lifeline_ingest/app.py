@@ -29,6 +29,7 @@ from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
     bus_from_settings,
+    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -103,4 +104,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         return r.bus_ok, f"leader={r.is_leader} published={r.published_total}"
 
     return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus),
+            bus_joined_check(lambda: deps().bus),
             ReadinessCheck("relay", relay, critical=False)]

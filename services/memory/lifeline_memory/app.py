@@ -32,6 +32,7 @@ from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
     bus_from_settings,
+    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -137,5 +138,6 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
     return [
         database_check(lambda: deps().pool),
         bus_check(lambda: deps().bus, critical=True),
+        bus_joined_check(lambda: deps().bus),
         ReadinessCheck("ingest", ingest, critical=False),
     ]

@@ -18,6 +18,7 @@ from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
     bus_from_settings,
+    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -108,4 +109,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
 
     # Without ingest, snapshots still fold from the bus; restore/export/WAL answer 503.
     return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=True),
+            bus_joined_check(lambda: deps().bus),
             ReadinessCheck("ingest", ingest, critical=False)]

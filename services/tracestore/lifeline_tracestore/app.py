@@ -19,6 +19,7 @@ from lifeline_servicekit import (
     ReadinessCheck,
     bus_check,
     bus_from_settings,
+    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -112,4 +113,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         return (await client.ping()), "ingest's log is reachable for healing gaps"
 
     return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=True),
+            bus_joined_check(lambda: deps().bus),
             ReadinessCheck("ingest", ingest, critical=False)]
