@@ -60,13 +60,13 @@ def database_check(pool: Callable[[], asyncpg.Pool], *, critical: bool = True) -
 def bus_joined_check(bus: Callable[[], Bus]) -> ReadinessCheck:
     """Not ready while the broker answers but this process has not joined its groups yet.
 
-    A starting process that reported ready before its consumers held partitions let a
-    rolling update stop the replica that still held them: with both replicas of a group
-    between members, nothing consumed until a join completed (on the tests' broker, once,
-    never). So readiness waits for the first `start` to return — on Kafka, every group's
-    first assignment. A broker that does not answer does not hold readiness back: the
-    service then serves without the bus, as `bus_check` reports with its own criticality.
-    Once joined, later rebalances and outages leave this check passing.
+    A process that reported ready before its consumers held partitions let a rolling
+    update stop the replica that still held them: the group then had no member consuming
+    until the newcomer's join completed (on the tests' broker, in one run, it never did).
+    So readiness waits for the bus's first `start` to return — on Kafka, every group's first
+    assignment. A broker that does not answer does not hold readiness back: the service
+    then serves without the bus, as `bus_check` reports with its own criticality. Once
+    joined, later rebalances and outages leave this check passing.
     """
     async def probe() -> tuple[bool, str]:
         if bus().started:
