@@ -31,7 +31,9 @@ import itertools
 import os
 import signal
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -50,6 +52,7 @@ from tests.integration.replay.helpers import assert_state_matches_log, new_sessi
 pytestmark = pytest.mark.kafka
 SESSIONS = 6
 BATCH = 3
+T = TypeVar("T")
 CONSUMERS = os.environ.get("LIFELINE_TEST_REPLICA_CONSUMERS", "replay,tracestore").split(",")
 """Which consumers run as two replicas. The suite's budget takes replay and trace-store;
 `LIFELINE_TEST_REPLICA_CONSUMERS=replay,tracestore,snapshot,memory,governance` runs them all
@@ -157,6 +160,16 @@ async def _diagnosis(database_url: str, ingests: list[ServiceProcess],
     return f"checkpoints of {session}: {positions}\nlogs:\n{tails}"
 
 
+async def _explained(wait: Awaitable[T], database_url: str, ingests: list[ServiceProcess],
+                     consumers: dict[str, list[ServiceProcess]], session: str) -> T:
+    """`wait`'s result; a timeout re-raised with the `_diagnosis` of `session` appended."""
+    try:
+        return await wait
+    except AssertionError as exc:
+        why = await _diagnosis(database_url, ingests, consumers, session)
+        raise AssertionError(f"{exc}\n{why}") from None
+
+
 async def _groups_drained(kafka_url: str, groups: list[str], timeout: float) -> float:
     """Seconds until every group has committed to the end of every partition of the log topic.
 
@@ -196,22 +209,16 @@ async def _oracle(writers: Writers, ingests: list[ServiceProcess], consumers: di
             for replay in consumers.get("replay", []):
                 # a convergence bound, not a speed check: as long as the checkpoints' below (the
                 # fresh-clone suite on a slow 2-core machine once took over 30 s here)
-                try:
-                    await wait_mode(http, replay.url, session, "replay", last, timeout=60)
-                except AssertionError as exc:
-                    why = await _diagnosis(database_url, ingests, consumers, session)
-                    raise AssertionError(f"{exc}\n{why}") from None
+                await _explained(wait_mode(http, replay.url, session, "replay", last, timeout=60),
+                                 database_url, ingests, consumers, session)
                 await assert_state_matches_log(http, replay.url, ingests[1].url, session, last)
 
             async def caught_up(s: str = session, n: int = last) -> bool:
                 seen = await _positions(database_url, list(consumers), s)
                 return all(v in (n, (n, n, n)) for v in seen.values())
 
-            try:
-                await eventually(caught_up, timeout=60, what=f"every consumer at seq {last} of {session}")
-            except AssertionError as exc:
-                why = await _diagnosis(database_url, ingests, consumers, session)
-                raise AssertionError(f"{exc}\n{why}") from None
+            at_end = eventually(caught_up, timeout=60, what=f"every consumer at seq {last} of {session}")
+            await _explained(at_end, database_url, ingests, consumers, session)
 
 
 async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_nothing(
@@ -236,11 +243,8 @@ async def test_rolling_restart_of_every_replica_under_load_loses_and_repeats_not
         assert set(codes) <= {0, -signal.SIGTERM}, f"a SIGTERM did not drain cleanly: {codes}"
         for proc in everyone:
             assert "Application shutdown complete" in proc.log_path.read_text(), proc.tail()
-        try:
-            drained_s = await _groups_drained(kafka_url, list(consumers), timeout=180)
-        except AssertionError as exc:
-            why = await _diagnosis(fresh_database, ingests, consumers, writers.sessions[0])
-            raise AssertionError(f"{exc}\n{why}") from None
+        drained_s = await _explained(_groups_drained(kafka_url, list(consumers), timeout=180),
+                                     fresh_database, ingests, consumers, writers.sessions[0])
         await _oracle(writers, ingests, consumers, fresh_database)
         assert sum(writers.acked.values()) >= SESSIONS * BATCH * 5, "too little load to mean anything"
         print(f"replicas: {sum(writers.acked.values())} turns, {writers.failovers} failovers, "
