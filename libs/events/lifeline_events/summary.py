@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 
 from .salience import score_text
 from .state import SummaryLine, TurnRecord
-from .summary_ledger import compress_added
 
 MAX_SENTENCE_WORDS = 40
 """Longer sentences are cut (with an ellipsis) before they enter the summary."""
@@ -114,12 +113,8 @@ def compress(lines: Sequence[SummaryLine], budget_tokens: int) -> tuple[SummaryL
 def fold_turns_into_summary(
     lines: Sequence[SummaryLine], evicted: Iterable[TurnRecord], budget_tokens: int
 ) -> tuple[tuple[SummaryLine, ...], str]:
-    """Add the evicted turns' lines to the summary and compress it to the budget.
-
-    The summary's eviction order is carried over from the step that returned `lines`
-    (`summary_ledger`); the answer is `_compress_rendered`'s, which also truncates a last
-    line too long for the budget.
-    """
-    added = [line for turn in evicted for line in turn_lines(turn)]
-    folded = compress_added(lines, added, budget_tokens * CHARS_PER_TOKEN)
-    return folded if folded is not None else _compress_rendered([*lines, *added], budget_tokens)
+    """Add the evicted turns' lines to the summary and compress it to the budget."""
+    merged = list(lines)
+    for turn in evicted:
+        merged.extend(turn_lines(turn))
+    return _compress_rendered(merged, budget_tokens)
