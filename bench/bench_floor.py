@@ -1,13 +1,14 @@
 """The per-event work the design itself asks of the stack, in one process: a floor.
 
-DESIGN.md makes ingest validate every event it accepts, score each turn and write its
-canonical JSON to the log; it makes every other service a projection that validates
-what it reads (five consumer groups on `lifeline.events.v1`), and replay, snapshot and
-trace-store fold every event into the session state; trace-store redacts every event
-before it stores it. This bench runs exactly those library calls — the functions the
-services call, on the whole-stack bench's own burst (`bench_stack.turn`, runs of 100
-turns per session) — with no HTTP, bus, database, event loop or framework around them,
-and prints the CPU µs each costs per event and their sum as the stack pays it.
+The design (docs/architecture.md) makes ingest validate every event it accepts, score
+each turn and write its canonical JSON to the log; it makes every other service a
+projection that validates what it reads (five consumer groups on `lifeline.events.v1`),
+and replay, snapshot and trace-store fold every event into the session state;
+trace-store redacts every event before it stores it. This bench runs exactly those
+library calls (the functions the services call) on the whole-stack bench's own burst
+(`bench_stack.turn`, runs of 100 turns per session), with no HTTP, bus, database, event
+loop or framework around them, and prints the CPU µs each costs per event and their sum
+as the stack pays it.
 
 That sum is a lower bound for any implementation of this design on these libraries
 (pydantic for the envelope, the fold in Python), to hold against issue 10's whole-stack
