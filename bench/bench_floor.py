@@ -85,21 +85,20 @@ def main() -> None:
     wire = [[e.to_json_bytes() for e in events] for events in runs]
     decoded = [[Event.from_json(raw) for raw in raws] for raws in wire]
     redactor = Redactor()
-    parts = {
-        "ingest: validate the body, plan each row (salience, ids)": cpu_us(lambda: _intake(bodies), n),
-        "ingest: the row's canonical JSON": cpu_us(lambda: [e.to_json_bytes() for r in runs for e in r], n),
-        "a consumer's decode of the delivered JSON": cpu_us(
-            lambda: [Event.from_json(raw) for raws in wire for raw in raws], n),
-        "the session fold (apply), runs of 100": cpu_us(lambda: _fold(decoded), n),
-        "trace-store's redaction of the event": cpu_us(
-            lambda: [redactor.events(events, raws) for events, raws in zip(decoded, wire, strict=True)], n),
-    }
-    times = {"a consumer's decode of the delivered JSON": CONSUMERS,
-             "the session fold (apply), runs of 100": FOLDS}
-    floor = sum(us * times.get(name, 1) for name, us in parts.items())
+    # (the work, how many processes of the stack pay it per event, its CPU µs per event)
+    parts = [
+        ("ingest: validate the body, plan each row (salience, ids)", 1, cpu_us(lambda: _intake(bodies), n)),
+        ("ingest: the row's canonical JSON", 1,
+         cpu_us(lambda: [e.to_json_bytes() for r in runs for e in r], n)),
+        ("a consumer's decode of the delivered JSON", CONSUMERS,
+         cpu_us(lambda: [Event.from_json(raw) for raws in wire for raw in raws], n)),
+        ("the session fold (apply), runs of 100", FOLDS, cpu_us(lambda: _fold(decoded), n)),
+        ("trace-store's redaction of the event", 1, cpu_us(
+            lambda: [redactor.events(events, raws) for events, raws in zip(decoded, wire, strict=True)], n)),
+    ]
+    floor = sum(us * k for _, k, us in parts)
     print(f"{n:,} turns ({SESSIONS} sessions of {RUN}), median of {REPEATS}, process CPU µs per event:")
-    for name, us in parts.items():
-        k = times.get(name, 1)
+    for name, k, us in parts:
         print(f"  {name:58s} {us:6.1f}" + (f"  × {k} = {us * k:6.1f}" if k > 1 else ""))
     print(f"  {'floor: the stack pays at least':58s} {floor:6.1f}   (no HTTP, bus, database, event loop)")
     print(f"  issue 10's whole-stack budget 300 µs leaves {300 - floor:.0f} µs for PostgreSQL, Valkey, "
