@@ -20,13 +20,11 @@ process's CPU time, median of `BENCH_REPEATS` (default 5). Prints figures; asser
 from __future__ import annotations
 
 import os
-import statistics
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
 
+from bench.bench_fold import REPEATS, cpu_us_per_item
 from bench.bench_stack import turn
 from bench.cpu import calibration_us, record
 from lifeline_events import Event, SessionState, apply
@@ -36,7 +34,6 @@ from lifeline_ingest.intake import parse_batch
 from lifeline_tracestore.redacting import Redactor
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
-REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 RUN = 100
 """Turns per session and request, as in bench_stack's burst."""
 SESSIONS = max(4, int(40 * SCALE))
@@ -62,15 +59,6 @@ def _intake(bodies: list[tuple[str, bytes]]) -> list[list[Event]]:
     return logged
 
 
-def cpu_us(fn: Callable[[], object], n: int) -> float:
-    samples = []
-    for _ in range(REPEATS):
-        start = time.process_time()
-        fn()
-        samples.append((time.process_time() - start) / n * 1e6)
-    return statistics.median(samples)
-
-
 def _fold(runs: list[list[Event]]) -> None:
     for events in runs:
         state = SessionState()
@@ -87,13 +75,14 @@ def main() -> None:
     redactor = Redactor()
     # (the work, how many processes of the stack pay it per event, its CPU µs per event)
     parts = [
-        ("ingest: validate the body, plan each row (salience, ids)", 1, cpu_us(lambda: _intake(bodies), n)),
+        ("ingest: validate the body, plan each row (salience, ids)", 1,
+         cpu_us_per_item(lambda: _intake(bodies), n)),
         ("ingest: the row's canonical JSON", 1,
-         cpu_us(lambda: [e.to_json_bytes() for r in runs for e in r], n)),
+         cpu_us_per_item(lambda: [e.to_json_bytes() for r in runs for e in r], n)),
         ("a consumer's decode of the delivered JSON", CONSUMERS,
-         cpu_us(lambda: [Event.from_json(raw) for raws in wire for raw in raws], n)),
-        ("the session fold (apply), runs of 100", FOLDS, cpu_us(lambda: _fold(decoded), n)),
-        ("trace-store's redaction of the event", 1, cpu_us(
+         cpu_us_per_item(lambda: [Event.from_json(raw) for raws in wire for raw in raws], n)),
+        ("the session fold (apply), runs of 100", FOLDS, cpu_us_per_item(lambda: _fold(decoded), n)),
+        ("trace-store's redaction of the event", 1, cpu_us_per_item(
             lambda: [redactor.events(events, raws) for events, raws in zip(decoded, wire, strict=True)], n)),
     ]
     floor = sum(us * k for _, k, us in parts)
