@@ -38,7 +38,7 @@ LifelineError and one of its kinds); the problem handlers map kinds to statuses.
 from lifeline_servicekit.app import ReadinessCheck, create_app
 from lifeline_servicekit.auth import Principal, has_scope, require_scope
 from lifeline_servicekit.bus import bus_from_settings, lag_monitor
-from lifeline_servicekit.checks import bus_check, bus_joined_check, database_check, open_database
+from lifeline_servicekit.checks import bus_check, bus_checks, bus_joined_check, database_check, open_database
 from lifeline_servicekit.deps import deps_from, deps_of, provide
 from lifeline_servicekit.params import (
     ID_PATTERN,
@@ -70,6 +70,7 @@ __all__ = [
     "SessionPerson",
     "TenantParam",
     "bus_check",
+    "bus_checks",
     "bus_from_settings",
     "bus_joined_check",
     "create_app",

@@ -78,6 +78,12 @@ def bus_joined_check(bus: Callable[[], Bus]) -> ReadinessCheck:
     return ReadinessCheck("bus_joined", probe, critical=True)
 
 
+def bus_checks(bus: Callable[[], Bus], *, critical: bool = False) -> list[ReadinessCheck]:
+    """A bus consumer's readiness: the bus answers (`bus_check`, `critical` as the service
+    decides) and this process has joined its groups once (`bus_joined_check`, always)."""
+    return [bus_check(bus, critical=critical), bus_joined_check(bus)]
+
+
 def bus_check(bus: Callable[[], Bus], *, critical: bool = False) -> ReadinessCheck:
     """The bus answers ping AND every subscriber is really running (a NOGROUP-killed
     subscriber leaves ping green: docs/operations.md, bus notes)."""

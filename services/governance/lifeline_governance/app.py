@@ -28,9 +28,8 @@ from lifeline_governance.settings import GovernanceSettings
 from lifeline_projection import Projection
 from lifeline_servicekit import (
     ReadinessCheck,
-    bus_check,
+    bus_checks,
     bus_from_settings,
-    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -142,5 +141,4 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         return deps_from(app, GovernanceDeps)
 
     # the bus is degraded, not critical: routing keeps answering from the table
-    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=False),
-            bus_joined_check(lambda: deps().bus)]
+    return [database_check(lambda: deps().pool), *bus_checks(lambda: deps().bus, critical=False)]

@@ -27,9 +27,8 @@ from lifeline_ingest.relay import OutboxRelay
 from lifeline_ingest.settings import IngestSettings
 from lifeline_servicekit import (
     ReadinessCheck,
-    bus_check,
+    bus_checks,
     bus_from_settings,
-    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -103,6 +102,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         r = deps().relay
         return r.bus_ok, f"leader={r.is_leader} published={r.published_total}"
 
-    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus),
-            bus_joined_check(lambda: deps().bus),
+    return [database_check(lambda: deps().pool), *bus_checks(lambda: deps().bus),
             ReadinessCheck("relay", relay, critical=False)]

@@ -30,9 +30,8 @@ from lifeline_memory.sweeper import Sweeper
 from lifeline_projection import Projection
 from lifeline_servicekit import (
     ReadinessCheck,
-    bus_check,
+    bus_checks,
     bus_from_settings,
-    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -137,7 +136,6 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
     # like snapshot: a projection is not ready without its consumer; ingest only degrades
     return [
         database_check(lambda: deps().pool),
-        bus_check(lambda: deps().bus, critical=True),
-        bus_joined_check(lambda: deps().bus),
+        *bus_checks(lambda: deps().bus, critical=True),
         ReadinessCheck("ingest", ingest, critical=False),
     ]

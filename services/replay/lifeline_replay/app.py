@@ -27,9 +27,8 @@ from lifeline_replay.settings import ReplaySettings
 from lifeline_replay.ws import router as ws_router
 from lifeline_servicekit import (
     ReadinessCheck,
-    bus_check,
+    bus_checks,
     bus_from_settings,
-    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -139,6 +138,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         return True, "ok"
 
     return [database_check(lambda: deps().pool), ReadinessCheck("redis", redis, critical=False),
-            bus_check(lambda: deps().bus),
-            bus_joined_check(lambda: deps().bus), ReadinessCheck("ingest", ingest, critical=False),
+            *bus_checks(lambda: deps().bus), ReadinessCheck("ingest", ingest, critical=False),
             ReadinessCheck("projection", projection, critical=False)]

@@ -16,9 +16,8 @@ from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_projection import Projection
 from lifeline_servicekit import (
     ReadinessCheck,
-    bus_check,
+    bus_checks,
     bus_from_settings,
-    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -108,6 +107,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
         return await deps().ingest.check_key()
 
     # Without ingest, snapshots still fold from the bus; restore/export/WAL answer 503.
-    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=True),
-            bus_joined_check(lambda: deps().bus),
+    return [database_check(lambda: deps().pool), *bus_checks(lambda: deps().bus, critical=True),
             ReadinessCheck("ingest", ingest, critical=False)]

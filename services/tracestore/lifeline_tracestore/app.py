@@ -17,9 +17,8 @@ from lifeline_events import TOPIC_EVENTS, TOPIC_LIFECYCLE
 from lifeline_projection import Projection
 from lifeline_servicekit import (
     ReadinessCheck,
-    bus_check,
+    bus_checks,
     bus_from_settings,
-    bus_joined_check,
     create_app,
     database_check,
     deps_from,
@@ -112,6 +111,5 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
             return False, "no ingest key: gaps in the bus cannot be healed from the log"
         return (await client.ping()), "ingest's log is reachable for healing gaps"
 
-    return [database_check(lambda: deps().pool), bus_check(lambda: deps().bus, critical=True),
-            bus_joined_check(lambda: deps().bus),
+    return [database_check(lambda: deps().pool), *bus_checks(lambda: deps().bus, critical=True),
             ReadinessCheck("ingest", ingest, critical=False)]
